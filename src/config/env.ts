@@ -1,0 +1,81 @@
+import path from 'node:path';
+import { z } from 'zod';
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+const port = z.coerce
+  .number()
+  .int('must be an integer')
+  .min(1, 'must be between 1 and 65535')
+  .max(65535, 'must be between 1 and 65535');
+
+const envSchema = z.object({
+  PORT: port.default(4000),
+  DATABASE_URL: z
+    .string()
+    .trim()
+    .optional()
+    .transform((v) => (v === '' ? undefined : v))
+    .refine((v) => v === undefined || /^postgres(ql)?:\/\//.test(v), {
+      message: 'must be a postgres:// or postgresql:// URL',
+    }),
+  TAGWISE_DATA_DIR: z.string().trim().min(1, 'must not be empty').default('.data'),
+  TAGWISE_PG_PORT: port.default(5433),
+  TAGWISE_DEMO: z.enum(['0', '1'], { message: 'must be 0 or 1' }).optional(),
+  TAGWISE_DEMO_CUSTOMERS: z.coerce.number().int().min(0).max(10_000_000).default(5000),
+  ADMIN_API_KEY: z
+    .string()
+    .optional()
+    .transform((v) => (v === '' ? undefined : v))
+    .refine((v) => v === undefined || v.length >= 16, { message: 'must be at least 16 characters' }),
+  LOG_LEVEL: z.enum(LOG_LEVELS, { message: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
+  NODE_ENV: z
+    .enum(['development', 'production', 'test'], {
+      message: 'must be development, production or test',
+    })
+    .default('development'),
+});
+
+export interface AppConfig {
+  readonly port: number;
+  /** Unset: an embedded PostgreSQL is started under `dataDir`. */
+  readonly databaseUrl: string | undefined;
+  readonly dataDir: string;
+  readonly embeddedPgPort: number;
+  /** Demo data is only ever generated into the embedded database or when asked for explicitly. */
+  readonly demo: boolean;
+  readonly demoCustomers: number;
+  readonly adminApiKey: string | undefined;
+  readonly logLevel: (typeof LOG_LEVELS)[number];
+  readonly nodeEnv: 'development' | 'production' | 'test';
+}
+
+export class ConfigError extends Error {
+  constructor(readonly variable: string, detail: string) {
+    super(`Invalid configuration: ${variable} ${detail}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Parses the environment once; throws a ConfigError naming the first bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const variable = String(issue.path[0] ?? 'environment');
+    throw new ConfigError(variable, `${issue.message} (got ${JSON.stringify(env[variable] ?? '')})`);
+  }
+  const e = parsed.data;
+  const demo = e.TAGWISE_DEMO === undefined ? e.DATABASE_URL === undefined : e.TAGWISE_DEMO === '1';
+  return Object.freeze({
+    port: e.PORT,
+    databaseUrl: e.DATABASE_URL,
+    dataDir: path.resolve(e.TAGWISE_DATA_DIR),
+    embeddedPgPort: e.TAGWISE_PG_PORT,
+    demo,
+    demoCustomers: e.TAGWISE_DEMO_CUSTOMERS,
+    adminApiKey: e.ADMIN_API_KEY,
+    logLevel: e.LOG_LEVEL,
+    nodeEnv: e.NODE_ENV,
+  });
+}

@@ -1,0 +1,47 @@
+import { DataloaderType, ReflectMetadataProvider } from '@mikro-orm/core';
+import { Migrator } from '@mikro-orm/migrations';
+import { defineConfig, type Options, type PostgreSqlDriver } from '@mikro-orm/postgresql';
+import { migrationsList } from '../../migrations/index.js';
+import { AppState } from '../modules/common/app-state.entity.js';
+import { ApiKey } from '../modules/auth/api-key.entity.js';
+import { Customer } from '../modules/customer/customer.entity.js';
+import { CustomerTag } from '../modules/tagging/customer-tag.entity.js';
+import { TagHistory } from '../modules/tagging/tag-history.entity.js';
+import { Tag } from '../modules/taxonomy/tag.entity.js';
+import { TagCategory } from '../modules/taxonomy/tag-category.entity.js';
+
+export const entities = [AppState, ApiKey, Customer, TagCategory, Tag, CustomerTag, TagHistory];
+
+export interface OrmOptions {
+  url: string;
+  debug?: boolean;
+  poolMax?: number;
+}
+
+export function createOrmConfig({ url, debug = false, poolMax = 10 }: OrmOptions): Options<PostgreSqlDriver> {
+  return defineConfig({
+    clientUrl: url,
+    entities,
+    metadataProvider: ReflectMetadataProvider,
+    dataloader: DataloaderType.ALL,
+    extensions: [Migrator],
+    discovery: { warnWhenNoEntities: true },
+    pool: { min: 0, max: poolMax },
+    debug,
+    // A list rather than a glob, so the same migrations run from sources and from dist/.
+    migrations: {
+      migrationsList,
+      path: 'migrations',
+      pathTs: 'migrations',
+      snapshot: true,
+      snapshotName: '.snapshot-tagwise',
+      emit: 'ts',
+      transactional: true,
+      allOrNothing: true,
+    },
+  });
+}
+
+export default createOrmConfig({
+  url: process.env.DATABASE_URL ?? 'postgresql://postgres:tagwise@127.0.0.1:5433/tagwise',
+});

@@ -1,0 +1,42 @@
+import { Entity, Enum, Index, ManyToOne, PrimaryKeyProp, Property } from '@mikro-orm/core';
+import { Customer } from '../customer/customer.entity.js';
+import { Tag } from '../taxonomy/tag.entity.js';
+
+export enum TagSource {
+  MANUAL = 'MANUAL',
+  RULE = 'RULE',
+  TRIGGER = 'TRIGGER',
+  IMPORT = 'IMPORT',
+  MODEL = 'MODEL',
+}
+
+/** A tag a customer holds now. Written set-based by tagging.repository.ts. */
+@Entity({ tableName: 'customer_tag' })
+@Index({ name: 'customer_tag_tag_id_customer_id_idx', properties: ['tag', 'customer'] })
+export class CustomerTag {
+  [PrimaryKeyProp]?: ['customer', 'tag'];
+
+  @ManyToOne(() => Customer, { primary: true, deleteRule: 'cascade' })
+  customer!: Customer;
+
+  @ManyToOne(() => Tag, { primary: true, deleteRule: 'restrict' })
+  tag!: Tag;
+
+  @Enum({ items: () => TagSource, type: 'text' })
+  source!: TagSource;
+
+  @Property({ type: 'real', nullable: true })
+  confidence: number | null = null;
+
+  @Property({ type: 'text', nullable: true })
+  modelVersion: string | null = null;
+
+  @Property({ type: 'text', nullable: true })
+  appliedBy: string | null = null;
+
+  @Property({ type: 'timestamptz', defaultRaw: 'now()' })
+  appliedAt: Date = new Date();
+
+  @Property({ type: 'text', nullable: true })
+  note: string | null = null;
+}
