@@ -1,6 +1,6 @@
 import { DataloaderType, ReflectMetadataProvider } from '@mikro-orm/core';
 import { Migrator } from '@mikro-orm/migrations';
-import { defineConfig, type Options, type PostgreSqlDriver } from '@mikro-orm/postgresql';
+import { defineConfig, type Options } from '@mikro-orm/postgresql';
 import { migrationsList } from '../../migrations/index.js';
 import { AppState } from '../modules/common/app-state.entity.js';
 import { ApiKey } from '../modules/auth/api-key.entity.js';
@@ -16,9 +16,11 @@ export interface OrmOptions {
   url: string;
   debug?: boolean;
   poolMax?: number;
+  /** Where MikroORM's own messages (migrator progress, debug SQL) go. */
+  logger?: (message: string) => void;
 }
 
-export function createOrmConfig({ url, debug = false, poolMax = 10 }: OrmOptions): Options<PostgreSqlDriver> {
+export function createOrmConfig({ url, debug = false, poolMax = 10, logger }: OrmOptions): Options {
   return defineConfig({
     clientUrl: url,
     entities,
@@ -28,6 +30,7 @@ export function createOrmConfig({ url, debug = false, poolMax = 10 }: OrmOptions
     discovery: { warnWhenNoEntities: true },
     pool: { min: 0, max: poolMax },
     debug,
+    ...(logger ? { logger } : {}),
     // A list rather than a glob, so the same migrations run from sources and from dist/.
     migrations: {
       migrationsList,

@@ -1,0 +1,87 @@
+import 'reflect-metadata';
+import { ApolloServer } from '@apollo/server';
+import { expressMiddleware } from '@as-integrations/express5';
+import { MikroORM } from '@mikro-orm/postgresql';
+import express, { type Express } from 'express';
+import type { AppConfig } from './config/env.js';
+import { openDatabase, type DatabaseHandle } from './config/database.js';
+import { createLogger, type Logger } from './config/logger.js';
+import { createOrmConfig } from './config/mikro-orm.config.js';
+import { buildGraphQLSchema } from './graphql/build-schema.js';
+import { createContext, type GraphQLContext } from './graphql/context.js';
+import { createFormatError } from './graphql/format-error.js';
+import { AuthService } from './modules/auth/auth.service.js';
+import { seedDemoOnFirstStart } from './modules/demo/demo.service.js';
+
+export interface App {
+  orm: MikroORM;
+  server: ApolloServer<GraphQLContext>;
+  /** The HTTP handler: /graphql and /health. Listening is the caller's business. */
+  http: Express;
+  database: DatabaseHandle;
+  logger: Logger;
+  close(): Promise<void>;
+}
+
+export interface AppOptions {
+  logger?: Logger;
+  /** An already-open database (tests share one cluster); otherwise opened from the config. */
+  database?: DatabaseHandle;
+}
+
+export async function createApp(config: AppConfig, options: AppOptions = {}): Promise<App> {
+  const logger = options.logger ?? createLogger(config.logLevel);
+  const database = options.database ?? (await openDatabase(config, logger));
+  const orm = await MikroORM.init(
+    createOrmConfig({ url: database.url, logger: (message) => logger.debug(message) }),
+  );
+  try {
+    const applied = await orm.getMigrator().up();
+    if (applied.length > 0) logger.info({ migrations: applied.map((m) => m.name) }, 'migrations applied');
+
+    const auth = new AuthService(orm.em);
+    if (config.adminApiKey) await auth.ensureAdminKey(config.adminApiKey);
+    if (config.demo) await seedDemoOnFirstStart(orm, config, logger);
+
+    const server = new ApolloServer<GraphQLContext>({
+      schema: await buildGraphQLSchema(),
+      formatError: createFormatError(logger, config.nodeEnv === 'development'),
+      includeStacktraceInErrorResponses: false,
+    });
+    await server.start();
+
+    const http = express();
+    http.disable('x-powered-by');
+    http.get('/health', async (_req, res) => {
+      try {
+        await orm.em.getConnection().execute('select 1');
+        res.json({ status: 'ok' });
+      } catch (error) {
+        logger.warn({ err: error }, 'health check failed');
+        res.status(503).json({ status: 'unavailable' });
+      }
+    });
+    http.use(
+      '/graphql',
+      express.json({ limit: '25mb' }),
+      expressMiddleware(server, { context: ({ req }) => createContext(orm, auth, req) }),
+    );
+
+    return {
+      orm,
+      server,
+      http,
+      database,
+      logger,
+      async close() {
+        await server.stop();
+        await orm.close();
+        if (!options.database) await database.stop();
+      },
+    };
+  } catch (error) {
+    await orm.close();
+    if (!options.database) await database.stop();
+    throw error;
+  }
+}

@@ -1,0 +1,28 @@
+import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphql';
+import { buildSchema } from 'type-graphql';
+import { CustomerResolver } from '../modules/customer/customer.resolver.js';
+import { CustomerTagsResolver, TagHistoryResolver } from '../modules/tagging/tagging.resolver.js';
+import { TagCategoryResolver, TagResolver } from '../modules/taxonomy/taxonomy.resolver.js';
+import { AuthChecker } from './auth-checker.js';
+import { validateArgument } from './validate.js';
+
+export const resolvers = [
+  CustomerResolver,
+  CustomerTagsResolver,
+  TagHistoryResolver,
+  TagCategoryResolver,
+  TagResolver,
+] as const;
+
+export function buildGraphQLSchema(): Promise<GraphQLSchema> {
+  return buildSchema({
+    resolvers,
+    authChecker: AuthChecker,
+    validateFn: validateArgument,
+  });
+}
+
+/** The committed `schema.graphql`: sorted, so it diffs only when the API changes. */
+export function printSortedSchema(schema: GraphQLSchema): string {
+  return `${printSchema(lexicographicSortSchema(schema))}\n`;
+}

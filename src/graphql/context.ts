@@ -1,0 +1,66 @@
+import type { IncomingMessage } from 'node:http';
+import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
+import type { AuthService, Viewer } from '../modules/auth/auth.service.js';
+import { UnauthenticatedError } from '../modules/common/domain.errors.js';
+import { CustomerService } from '../modules/customer/customer.service.js';
+import { createTaggingLoaders } from '../modules/tagging/tagging.loaders.js';
+import { TaggingService } from '../modules/tagging/tagging.service.js';
+import { createTaxonomyLoaders } from '../modules/taxonomy/taxonomy.loaders.js';
+import { TaxonomyService } from '../modules/taxonomy/taxonomy.service.js';
+
+function createLoaders(em: EntityManager) {
+  return { ...createTaxonomyLoaders(em), ...createTaggingLoaders(em) };
+}
+
+function createServices(em: EntityManager) {
+  return {
+    customers: new CustomerService(em),
+    taxonomy: new TaxonomyService(em),
+    tagging: new TaggingService(em),
+  };
+}
+
+export type Loaders = ReturnType<typeof createLoaders>;
+export type Services = ReturnType<typeof createServices>;
+
+export interface GraphQLContext {
+  /** This request's own EntityManager; the global one is never used inside a request. */
+  em: EntityManager;
+  viewer: Viewer | null;
+  /** Why a presented key was refused, for the UNAUTHENTICATED message. */
+  authFailure: string | null;
+  loaders: Loaders;
+  services: Services;
+}
+
+/** The one place request state is built. */
+export async function createContext(
+  orm: MikroORM,
+  auth: AuthService,
+  req: Pick<IncomingMessage, 'headers'>,
+): Promise<GraphQLContext> {
+  const em = orm.em.fork();
+  const { viewer, authFailure } = await authenticate(auth, req.headers.authorization);
+  return { em, viewer, authFailure, loaders: createLoaders(em), services: createServices(em) };
+}
+
+async function authenticate(
+  auth: AuthService,
+  header: string | undefined,
+): Promise<{ viewer: Viewer | null; authFailure: string | null }> {
+  if (!header) return { viewer: null, authFailure: null };
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  if (!match) {
+    return { viewer: null, authFailure: 'The Authorization header must be "Bearer <api key>"' };
+  }
+  const viewer = await auth.authenticate(match[1]!);
+  return viewer
+    ? { viewer, authFailure: null }
+    : { viewer: null, authFailure: 'The API key is unknown or revoked' };
+}
+
+/** For resolvers behind @Authorized, where a viewer is guaranteed. */
+export function viewerOf(ctx: GraphQLContext): Viewer {
+  if (!ctx.viewer) throw new UnauthenticatedError(ctx.authFailure ?? undefined);
+  return ctx.viewer;
+}

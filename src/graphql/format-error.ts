@@ -1,0 +1,62 @@
+import { unwrapResolverError } from '@apollo/server/errors';
+import { OptimisticLockError } from '@mikro-orm/core';
+import { GraphQLError, type GraphQLFormattedError } from 'graphql';
+import type { Logger } from '../config/logger.js';
+import { DomainError } from '../modules/common/domain.errors.js';
+import { ERROR_CODES } from './error-codes.js';
+
+/** Codes graphql-js and Apollo give to malformed requests (parse, validation, variables). */
+const REQUEST_ERROR_CODES = new Set([
+  'GRAPHQL_PARSE_FAILED',
+  'GRAPHQL_VALIDATION_FAILED',
+  'BAD_USER_INPUT',
+  'BAD_REQUEST',
+  'OPERATION_RESOLUTION_FAILURE',
+  'PERSISTED_QUERY_NOT_FOUND',
+  'PERSISTED_QUERY_NOT_SUPPORTED',
+]);
+
+/**
+ * The one error contract: domain errors map through ERROR_CODES; request errors pass through;
+ * anything else is logged and masked as INTERNAL_SERVER_ERROR, with no SQL or stack outside
+ * development.
+ */
+export function createFormatError(logger: Logger, exposeInternals: boolean) {
+  return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
+    const original = unwrapResolverError(error);
+    const base = { locations: formatted.locations, path: formatted.path };
+
+    if (original instanceof DomainError) {
+      return {
+        ...base,
+        message: original.message,
+        extensions: { code: ERROR_CODES[original.kind], ...original.details },
+      };
+    }
+    if (original instanceof OptimisticLockError) {
+      return {
+        ...base,
+        message: 'The record was changed concurrently; reload and retry',
+        extensions: { code: 'CONFLICT' },
+      };
+    }
+    const code = formatted.extensions?.code;
+    if (
+      original instanceof GraphQLError &&
+      !original.originalError &&
+      typeof code === 'string' &&
+      REQUEST_ERROR_CODES.has(code)
+    ) {
+      return formatted;
+    }
+    logger.error({ err: original, path: formatted.path }, 'unexpected error');
+    return {
+      ...base,
+      message: exposeInternals ? formatted.message : 'Internal server error',
+      extensions: {
+        code: 'INTERNAL_SERVER_ERROR',
+        ...(exposeInternals && original instanceof Error ? { stack: original.stack } : {}),
+      },
+    };
+  };
+}

@@ -1,0 +1,36 @@
+import { Arg, Args, Authorized, Ctx, ID, Mutation, Query, Resolver } from 'type-graphql';
+import type { GraphQLContext } from '../../graphql/context.js';
+import { Role } from '../auth/api-key.entity.js';
+import { CustomersArgs } from './customer.args.js';
+import { CustomerInput } from './customer.input.js';
+import type { CustomerRecord } from './customer.repository.js';
+import { CustomerConnection, CustomerType, UpsertCustomersResult } from './customer.type.js';
+import type { UpsertOutcome } from './customer.service.js';
+
+@Resolver(() => CustomerType)
+export class CustomerResolver {
+  @Authorized()
+  @Query(() => CustomerType, { nullable: true })
+  customer(@Arg('id', () => ID) id: string, @Ctx() ctx: GraphQLContext): Promise<CustomerRecord> {
+    return ctx.services.customers.getCustomer(id);
+  }
+
+  @Authorized()
+  @Query(() => CustomerConnection)
+  async customers(@Args(() => CustomersArgs) args: CustomersArgs, @Ctx() ctx: GraphQLContext) {
+    return CustomerConnection.fromPage(
+      await ctx.services.customers.listCustomers(args.filter, args.orderBy, args),
+    );
+  }
+
+  @Authorized(Role.ADMIN, Role.DATA_SCIENTIST)
+  @Mutation(() => UpsertCustomersResult, {
+    description: 'Create or update up to 10,000 customers by externalId, all or nothing',
+  })
+  upsertCustomers(
+    @Arg('input', () => [CustomerInput]) input: CustomerInput[],
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<UpsertOutcome> {
+    return ctx.services.customers.upsertCustomers(input);
+  }
+}

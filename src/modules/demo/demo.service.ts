@@ -1,0 +1,215 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { MikroORM } from '@mikro-orm/postgresql';
+import pg from 'pg';
+import type { AppConfig } from '../../config/env.js';
+import type { Logger } from '../../config/logger.js';
+import { Role } from '../auth/api-key.entity.js';
+import { AuthService } from '../auth/auth.service.js';
+import { AppState } from '../common/app-state.entity.js';
+import { copyRows } from '../common/copy.js';
+import { snapshotSql } from '../tagging/tagging.repository.js';
+import {
+  DEMO_TAXONOMY,
+  demoHandTags,
+  demoPersona,
+  type DemoPersona,
+} from './demo.generator.js';
+
+export const DEFAULT_DEMO_SEED = 42;
+const DEMO_STATE_KEY = 'demo_seeded';
+const DAY_MS = 86_400_000;
+
+export interface SeedOptions {
+  customers: number;
+  seed?: number;
+  /** Index of the first demo customer: lets `seed` grow an existing demo. */
+  offset?: number;
+  onProgress?: (phase: string, done: number, total: number) => void;
+}
+
+export interface SeedReport {
+  categories: number;
+  tags: number;
+  customers: number;
+  appliedTags: number;
+}
+
+/**
+ * Generates the demo the first time the embedded default starts (or TAGWISE_DEMO=1), and
+ * records that it did, so a restart — or a user who deleted the demo customers — is left alone.
+ */
+export async function seedDemoOnFirstStart(orm: MikroORM, config: AppConfig, logger: Logger): Promise<void> {
+  const em = orm.em.fork();
+  if (await em.findOne(AppState, { key: DEMO_STATE_KEY })) return;
+  logger.info({ customers: config.demoCustomers }, 'first start: generating demo data');
+  const started = Date.now();
+  const report = await seedDemo(orm, { customers: config.demoCustomers });
+  let keyFile: string | undefined;
+  if (!config.adminApiKey) {
+    const { key } = await new AuthService(orm.em).createKey(Role.ADMIN, 'demo-admin');
+    keyFile = path.join(config.dataDir, 'demo-admin-key');
+    await fs.mkdir(config.dataDir, { recursive: true });
+    await fs.writeFile(keyFile, `${key}\n`, { mode: 0o600 });
+  }
+  await em.persist(new AppState(DEMO_STATE_KEY, { ...report, at: new Date().toISOString() })).flush();
+  logger.info({ ...report, ms: Date.now() - started }, 'demo data ready');
+  if (keyFile) logger.info(`demo admin API key written to ${keyFile}`);
+}
+
+/**
+ * Taxonomy, customers and hand-applied tags, all set-based: COPY into temporary tables, then one
+ * merge each. Idempotent: rows that exist (by key / externalId) are left as they are.
+ */
+export async function seedDemo(orm: MikroORM, options: SeedOptions): Promise<SeedReport> {
+  const seed = options.seed ?? DEFAULT_DEMO_SEED;
+  const offset = options.offset ?? 0;
+  const total = options.customers;
+  const progress = options.onProgress ?? (() => {});
+  const client = new pg.Client({ connectionString: orm.config.get('clientUrl') });
+  await client.connect();
+  try {
+    await client.query('begin');
+    const taxonomy = await insertTaxonomy(client);
+
+    // Only the columns COPY fills: a copied id default would burn customer ids.
+    await client.query(
+      `create temp table demo_customer on commit drop as
+       select ${CUSTOMER_COLUMNS.join(', ')} from customer limit 0`,
+    );
+    await client.query(`create temp table demo_tag (external_id text, tag_key text) on commit drop`);
+    const now = Date.now();
+    let done = 0;
+    function* personas(): Generator<DemoPersona> {
+      for (let i = offset; i < offset + total; i++) {
+        yield demoPersona(seed, i);
+        done += 1;
+        if (done % 10_000 === 0) progress('customers', done, total);
+      }
+    }
+    await copyRows(
+      client,
+      'demo_customer',
+      CUSTOMER_COLUMNS,
+      (function* () {
+        for (const p of personas()) yield customerRow(p, now);
+      })(),
+    );
+    progress('customers', total, total);
+    await copyRows(
+      client,
+      'demo_tag',
+      ['external_id', 'tag_key'],
+      (function* () {
+        for (let i = offset; i < offset + total; i++) {
+          const persona = demoPersona(seed, i);
+          for (const key of demoHandTags(seed, persona)) yield [persona.externalId, key];
+        }
+      })(),
+    );
+    const customers = await client.query(
+      `insert into customer (${CUSTOMER_COLUMNS.join(', ')})
+       select ${CUSTOMER_COLUMNS.join(', ')} from demo_customer
+       on conflict (external_id) do nothing`,
+    );
+    progress('tags', 0, 1);
+    const applied = await client.query(
+      `with inserted as (
+         insert into customer_tag (customer_id, tag_id, source, applied_by, applied_at, note)
+         select c.id, t.id, 'MANUAL', 'demo', c.created_at + interval '1 day', 'demo data'
+         from demo_tag d join customer c on c.external_id = d.external_id join tag t on t.key = d.tag_key
+         on conflict do nothing
+         returning *
+       )
+       insert into tag_history (customer_id, tag_id, action, source, after, actor, note, occurred_at)
+       select customer_id, tag_id, 'APPLIED', source, ${snapshotSql('inserted')}, applied_by, note, applied_at
+       from inserted`,
+    );
+    progress('tags', 1, 1);
+    await client.query('commit');
+    await client.query('analyze customer; analyze customer_tag');
+    return { ...taxonomy, customers: customers.rowCount ?? 0, appliedTags: applied.rowCount ?? 0 };
+  } catch (error) {
+    await client.query('rollback').catch(() => {});
+    throw error;
+  } finally {
+    await client.end();
+  }
+}
+
+const CUSTOMER_COLUMNS = [
+  'external_id',
+  'name',
+  'email',
+  'phone',
+  'gender',
+  'birth_year',
+  'region',
+  'city',
+  'industry',
+  'company_size',
+  'lifecycle_stage',
+  'attributes',
+  'created_at',
+  'updated_at',
+];
+
+const LIFECYCLE_STAGE = { new: 'interested', active: 'customer', dormant: 'dormant', churned: 'churned' };
+
+function customerRow(p: DemoPersona, now: number) {
+  const joined = new Date(now - p.tenureDays * DAY_MS);
+  return [
+    p.externalId,
+    p.name,
+    p.email,
+    p.phone,
+    p.gender,
+    p.birthYear,
+    p.region,
+    p.city,
+    p.industry,
+    p.companySize,
+    LIFECYCLE_STAGE[p.lifecycle],
+    {
+      income: p.income,
+      kids: p.kids,
+      teens: p.teens,
+      education: p.education,
+      marital_status: p.maritalStatus,
+      enrolled_at: joined.toISOString().slice(0, 10),
+    },
+    joined,
+    joined,
+  ];
+}
+
+async function insertTaxonomy(client: pg.ClientBase): Promise<{ categories: number; tags: number }> {
+  // Parents come before children in DEMO_TAXONOMY, so one ordered insert resolves them.
+  const categories = await client.query(
+    `insert into tag_category (key, name, kind, description, exclusive, suggestable, parent_id)
+     select c->>'key', c->>'name', c->>'kind', c->>'description',
+            coalesce((c->>'exclusive')::boolean, false), coalesce((c->>'suggestable')::boolean, false),
+            (select id from tag_category p where p.key = c->>'parent')
+     from jsonb_array_elements($1::jsonb) with ordinality as e(c, n)
+     order by n
+     on conflict (key) do nothing`,
+    [JSON.stringify(DEMO_TAXONOMY.filter((c) => !c.parent))],
+  );
+  const children = await client.query(
+    `insert into tag_category (key, name, kind, description, exclusive, suggestable, parent_id)
+     select c->>'key', c->>'name', c->>'kind', c->>'description',
+            coalesce((c->>'exclusive')::boolean, false), coalesce((c->>'suggestable')::boolean, false),
+            (select id from tag_category p where p.key = c->>'parent')
+     from jsonb_array_elements($1::jsonb) as e(c)
+     on conflict (key) do nothing`,
+    [JSON.stringify(DEMO_TAXONOMY.filter((c) => c.parent))],
+  );
+  const tags = await client.query(
+    `insert into tag (key, name, color, description, category_id)
+     select t->>'key', t->>'name', t->>'color', t->>'description', c.id
+     from jsonb_array_elements($1::jsonb) as e(t) join tag_category c on c.key = t->>'category'
+     on conflict (key) do nothing`,
+    [JSON.stringify(DEMO_TAXONOMY.flatMap((c) => c.tags.map((t) => ({ ...t, category: c.key }))))],
+  );
+  return { categories: (categories.rowCount ?? 0) + (children.rowCount ?? 0), tags: tags.rowCount ?? 0 };
+}

@@ -1,0 +1,73 @@
+import DataLoader from 'dataloader';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { decodeCursor, encodeCursor, toPage, type Page, type PageRequest } from '../common/pagination.js';
+import { TaggingRepository, type AppliedTagRow, type TagHistoryRow } from './tagging.repository.js';
+
+export interface HistoryKey {
+  customerId: string;
+  first: number;
+  beforeId: string | null;
+}
+
+function groupBy<T, K>(items: readonly T[], key: (item: T) => K): Map<K, T[]> {
+  const groups = new Map<K, T[]>();
+  for (const item of items) {
+    const k = key(item);
+    const group = groups.get(k);
+    if (group) group.push(item);
+    else groups.set(k, [item]);
+  }
+  return groups;
+}
+
+export function createTaggingLoaders(em: EntityManager) {
+  const repository = new TaggingRepository(em);
+  return {
+    tagsByCustomerId: new DataLoader<string, AppliedTagRow[]>(async (ids) => {
+      const byCustomer = groupBy(await repository.findTagsByCustomerIds(ids), (r) => r.customerId);
+      return ids.map((id) => byCustomer.get(id) ?? []);
+    }),
+    /** One statement per distinct page shape, however many customers ask. */
+    historyByCustomerId: new DataLoader<HistoryKey, TagHistoryRow[], string>(
+      async (keys) => {
+        const results = new Map<string, TagHistoryRow[]>();
+        for (const group of groupBy(keys, (k) => `${k.first}:${k.beforeId}`).values()) {
+          const { first, beforeId } = group[0]!;
+          const rows = await repository.findHistory(
+            group.map((k) => k.customerId),
+            first,
+            beforeId,
+          );
+          for (const [customerId, list] of groupBy(rows, (r) => r.customerId)) {
+            results.set(`${customerId}:${first}:${beforeId}`, list);
+          }
+        }
+        return keys.map((k) => results.get(`${k.customerId}:${k.first}:${k.beforeId}`) ?? []);
+      },
+      { cacheKeyFn: (k) => `${k.customerId}:${k.first}:${k.beforeId}` },
+    ),
+  };
+}
+
+/** A page of one customer's history through the batching loader; counts only on demand. */
+export async function loadHistoryPage(
+  loaders: { historyByCustomerId: DataLoader<HistoryKey, TagHistoryRow[], string> },
+  em: EntityManager,
+  customerId: string,
+  page: PageRequest,
+): Promise<Page<TagHistoryRow>> {
+  const beforeId = page.after ? String(decodeCursor(page.after, 1)[0]) : null;
+  const rows = await loaders.historyByCustomerId.load({ customerId, first: page.first, beforeId });
+  return toPage(
+    rows,
+    page.first,
+    (r) => encodeCursor([Number(r.id)]),
+    async () => {
+      const [row] = await em.execute<{ n: number }[]>(
+        'select count(*)::int as n from tag_history where customer_id = ?',
+        [customerId],
+      );
+      return row!.n;
+    },
+  );
+}

@@ -1,0 +1,204 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { bigintArray } from '../common/sql.js';
+import type { TagRecord } from '../taxonomy/taxonomy.loaders.js';
+import type { TagSource } from './customer-tag.entity.js';
+import type { AssignmentSnapshot, TagAction } from './tag-history.entity.js';
+
+/** The jsonb snapshot of a customer_tag row stored in tag_history.before / after. */
+export function snapshotSql(alias: string): string {
+  return `jsonb_build_object('source', ${alias}.source, 'confidence', ${alias}.confidence,
+    'modelVersion', ${alias}.model_version, 'appliedBy', ${alias}.applied_by,
+    'appliedAt', ${alias}.applied_at, 'note', ${alias}.note)`;
+}
+
+export interface AppliedTagRow {
+  customerId: string;
+  tag: TagRecord;
+  source: TagSource;
+  confidence: number | null;
+  modelVersion: string | null;
+  appliedBy: string | null;
+  appliedAt: Date;
+  note: string | null;
+}
+
+interface AssignmentColumns {
+  customerId: string;
+  source: TagSource;
+  confidence: number | null;
+  modelVersion: string | null;
+  appliedBy: string | null;
+  appliedAt: Date;
+  assignmentNote: string | null;
+}
+
+export interface TagHistoryRow {
+  id: string;
+  customerId: string;
+  tagId: string;
+  action: TagAction;
+  source: TagSource;
+  relatedTagId: string | null;
+  before: AssignmentSnapshot | null;
+  after: AssignmentSnapshot | null;
+  actor: string | null;
+  note: string | null;
+  occurredAt: Date;
+}
+
+export interface Attribution {
+  source: TagSource;
+  actor: string | null;
+  note: string | null;
+  confidence: number | null;
+  modelVersion: string | null;
+}
+
+export interface TagForApply {
+  id: string;
+  key: string;
+  status: string;
+  categoryId: string;
+  categoryKey: string;
+  exclusive: boolean;
+}
+
+/** Set-based statements over customer_tag and tag_history. Callers own the transaction. */
+export class TaggingRepository {
+  constructor(private readonly em: EntityManager) {}
+
+  /** Share-locks the tags so a concurrent merge or deprecation waits for this write. */
+  lockTags(tagIds: string[]): Promise<TagForApply[]> {
+    return this.em.execute<TagForApply[]>(
+      `select t.id, t.key, t.status, t.category_id as "categoryId", c.key as "categoryKey", c.exclusive
+       from tag t join tag_category c on c.id = t.category_id
+       where t.id = any(?::bigint[]) order by t.id for share of t`,
+      [bigintArray(tagIds)],
+    );
+  }
+
+  /**
+   * Locks the customers' rows (in id order, so concurrent calls cannot deadlock): exclusive
+   * categories are enforced by delete-then-insert, which two writers must not interleave.
+   */
+  async lockCustomers(customerIds: string[]): Promise<string[]> {
+    const rows = await this.em.execute<{ id: string }[]>(
+      `select id from customer where id = any(?::bigint[]) order by id for no key update`,
+      [bigintArray(customerIds)],
+    );
+    return rows.map((r) => r.id);
+  }
+
+  /** Removes other tags of the exclusive categories of `tagIds`; logs them as REPLACED. */
+  async replaceExclusive(customerIds: string[], tagIds: string[], by: Attribution): Promise<number> {
+    const [row] = await this.em.execute<{ n: number }[]>(
+      `with incoming as (
+         select t.id, t.category_id from tag t join tag_category c on c.id = t.category_id
+         where t.id = any(?::bigint[]) and c.exclusive
+       ),
+       removed as (
+         delete from customer_tag ct using tag held, incoming
+         where ct.customer_id = any(?::bigint[]) and held.id = ct.tag_id
+           and held.category_id = incoming.category_id and ct.tag_id <> incoming.id
+         returning ct.*, incoming.id as replaced_by
+       ),
+       logged as (
+         insert into tag_history (customer_id, tag_id, action, source, related_tag_id, before, actor, note)
+         select customer_id, tag_id, 'REPLACED', ?, replaced_by, ${snapshotSql('removed')}, ?, ?
+         from removed returning 1
+       )
+       select count(*)::int as n from logged`,
+      [bigintArray(tagIds), bigintArray(customerIds), by.source, by.actor, by.note],
+    );
+    return row!.n;
+  }
+
+  /** Inserts the missing (customer, tag) pairs and logs each as APPLIED. */
+  async insertAssignments(customerIds: string[], tagIds: string[], by: Attribution): Promise<number> {
+    const [row] = await this.em.execute<{ n: number }[]>(
+      `with inserted as (
+         insert into customer_tag (customer_id, tag_id, source, confidence, model_version, applied_by, note)
+         select c.id, t.id, ?, ?, ?, ?, ?
+         from unnest(?::bigint[]) as c(id) cross join unnest(?::bigint[]) as t(id)
+         on conflict do nothing
+         returning *
+       ),
+       logged as (
+         insert into tag_history (customer_id, tag_id, action, source, after, actor, note)
+         select customer_id, tag_id, 'APPLIED', source, ${snapshotSql('inserted')}, applied_by, note
+         from inserted returning 1
+       )
+       select count(*)::int as n from logged`,
+      [
+        by.source,
+        by.confidence,
+        by.modelVersion,
+        by.actor,
+        by.note,
+        bigintArray(customerIds),
+        bigintArray(tagIds),
+      ],
+    );
+    return row!.n;
+  }
+
+  /** Deletes the held pairs and logs each as REMOVED. */
+  async deleteAssignments(customerIds: string[], tagIds: string[], by: Attribution): Promise<number> {
+    const [row] = await this.em.execute<{ n: number }[]>(
+      `with removed as (
+         delete from customer_tag
+         where customer_id = any(?::bigint[]) and tag_id = any(?::bigint[])
+         returning *
+       ),
+       logged as (
+         insert into tag_history (customer_id, tag_id, action, source, before, actor, note)
+         select customer_id, tag_id, 'REMOVED', ?, ${snapshotSql('removed')}, ?, ?
+         from removed returning 1
+       )
+       select count(*)::int as n from logged`,
+      [bigintArray(customerIds), bigintArray(tagIds), by.source, by.actor, by.note],
+    );
+    return row!.n;
+  }
+
+  async findTagsByCustomerIds(customerIds: readonly string[]): Promise<AppliedTagRow[]> {
+    const rows = await this.em.execute<(TagRecord & AssignmentColumns)[]>(
+      `select t.id, t.key, t.name, t.description, t.color, t.category_id as "categoryId", t.status,
+              t.merged_into_id as "mergedIntoId", t.deprecated_at as "deprecatedAt",
+              t.created_at as "createdAt", t.updated_at as "updatedAt",
+              ct.customer_id as "customerId", ct.source, ct.confidence, ct.model_version as "modelVersion",
+              ct.applied_by as "appliedBy", ct.applied_at as "appliedAt", ct.note as "assignmentNote"
+       from customer_tag ct join tag t on t.id = ct.tag_id
+       where ct.customer_id = any(?::bigint[])
+       order by ct.customer_id, t.name`,
+      [bigintArray(customerIds)],
+    );
+    return rows.map(
+      ({ customerId, source, confidence, modelVersion, appliedBy, appliedAt, assignmentNote, ...tag }) => ({
+        customerId,
+        tag,
+        source,
+        confidence,
+        modelVersion,
+        appliedBy,
+        appliedAt,
+        note: assignmentNote,
+      }),
+    );
+  }
+
+  /** Newest first; one statement for many customers (a lateral page each). */
+  findHistory(customerIds: readonly string[], first: number, beforeId: string | null): Promise<TagHistoryRow[]> {
+    return this.em.execute<TagHistoryRow[]>(
+      `select h.id, h.customer_id as "customerId", h.tag_id as "tagId", h.action, h.source,
+              h.related_tag_id as "relatedTagId", h.before, h.after, h.actor, h.note, h.occurred_at as "occurredAt"
+       from unnest(?::bigint[]) as c(id)
+       cross join lateral (
+         select * from tag_history
+         where customer_id = c.id and (?::bigint is null or id < ?::bigint)
+         order by id desc limit ?
+       ) h`,
+      [bigintArray(customerIds), beforeId, beforeId, first + 1],
+    );
+  }
+}

@@ -1,0 +1,125 @@
+import {
+  Arg,
+  Args,
+  Authorized,
+  Ctx,
+  FieldResolver,
+  ID,
+  Int,
+  Mutation,
+  Query,
+  Resolver,
+  Root,
+} from 'type-graphql';
+import { viewerOf, type GraphQLContext } from '../../graphql/context.js';
+import { Role } from '../auth/api-key.entity.js';
+import { PageArgs } from '../common/connection.type.js';
+import type { TagCategory } from './tag-category.entity.js';
+import type { Tag } from './tag.entity.js';
+import { TagsArgs } from './taxonomy.args.js';
+import {
+  CreateTagCategoryInput,
+  CreateTagInput,
+  MergeTagsArgs,
+  UpdateTagInput,
+} from './taxonomy.input.js';
+import type { TagRecord } from './taxonomy.loaders.js';
+import type { MergeOutcome } from './taxonomy.service.js';
+import {
+  MergeTagsResult,
+  TagCategoryConnection,
+  TagCategoryType,
+  TagConnection,
+  TagType,
+} from './taxonomy.type.js';
+
+@Resolver(() => TagCategoryType)
+export class TagCategoryResolver {
+  @Authorized()
+  @Query(() => TagCategoryConnection)
+  async tagCategories(@Args(() => PageArgs) page: PageArgs, @Ctx() ctx: GraphQLContext) {
+    return TagCategoryConnection.fromPage(await ctx.services.taxonomy.listCategories(page));
+  }
+
+  @Authorized(Role.ADMIN)
+  @Mutation(() => TagCategoryType)
+  createTagCategory(
+    @Arg('input', () => CreateTagCategoryInput) input: CreateTagCategoryInput,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<TagCategory> {
+    return ctx.services.taxonomy.createCategory(input);
+  }
+
+  @FieldResolver(() => TagCategoryType, { nullable: true })
+  parent(@Root() category: TagCategory, @Ctx() ctx: GraphQLContext) {
+    return category.parentId ? ctx.loaders.tagCategoryById.load(category.parentId) : null;
+  }
+
+  @FieldResolver(() => [TagType], { description: 'Tags of this category (not of subcategories)' })
+  tags(@Root() category: TagCategory, @Ctx() ctx: GraphQLContext) {
+    return ctx.loaders.tagsByCategoryId.load(category.id);
+  }
+}
+
+@Resolver(() => TagType)
+export class TagResolver {
+  @Authorized()
+  @Query(() => TagConnection)
+  async tags(@Args(() => TagsArgs) args: TagsArgs, @Ctx() ctx: GraphQLContext) {
+    return TagConnection.fromPage(await ctx.services.taxonomy.listTags(args.filter, args));
+  }
+
+  @Authorized()
+  @Query(() => TagType, { nullable: true })
+  tag(@Arg('id', () => ID) id: string, @Ctx() ctx: GraphQLContext): Promise<Tag> {
+    return ctx.services.taxonomy.getTag(id);
+  }
+
+  @Authorized(Role.ADMIN)
+  @Mutation(() => TagType)
+  createTag(
+    @Arg('input', () => CreateTagInput) input: CreateTagInput,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<Tag> {
+    return ctx.services.taxonomy.createTag(input);
+  }
+
+  @Authorized(Role.ADMIN)
+  @Mutation(() => TagType)
+  updateTag(
+    @Arg('id', () => ID) id: string,
+    @Arg('input', () => UpdateTagInput) input: UpdateTagInput,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<Tag> {
+    return ctx.services.taxonomy.updateTag(id, input);
+  }
+
+  @Authorized(Role.ADMIN)
+  @Mutation(() => TagType, { description: 'The tag can no longer be applied; assignments and history stay' })
+  deprecateTag(@Arg('id', () => ID) id: string, @Ctx() ctx: GraphQLContext): Promise<Tag> {
+    return ctx.services.taxonomy.deprecateTag(id);
+  }
+
+  @Authorized(Role.ADMIN)
+  @Mutation(() => MergeTagsResult, {
+    description: 'Moves the sources’ assignments to the target and retires the sources',
+  })
+  mergeTags(@Args(() => MergeTagsArgs) args: MergeTagsArgs, @Ctx() ctx: GraphQLContext): Promise<MergeOutcome> {
+    return ctx.services.taxonomy.mergeTags(args, viewerOf(ctx));
+  }
+
+  @FieldResolver(() => TagCategoryType)
+  category(@Root() tag: TagRecord, @Ctx() ctx: GraphQLContext) {
+    return ctx.loaders.tagCategoryById.load(tag.categoryId);
+  }
+
+  @FieldResolver(() => TagType, { nullable: true, description: 'Where a merged tag’s assignments went' })
+  mergedInto(@Root() tag: TagRecord, @Ctx() ctx: GraphQLContext) {
+    return tag.mergedIntoId ? ctx.loaders.tagById.load(tag.mergedIntoId) : null;
+  }
+
+  @FieldResolver(() => Int, { description: 'Customers holding the tag now' })
+  customerCount(@Root() tag: TagRecord, @Ctx() ctx: GraphQLContext): Promise<number> {
+    return ctx.loaders.customerCountByTagId.load(tag.id);
+  }
+}
