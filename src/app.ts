@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import type { IncomingHttpHeaders } from 'node:http';
 import { ApolloServer } from '@apollo/server';
 import { expressMiddleware } from '@as-integrations/express5';
 import { MikroORM } from '@mikro-orm/postgresql';
@@ -20,6 +21,8 @@ export interface App {
   http: Express;
   database: DatabaseHandle;
   logger: Logger;
+  /** Request state for given headers, as /graphql builds it (tests call the server directly). */
+  contextFor(headers: IncomingHttpHeaders): Promise<GraphQLContext>;
   close(): Promise<void>;
 }
 
@@ -73,6 +76,7 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
       http,
       database,
       logger,
+      contextFor: (headers) => createContext(orm, auth, { headers }),
       async close() {
         await server.stop();
         await orm.close();

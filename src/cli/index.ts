@@ -2,7 +2,10 @@ import 'reflect-metadata';
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../config/env.js';
 import { DatabaseStartError } from '../config/database.js';
+import { registerApiKeyCommand } from './apikey.js';
 import { registerMigrateCommand } from './migrate.js';
+import { registerSchemaCommand } from './schema.js';
+import { registerSeedCommand } from './seed.js';
 
 export function buildProgram(): Command {
   const program = new Command('tagwise')
@@ -10,6 +13,9 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .exitOverride();
   registerMigrateCommand(program);
+  registerSeedCommand(program);
+  registerApiKeyCommand(program);
+  registerSchemaCommand(program);
   return program;
 }
 

@@ -1,0 +1,90 @@
+import type { GraphQLFormattedError } from 'graphql';
+import { inject } from 'vitest';
+import { createApp, type App } from '../../src/app.js';
+import { loadConfig } from '../../src/config/env.js';
+import { createLogger } from '../../src/config/logger.js';
+import { Role } from '../../src/modules/auth/api-key.entity.js';
+import { AuthService } from '../../src/modules/auth/auth.service.js';
+import { createTestDatabase } from './database.js';
+
+export interface GqlResult<T = Record<string, any>> {
+  data?: T | null;
+  errors?: readonly GraphQLFormattedError[];
+}
+
+export interface TestApp {
+  app: App;
+  url: string;
+  keys: Record<Role, string>;
+  /** Runs an operation through the real server; `as: null` sends no key. */
+  gql<T = Record<string, any>>(
+    query: string,
+    variables?: Record<string, unknown>,
+    options?: { as?: Role | null; key?: string },
+  ): Promise<GqlResult<T>>;
+  /** Like gql, but fails the test on errors and returns data. */
+  ok<T = Record<string, any>>(query: string, variables?: Record<string, unknown>, as?: Role): Promise<T>;
+  /** SQL statements the work sent to PostgreSQL. */
+  countStatements(work: () => Promise<unknown>): Promise<{ count: number; sql: string[] }>;
+  sql<T = Record<string, any>>(text: string, params?: unknown[]): Promise<T[]>;
+  close(): Promise<void>;
+}
+
+export async function createTestApp(): Promise<TestApp> {
+  const database = await createTestDatabase(inject('adminDatabaseUrl'));
+  const config = loadConfig({
+    DATABASE_URL: database.url,
+    NODE_ENV: 'test',
+    LOG_LEVEL: 'silent',
+    TAGWISE_DEMO: '0',
+  });
+  const app = await createApp(config, { logger: createLogger(process.env.TEST_LOG_LEVEL ?? 'silent') });
+  const auth = new AuthService(app.orm.em);
+  const keys = {} as Record<Role, string>;
+  for (const role of Object.values(Role)) keys[role] = (await auth.createKey(role, `test-${role}`)).key;
+
+  const statements: string[][] = [];
+  app.orm.em.getKnex().on('query', (q: { sql: string }) => statements.forEach((list) => list.push(q.sql)));
+
+  const gql: TestApp['gql'] = async (query, variables, options = {}) => {
+    const key = options.key ?? (options.as === null ? undefined : keys[options.as ?? Role.ADMIN]);
+    const contextValue = await app.contextFor(key ? { authorization: `Bearer ${key}` } : {});
+    const response = await app.server.executeOperation({ query, variables }, { contextValue });
+    if (response.body.kind !== 'single') throw new Error('unexpected incremental response');
+    return response.body.singleResult as GqlResult<any>;
+  };
+
+  return {
+    app,
+    url: database.url,
+    keys,
+    gql,
+    async ok(query, variables, as = Role.ADMIN) {
+      const result = await gql(query, variables, { as });
+      if (result.errors?.length) throw new Error(JSON.stringify(result.errors, null, 2));
+      return result.data as any;
+    },
+    async countStatements(work) {
+      const list: string[] = [];
+      statements.push(list);
+      try {
+        await work();
+      } finally {
+        statements.splice(statements.indexOf(list), 1);
+      }
+      return { count: list.length, sql: list };
+    },
+    sql: (text, params = []) => app.orm.em.fork().execute(text, params as any[]),
+    async close() {
+      await app.close();
+      await database.drop();
+    },
+  };
+}
+
+/** The first error's code and field, for asserting on the error contract. */
+export function errorOf(result: GqlResult): { code?: unknown; field?: unknown; message: string } {
+  const error = result.errors?.[0];
+  if (!error) throw new Error(`expected an error, got ${JSON.stringify(result.data)}`);
+  return { code: error.extensions?.code, field: error.extensions?.field, message: error.message };
+}
