@@ -40,7 +40,8 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
   );
   try {
     const applied = await orm.getMigrator().up();
-    if (applied.length > 0) logger.info({ migrations: applied.map((m) => m.name) }, 'migrations applied');
+    if (applied.length > 0)
+      logger.info({ migrations: applied.map((m) => m.name) }, 'migrations applied');
 
     const auth = new AuthService(orm.em);
     if (config.adminApiKey) await auth.ensureAdminKey(config.adminApiKey);

@@ -21,7 +21,9 @@ export function registerApiKeyCommand(program: Command): void {
     .action(async (options: { role: Role; name: string }) => {
       await withDatabase(async ({ orm }) => {
         const { key, apiKey } = await new AuthService(orm.em).createKey(options.role, options.name);
-        console.error(`Created ${apiKey.role} key "${apiKey.name}" (id ${apiKey.id}). It is shown only now:`);
+        console.error(
+          `Created ${apiKey.role} key "${apiKey.name}" (id ${apiKey.id}). It is shown only now:`,
+        );
         console.log(key);
       });
     });

@@ -15,7 +15,12 @@ export function registerSeedCommand(program: Command): void {
     .description('generate demo taxonomy, customers and hand-applied tags (COPY-based, idempotent)')
     .option('--customers <n>', 'demo customers to generate', parseCount, 5000)
     .option('--offset <n>', 'index of the first generated customer (to grow a demo)', parseCount, 0)
-    .option('--seed <n>', 'random seed; the same seed gives the same data', parseCount, DEFAULT_DEMO_SEED)
+    .option(
+      '--seed <n>',
+      'random seed; the same seed gives the same data',
+      parseCount,
+      DEFAULT_DEMO_SEED,
+    )
     .action(async (options: { customers: number; offset: number; seed: number }) => {
       await withDatabase(async ({ orm }) => {
         const progress = createProgress();

@@ -53,7 +53,10 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<D
   // fighting over its lock file.
   const running = await readRunningCluster(clusterDir);
   if (running) {
-    logger.info({ pid: running.pid, port: running.port }, 'using the embedded PostgreSQL already running');
+    logger.info(
+      { pid: running.pid, port: running.port },
+      'using the embedded PostgreSQL already running',
+    );
     await ensureDatabase(running.port, databaseName);
     return { url: embeddedUrl(running.port, databaseName), embedded: false, stop: async () => {} };
   }
@@ -107,7 +110,9 @@ async function ensureDatabase(port: number, database: string): Promise<void> {
   const client = new pg.Client({ connectionString: embeddedUrl(port, 'postgres') });
   await client.connect();
   try {
-    const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);
+    const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [
+      database,
+    ]);
     if (!rowCount) await client.query(`CREATE DATABASE ${pg.escapeIdentifier(database)}`);
   } finally {
     await client.end();
@@ -127,7 +132,9 @@ async function ensureUsableDir(dir: string): Promise<void> {
   }
 }
 
-async function readRunningCluster(clusterDir: string): Promise<{ pid: number; port: number } | null> {
+async function readRunningCluster(
+  clusterDir: string,
+): Promise<{ pid: number; port: number } | null> {
   let content: string;
   try {
     content = await fs.readFile(path.join(clusterDir, 'postmaster.pid'), 'utf8');

@@ -16,9 +16,8 @@ export async function validateArgument(
   // Input-object arguments are prefixed with their argument name; @ArgsType classes hold the
   // arguments themselves.
   const typeName = typeof type === 'function' ? type.name : undefined;
-  const argument = info.parentType
-    .getFields()
-    [info.fieldName]?.args.find((a) => getNamedType(a.type).name === typeName)?.name;
+  const fieldArgs = info.parentType.getFields()[info.fieldName]?.args ?? [];
+  const argument = fieldArgs.find((a) => getNamedType(a.type).name === typeName)?.name;
   const items = Array.isArray(value) ? value : [value];
   for (const [index, item] of items.entries()) {
     if (item === null || typeof item !== 'object') continue;
@@ -49,7 +48,9 @@ function firstMessage(error: ValidationError): string {
   if (error.constraints) {
     const message = Object.values(error.constraints)[0] ?? 'is invalid';
     // class-validator starts messages with the property name; the field path already says it.
-    return message.startsWith(`${error.property} `) ? message.slice(error.property.length + 1) : message;
+    return message.startsWith(`${error.property} `)
+      ? message.slice(error.property.length + 1)
+      : message;
   }
   return error.children?.[0] ? firstMessage(error.children[0]) : 'is invalid';
 }

@@ -23,7 +23,11 @@ export interface TestApp {
     options?: { as?: Role | null; key?: string },
   ): Promise<GqlResult<T>>;
   /** Like gql, but fails the test on errors and returns data. */
-  ok<T = Record<string, any>>(query: string, variables?: Record<string, unknown>, as?: Role): Promise<T>;
+  ok<T = Record<string, any>>(
+    query: string,
+    variables?: Record<string, unknown>,
+    as?: Role,
+  ): Promise<T>;
   /** SQL statements the work sent to PostgreSQL. */
   countStatements(work: () => Promise<unknown>): Promise<{ count: number; sql: string[] }>;
   sql<T = Record<string, any>>(text: string, params?: unknown[]): Promise<T[]>;
@@ -38,13 +42,18 @@ export async function createTestApp(): Promise<TestApp> {
     LOG_LEVEL: 'silent',
     TAGWISE_DEMO: '0',
   });
-  const app = await createApp(config, { logger: createLogger(process.env.TEST_LOG_LEVEL ?? 'silent') });
+  const app = await createApp(config, {
+    logger: createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'),
+  });
   const auth = new AuthService(app.orm.em);
   const keys = {} as Record<Role, string>;
-  for (const role of Object.values(Role)) keys[role] = (await auth.createKey(role, `test-${role}`)).key;
+  for (const role of Object.values(Role))
+    keys[role] = (await auth.createKey(role, `test-${role}`)).key;
 
   const statements: string[][] = [];
-  app.orm.em.getKnex().on('query', (q: { sql: string }) => statements.forEach((list) => list.push(q.sql)));
+  app.orm.em
+    .getKnex()
+    .on('query', (q: { sql: string }) => statements.forEach((list) => list.push(q.sql)));
 
   const gql: TestApp['gql'] = async (query, variables, options = {}) => {
     const key = options.key ?? (options.as === null ? undefined : keys[options.as ?? Role.ADMIN]);

@@ -10,7 +10,9 @@ export function withDatabase(url: string, database: string): string {
 }
 
 /** A fresh, migrated database for one test file, cloned from the template. */
-export async function createTestDatabase(adminUrl: string): Promise<{ url: string; drop(): Promise<void> }> {
+export async function createTestDatabase(
+  adminUrl: string,
+): Promise<{ url: string; drop(): Promise<void> }> {
   const name = `tagwise_test_${randomBytes(6).toString('hex')}`;
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();

@@ -32,7 +32,12 @@ export default async function setup(project: TestProject) {
       logger: createLogger('warn', 'test-db'),
       databaseName: 'postgres',
       // A throw-away cluster: durability buys nothing here.
-      settings: { fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off', max_connections: '300' },
+      settings: {
+        fsync: 'off',
+        synchronous_commit: 'off',
+        full_page_writes: 'off',
+        max_connections: '300',
+      },
     });
   }
   const admin = new pg.Client({ connectionString: handle.url });
@@ -52,4 +57,3 @@ export default async function setup(project: TestProject) {
     if (tempDir) await fs.rm(tempDir, { recursive: true, force: true });
   };
 }
-

@@ -2,7 +2,8 @@
  * Errors services throw. They carry a kind, never a GraphQL code: src/graphql/error-codes.ts maps
  * kinds to codes, so the domain stays free of transport concerns.
  */
-export type DomainErrorKind = 'invalid_input' | 'not_found' | 'conflict' | 'unauthenticated' | 'forbidden';
+export type DomainErrorKind =
+  'invalid_input' | 'not_found' | 'conflict' | 'unauthenticated' | 'forbidden';
 
 export abstract class DomainError extends Error {
   abstract readonly kind: DomainErrorKind;
@@ -64,7 +65,8 @@ const ID_PATTERN = /^[1-9][0-9]{0,17}$/;
 
 /** Ids are bigint primary keys exposed as strings. */
 export function parseId(value: string, field: string): string {
-  if (!ID_PATTERN.test(value)) throw new InvalidInputError(field, `${field}: "${value}" is not a valid id`);
+  if (!ID_PATTERN.test(value))
+    throw new InvalidInputError(field, `${field}: "${value}" is not a valid id`);
   return value;
 }
 

@@ -11,3 +11,14 @@ export function bigintArray(ids: readonly string[]): string {
 export function likePattern(text: string): string {
   return `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 }
+
+/**
+ * Raw queries through MikroORM return timestamptz as PostgreSQL text ("2026-01-02 03:04:05.123456+00");
+ * the API wants Dates.
+ */
+export function parseTimestamp(value: string | Date): Date;
+export function parseTimestamp(value: string | Date | null): Date | null;
+export function parseTimestamp(value: string | Date | null): Date | null {
+  if (value === null || value instanceof Date) return value;
+  return new Date(value.replace(' ', 'T').replace(/([+-]\d\d)$/, '$1:00'));
+}

@@ -10,7 +10,8 @@ export type Attributes = Record<string, AttributeValue>;
 @Index({ name: 'customer_updated_at_id_idx', properties: ['updatedAt', 'id'] })
 @Index({
   name: 'customer_attributes_idx',
-  expression: 'create index "customer_attributes_idx" on "customer" using gin ("attributes" jsonb_path_ops)',
+  expression:
+    'create index "customer_attributes_idx" on "customer" using gin ("attributes" jsonb_path_ops)',
 })
 @Index({
   name: 'customer_search_idx',

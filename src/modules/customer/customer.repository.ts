@@ -2,7 +2,7 @@ import type { Knex } from '@mikro-orm/knex';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { InvalidInputError } from '../common/domain.errors.js';
 import { decodeCursor, encodeCursor, toPage, type Page } from '../common/pagination.js';
-import { bigintArray, likePattern } from '../common/sql.js';
+import { bigintArray, likePattern, parseTimestamp } from '../common/sql.js';
 import type { Attributes } from './customer.entity.js';
 import {
   ComparisonOperator,
@@ -43,6 +43,12 @@ const COLUMNS = `c.id, c.external_id as "externalId", c.name, c.email, c.phone, 
   c.lifecycle_stage as "lifecycleStage", c.attributes, c.created_at as "createdAt",
   c.updated_at as "updatedAt"`;
 
+function withDates<T extends CustomerRecord>(row: T): T {
+  row.createdAt = parseTimestamp(row.createdAt);
+  row.updatedAt = parseTimestamp(row.updatedAt);
+  return row;
+}
+
 const INTEGER_FIELDS = new Set([ProfileField.BIRTH_YEAR, ProfileField.COMPANY_SIZE]);
 
 /** Columns an upsert may set, with how each is read from the JSON input row. */
@@ -71,7 +77,7 @@ export class CustomerRepository {
       `select ${COLUMNS} from customer c where c.id = ?`,
       [id],
     );
-    return row ?? null;
+    return row ? withDates(row) : null;
   }
 
   /**
@@ -105,7 +111,7 @@ export class CustomerRepository {
     }
     const rows = await this.em.execute<(CustomerRecord & { sortKey: string })[]>(qb);
     return toPage(
-      rows,
+      rows.map(withDates),
       first,
       (c) => encodeCursor([c.sortKey, Number(c.id)]),
       async () => {
@@ -191,7 +197,10 @@ export class CustomerRepository {
       const parse = (value: string) => {
         if (!INTEGER_FIELDS.has(condition.field)) return value;
         if (!/^-?\d{1,9}$/.test(value)) {
-          throw new InvalidInputError(field, `${field}: ${condition.field} takes whole numbers, got "${value}"`);
+          throw new InvalidInputError(
+            field,
+            `${field}: ${condition.field} takes whole numbers, got "${value}"`,
+          );
         }
         return Number(value);
       };
@@ -199,7 +208,9 @@ export class CustomerRepository {
       else if (condition.in != null) qb.whereIn(column, condition.in.map(parse));
       else throw new InvalidInputError(field, `${field}: give equals or in`);
     });
-    filter.attributes?.forEach((condition, i) => applyAttribute(qb, condition, `filter.attributes[${i}]`));
+    filter.attributes?.forEach((condition, i) =>
+      applyAttribute(qb, condition, `filter.attributes[${i}]`),
+    );
     if (filter.search?.trim()) {
       qb.whereRaw(`lower(c.name || ' ' || coalesce(c.email, '')) like ?`, [
         likePattern(filter.search.trim().toLowerCase()),
@@ -228,7 +239,10 @@ function applyAttribute(qb: Knex.QueryBuilder, condition: AttributeCondition, fi
     return;
   }
   if (value === null || value === undefined || typeof value === 'object') {
-    throw new InvalidInputError(`${field}.value`, `${field}.value: ${op} needs a number, string or boolean`);
+    throw new InvalidInputError(
+      `${field}.value`,
+      `${field}.value: ${op} needs a number, string or boolean`,
+    );
   }
   const contains = JSON.stringify({ [key]: value });
   if (op === ComparisonOperator.EQ) {
@@ -240,7 +254,10 @@ function applyAttribute(qb: Knex.QueryBuilder, condition: AttributeCondition, fi
     return;
   }
   if (typeof value === 'boolean') {
-    throw new InvalidInputError(`${field}.value`, `${field}.value: booleans support only EQ, NE and EXISTS`);
+    throw new InvalidInputError(
+      `${field}.value`,
+      `${field}.value: booleans support only EQ, NE and EXISTS`,
+    );
   }
   const comparator = COMPARATORS[op]!;
   if (typeof value === 'number') {

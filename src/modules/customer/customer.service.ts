@@ -46,20 +46,31 @@ export class CustomerService {
       field: orderBy?.field ?? CustomerOrderField.CREATED_AT,
       direction: orderBy?.direction ?? OrderDirection.ASC,
     };
-    return this.repository.findPage(await this.resolveFilter(filter), order, page.first, page.after);
+    return this.repository.findPage(
+      await this.resolveFilter(filter),
+      order,
+      page.first,
+      page.after,
+    );
   }
 
   /** Creates or updates by externalId in one transaction; all rows or none. */
   async upsertCustomers(input: CustomerInput[]): Promise<UpsertOutcome> {
     if (input.length === 0) return { created: 0, updated: 0, unchanged: 0 };
     if (input.length > MAX_UPSERT) {
-      throw new InvalidInputError('input', `at most ${MAX_UPSERT} customers per call (got ${input.length})`);
+      throw new InvalidInputError(
+        'input',
+        `at most ${MAX_UPSERT} customers per call (got ${input.length})`,
+      );
     }
     const seen = new Map<string, number>();
     const rows = input.map((row, i) => {
       const externalId = row.externalId.trim();
       if (externalId.length === 0) {
-        throw new InvalidInputError(`input[${i}].externalId`, `input[${i}].externalId must not be blank`);
+        throw new InvalidInputError(
+          `input[${i}].externalId`,
+          `input[${i}].externalId must not be blank`,
+        );
       }
       const earlier = seen.get(externalId);
       if (earlier !== undefined) {
@@ -96,9 +107,10 @@ export class CustomerService {
       const all = [...tags.allOf, ...tags.anyOf, ...tags.noneOf];
       const known = new Set(
         (
-          await this.em.execute<{ id: string }[]>(`select id from tag where id = any(?::bigint[])`, [
-            bigintArray(all),
-          ])
+          await this.em.execute<{ id: string }[]>(
+            `select id from tag where id = any(?::bigint[])`,
+            [bigintArray(all)],
+          )
         ).map((r) => r.id),
       );
       for (const part of ['allOf', 'anyOf', 'noneOf'] as const) {
@@ -114,7 +126,9 @@ export class CustomerService {
     let tagCategoryId: string | null = null;
     if (filter.tagCategoryId) {
       tagCategoryId = parseId(filter.tagCategoryId, 'filter.tagCategoryId');
-      const [found] = await this.em.execute(`select 1 from tag_category where id = ?`, [tagCategoryId]);
+      const [found] = await this.em.execute(`select 1 from tag_category where id = ?`, [
+        tagCategoryId,
+      ]);
       if (!found) {
         throw new InvalidInputError(
           'filter.tagCategoryId',

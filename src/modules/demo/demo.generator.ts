@@ -16,7 +16,9 @@ export function mulberry32(seed: number): () => number {
 }
 
 function rngFor(seed: number, index: number, stream: number): () => number {
-  return mulberry32((Math.imul(seed, 0x9e3779b1) ^ Math.imul(index + 1, 0x85ebca6b) ^ stream) >>> 0);
+  return mulberry32(
+    (Math.imul(seed, 0x9e3779b1) ^ Math.imul(index + 1, 0x85ebca6b) ^ stream) >>> 0,
+  );
 }
 
 function pick<T>(rng: () => number, items: readonly T[]): T {
@@ -178,9 +180,36 @@ const INDUSTRIES = [
   'logistics',
   'hospitality',
 ];
-const SURNAMES = '王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤'.split('');
-const GIVEN = '伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英华玉萍红娥玲芬芳燕彩春菊兰凤洁梅琳素云莲真环雪荣爱妹霞香月莺媛艳瑞凡佳嘉琼勤珍贞莉桂娣叶璧璐娅琦晶妍茜秋珊莎锦黛青倩婷姣婉娴瑾颖露瑶怡婵雁蓓纨仪荷丹蓉眉君琴蕊薇菁梦岚苑婕馨瑗琰韵融园艺咏卿聪澜纯毓悦昭冰爽琬茗羽希宁欣飘育滢馥筠柔竹霭凝晓欢霄枫芸菲寒伊亚宜可姬舒影荔枝思丽'.split('');
-const PINYIN = ['wei', 'fang', 'na', 'min', 'jing', 'li', 'qiang', 'lei', 'jun', 'yang', 'yong', 'yan', 'jie', 'tao', 'ming', 'chao', 'xia', 'ping', 'gang', 'hua'];
+const SURNAMES =
+  '王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤'.split(
+    '',
+  );
+const GIVEN =
+  '伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英华玉萍红娥玲芬芳燕彩春菊兰凤洁梅琳素云莲真环雪荣爱妹霞香月莺媛艳瑞凡佳嘉琼勤珍贞莉桂娣叶璧璐娅琦晶妍茜秋珊莎锦黛青倩婷姣婉娴瑾颖露瑶怡婵雁蓓纨仪荷丹蓉眉君琴蕊薇菁梦岚苑婕馨瑗琰韵融园艺咏卿聪澜纯毓悦昭冰爽琬茗羽希宁欣飘育滢馥筠柔竹霭凝晓欢霄枫芸菲寒伊亚宜可姬舒影荔枝思丽'.split(
+    '',
+  );
+const PINYIN = [
+  'wei',
+  'fang',
+  'na',
+  'min',
+  'jing',
+  'li',
+  'qiang',
+  'lei',
+  'jun',
+  'yang',
+  'yong',
+  'yan',
+  'jie',
+  'tao',
+  'ming',
+  'chao',
+  'xia',
+  'ping',
+  'gang',
+  'hua',
+];
 const EDUCATION: [string, number][] = [
   ['Basic', 3],
   ['Graduation', 50],
@@ -246,7 +275,10 @@ export function demoPersona(seed: number, index: number): DemoPersona {
   ]);
   const interests: ProductCategory[] = [first];
   if (rng() < 0.45) {
-    const second = pick(rng, PRODUCT_CATEGORIES.filter((c) => c !== first));
+    const second = pick(
+      rng,
+      PRODUCT_CATEGORIES.filter((c) => c !== first),
+    );
     interests.push(second);
   }
   const gender = rng() < 0.5 ? 'female' : 'male';
@@ -328,7 +360,9 @@ export function demoHandTags(seed: number, persona: DemoPersona): string[] {
   if (rng() < 0.9) tags.push(lifecycleTag);
   const age = DEMO_REFERENCE_YEAR - persona.birthYear;
   if (rng() < 0.5) {
-    tags.push(age < 30 ? 'age-18-29' : age < 45 ? 'age-30-44' : age < 60 ? 'age-45-59' : 'age-60-plus');
+    tags.push(
+      age < 30 ? 'age-18-29' : age < 45 ? 'age-30-44' : age < 60 ? 'age-45-59' : 'age-60-plus',
+    );
   }
   return tags;
 }

@@ -9,12 +9,7 @@ import { AuthService } from '../auth/auth.service.js';
 import { AppState } from '../common/app-state.entity.js';
 import { copyRows } from '../common/copy.js';
 import { snapshotSql } from '../tagging/tagging.repository.js';
-import {
-  DEMO_TAXONOMY,
-  demoHandTags,
-  demoPersona,
-  type DemoPersona,
-} from './demo.generator.js';
+import { DEMO_TAXONOMY, demoHandTags, demoPersona, type DemoPersona } from './demo.generator.js';
 
 export const DEFAULT_DEMO_SEED = 42;
 const DEMO_STATE_KEY = 'demo_seeded';
@@ -39,7 +34,11 @@ export interface SeedReport {
  * Generates the demo the first time the embedded default starts (or TAGWISE_DEMO=1), and
  * records that it did, so a restart — or a user who deleted the demo customers — is left alone.
  */
-export async function seedDemoOnFirstStart(orm: MikroORM, config: AppConfig, logger: Logger): Promise<void> {
+export async function seedDemoOnFirstStart(
+  orm: MikroORM,
+  config: AppConfig,
+  logger: Logger,
+): Promise<void> {
   const em = orm.em.fork();
   if (await em.findOne(AppState, { key: DEMO_STATE_KEY })) return;
   logger.info({ customers: config.demoCustomers }, 'first start: generating demo data');
@@ -52,7 +51,9 @@ export async function seedDemoOnFirstStart(orm: MikroORM, config: AppConfig, log
     await fs.mkdir(config.dataDir, { recursive: true });
     await fs.writeFile(keyFile, `${key}\n`, { mode: 0o600 });
   }
-  await em.persist(new AppState(DEMO_STATE_KEY, { ...report, at: new Date().toISOString() })).flush();
+  await em
+    .persist(new AppState(DEMO_STATE_KEY, { ...report, at: new Date().toISOString() }))
+    .flush();
   logger.info({ ...report, ms: Date.now() - started }, 'demo data ready');
   if (keyFile) logger.info(`demo admin API key written to ${keyFile}`);
 }
@@ -77,7 +78,9 @@ export async function seedDemo(orm: MikroORM, options: SeedOptions): Promise<See
       `create temp table demo_customer on commit drop as
        select ${CUSTOMER_COLUMNS.join(', ')} from customer limit 0`,
     );
-    await client.query(`create temp table demo_tag (external_id text, tag_key text) on commit drop`);
+    await client.query(
+      `create temp table demo_tag (external_id text, tag_key text) on commit drop`,
+    );
     const now = Date.now();
     let done = 0;
     function* personas(): Generator<DemoPersona> {
@@ -154,7 +157,12 @@ const CUSTOMER_COLUMNS = [
   'updated_at',
 ];
 
-const LIFECYCLE_STAGE = { new: 'interested', active: 'customer', dormant: 'dormant', churned: 'churned' };
+const LIFECYCLE_STAGE = {
+  new: 'interested',
+  active: 'customer',
+  dormant: 'dormant',
+  churned: 'churned',
+};
 
 function customerRow(p: DemoPersona, now: number) {
   const joined = new Date(now - p.tenureDays * DAY_MS);
@@ -183,7 +191,9 @@ function customerRow(p: DemoPersona, now: number) {
   ];
 }
 
-async function insertTaxonomy(client: pg.ClientBase): Promise<{ categories: number; tags: number }> {
+async function insertTaxonomy(
+  client: pg.ClientBase,
+): Promise<{ categories: number; tags: number }> {
   // Parents come before children in DEMO_TAXONOMY, so one ordered insert resolves them.
   const categories = await client.query(
     `insert into tag_category (key, name, kind, description, exclusive, suggestable, parent_id)
@@ -211,5 +221,8 @@ async function insertTaxonomy(client: pg.ClientBase): Promise<{ categories: numb
      on conflict (key) do nothing`,
     [JSON.stringify(DEMO_TAXONOMY.flatMap((c) => c.tags.map((t) => ({ ...t, category: c.key }))))],
   );
-  return { categories: (categories.rowCount ?? 0) + (children.rowCount ?? 0), tags: tags.rowCount ?? 0 };
+  return {
+    categories: (categories.rowCount ?? 0) + (children.rowCount ?? 0),
+    tags: tags.rowCount ?? 0,
+  };
 }

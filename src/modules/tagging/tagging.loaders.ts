@@ -1,6 +1,12 @@
 import DataLoader from 'dataloader';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { decodeCursor, encodeCursor, toPage, type Page, type PageRequest } from '../common/pagination.js';
+import {
+  decodeCursor,
+  encodeCursor,
+  toPage,
+  type Page,
+  type PageRequest,
+} from '../common/pagination.js';
 import { TaggingRepository, type AppliedTagRow, type TagHistoryRow } from './tagging.repository.js';
 
 export interface HistoryKey {

@@ -1,5 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { bigintArray } from '../common/sql.js';
+import { bigintArray, parseTimestamp } from '../common/sql.js';
 import type { TagRecord } from '../taxonomy/taxonomy.loaders.js';
 import type { TagSource } from './customer-tag.entity.js';
 import type { AssignmentSnapshot, TagAction } from './tag-history.entity.js';
@@ -90,7 +90,11 @@ export class TaggingRepository {
   }
 
   /** Removes other tags of the exclusive categories of `tagIds`; logs them as REPLACED. */
-  async replaceExclusive(customerIds: string[], tagIds: string[], by: Attribution): Promise<number> {
+  async replaceExclusive(
+    customerIds: string[],
+    tagIds: string[],
+    by: Attribution,
+  ): Promise<number> {
     const [row] = await this.em.execute<{ n: number }[]>(
       `with incoming as (
          select t.id, t.category_id from tag t join tag_category c on c.id = t.category_id
@@ -114,7 +118,11 @@ export class TaggingRepository {
   }
 
   /** Inserts the missing (customer, tag) pairs and logs each as APPLIED. */
-  async insertAssignments(customerIds: string[], tagIds: string[], by: Attribution): Promise<number> {
+  async insertAssignments(
+    customerIds: string[],
+    tagIds: string[],
+    by: Attribution,
+  ): Promise<number> {
     const [row] = await this.em.execute<{ n: number }[]>(
       `with inserted as (
          insert into customer_tag (customer_id, tag_id, source, confidence, model_version, applied_by, note)
@@ -143,7 +151,11 @@ export class TaggingRepository {
   }
 
   /** Deletes the held pairs and logs each as REMOVED. */
-  async deleteAssignments(customerIds: string[], tagIds: string[], by: Attribution): Promise<number> {
+  async deleteAssignments(
+    customerIds: string[],
+    tagIds: string[],
+    by: Attribution,
+  ): Promise<number> {
     const [row] = await this.em.execute<{ n: number }[]>(
       `with removed as (
          delete from customer_tag
@@ -174,22 +186,40 @@ export class TaggingRepository {
       [bigintArray(customerIds)],
     );
     return rows.map(
-      ({ customerId, source, confidence, modelVersion, appliedBy, appliedAt, assignmentNote, ...tag }) => ({
+      ({
         customerId,
-        tag,
         source,
         confidence,
         modelVersion,
         appliedBy,
         appliedAt,
+        assignmentNote,
+        ...tag
+      }) => ({
+        customerId,
+        tag: {
+          ...tag,
+          createdAt: parseTimestamp(tag.createdAt),
+          updatedAt: parseTimestamp(tag.updatedAt),
+          deprecatedAt: parseTimestamp(tag.deprecatedAt),
+        },
+        source,
+        confidence,
+        modelVersion,
+        appliedBy,
+        appliedAt: parseTimestamp(appliedAt),
         note: assignmentNote,
       }),
     );
   }
 
   /** Newest first; one statement for many customers (a lateral page each). */
-  findHistory(customerIds: readonly string[], first: number, beforeId: string | null): Promise<TagHistoryRow[]> {
-    return this.em.execute<TagHistoryRow[]>(
+  async findHistory(
+    customerIds: readonly string[],
+    first: number,
+    beforeId: string | null,
+  ): Promise<TagHistoryRow[]> {
+    const rows = await this.em.execute<TagHistoryRow[]>(
       `select h.id, h.customer_id as "customerId", h.tag_id as "tagId", h.action, h.source,
               h.related_tag_id as "relatedTagId", h.before, h.after, h.actor, h.note, h.occurred_at as "occurredAt"
        from unnest(?::bigint[]) as c(id)
@@ -200,5 +230,6 @@ export class TaggingRepository {
        ) h`,
       [bigintArray(customerIds), beforeId, beforeId, first + 1],
     );
+    return rows.map((r) => ({ ...r, occurredAt: parseTimestamp(r.occurredAt) }));
   }
 }

@@ -24,13 +24,17 @@ export class CustomerTagsResolver {
     return ctx.loaders.tagsByCustomerId.load(customer.id);
   }
 
-  @FieldResolver(() => TagHistoryConnection, { description: 'Every change to the tags, newest first' })
+  @FieldResolver(() => TagHistoryConnection, {
+    description: 'Every change to the tags, newest first',
+  })
   async tagHistory(
     @Root() customer: CustomerRecord,
     @Args(() => PageArgs) page: PageArgs,
     @Ctx() ctx: GraphQLContext,
   ) {
-    return TagHistoryConnection.fromPage(await loadHistoryPage(ctx.loaders, ctx.em, customer.id, page));
+    return TagHistoryConnection.fromPage(
+      await loadHistoryPage(ctx.loaders, ctx.em, customer.id, page),
+    );
   }
 
   @Authorized(Role.REVIEWER, Role.ADMIN)
@@ -38,13 +42,21 @@ export class CustomerTagsResolver {
     description:
       'Applies every tag to every customer (at most 10,000 pairs), idempotently; in an exclusive category the new tag replaces the old',
   })
-  applyTags(@Args(() => TagChangeArgs) args: TagChangeArgs, @Ctx() ctx: GraphQLContext): Promise<ApplyOutcome> {
+  applyTags(
+    @Args(() => TagChangeArgs) args: TagChangeArgs,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<ApplyOutcome> {
     return ctx.services.tagging.applyTags(args, { actor: viewerOf(ctx).name });
   }
 
   @Authorized(Role.REVIEWER, Role.ADMIN)
-  @Mutation(() => RemoveTagsResult, { description: 'Removes the tags from the customers, idempotently' })
-  removeTags(@Args(() => TagChangeArgs) args: TagChangeArgs, @Ctx() ctx: GraphQLContext): Promise<RemoveOutcome> {
+  @Mutation(() => RemoveTagsResult, {
+    description: 'Removes the tags from the customers, idempotently',
+  })
+  removeTags(
+    @Args(() => TagChangeArgs) args: TagChangeArgs,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<RemoveOutcome> {
     return ctx.services.tagging.removeTags(args, { actor: viewerOf(ctx).name });
   }
 }

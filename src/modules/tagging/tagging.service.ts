@@ -70,7 +70,8 @@ export class TaggingService {
     if (request.customerIds.length === 0) {
       throw new InvalidInputError('customerIds', 'customerIds must not be empty');
     }
-    if (request.tagIds.length === 0) throw new InvalidInputError('tagIds', 'tagIds must not be empty');
+    if (request.tagIds.length === 0)
+      throw new InvalidInputError('tagIds', 'tagIds must not be empty');
     const customerIds = parseIds(request.customerIds, 'customerIds');
     const tagIds = parseIds(request.tagIds, 'tagIds');
     if (customerIds.length * tagIds.length > MAX_PAIRS) {
@@ -128,11 +129,16 @@ export class TaggingService {
     }
   }
 
-  private async assertCustomersExist(repository: TaggingRepository, customerIds: string[]): Promise<void> {
+  private async assertCustomersExist(
+    repository: TaggingRepository,
+    customerIds: string[],
+  ): Promise<void> {
     const found = new Set(await repository.lockCustomers(customerIds));
     const unknown = customerIds.filter((id) => !found.has(id));
     if (unknown.length > 0) {
-      const shown = unknown.slice(0, 20).join(', ') + (unknown.length > 20 ? `, … (${unknown.length} in all)` : '');
+      const shown =
+        unknown.slice(0, 20).join(', ') +
+        (unknown.length > 20 ? `, … (${unknown.length} in all)` : '');
       throw new InvalidInputError('customerIds', `customerIds: unknown customer id(s) ${shown}`, {
         ids: unknown.slice(0, 100),
       });

@@ -47,10 +47,16 @@ export class TagHistoryEntryType {
   @Field(() => TagSource)
   source!: TagSource;
 
-  @Field(() => GraphQLJSONObject, { nullable: true, description: 'The assignment before the change' })
+  @Field(() => GraphQLJSONObject, {
+    nullable: true,
+    description: 'The assignment before the change',
+  })
   before!: AssignmentSnapshot | null;
 
-  @Field(() => GraphQLJSONObject, { nullable: true, description: 'The assignment after the change' })
+  @Field(() => GraphQLJSONObject, {
+    nullable: true,
+    description: 'The assignment after the change',
+  })
   after!: AssignmentSnapshot | null;
 
   @Field(() => String, { nullable: true })

@@ -34,7 +34,11 @@ export function createTaxonomyLoaders(em: EntityManager) {
       alignById(ids, await em.find(TagCategory, { id: { $in: [...ids] } })),
     ),
     tagsByCategoryId: new DataLoader<string, Tag[]>(async (ids) => {
-      const tags = await em.find(Tag, { categoryId: { $in: [...ids] } }, { orderBy: { name: 'asc' } });
+      const tags = await em.find(
+        Tag,
+        { categoryId: { $in: [...ids] } },
+        { orderBy: { name: 'asc' } },
+      );
       return ids.map((id) => tags.filter((t) => t.categoryId === id));
     }),
     customerCountByTagId: new DataLoader<string, number>(async (ids) => {

@@ -95,7 +95,9 @@ export class TagResolver {
   }
 
   @Authorized(Role.ADMIN)
-  @Mutation(() => TagType, { description: 'The tag can no longer be applied; assignments and history stay' })
+  @Mutation(() => TagType, {
+    description: 'The tag can no longer be applied; assignments and history stay',
+  })
   deprecateTag(@Arg('id', () => ID) id: string, @Ctx() ctx: GraphQLContext): Promise<Tag> {
     return ctx.services.taxonomy.deprecateTag(id);
   }
@@ -104,7 +106,10 @@ export class TagResolver {
   @Mutation(() => MergeTagsResult, {
     description: 'Moves the sources’ assignments to the target and retires the sources',
   })
-  mergeTags(@Args(() => MergeTagsArgs) args: MergeTagsArgs, @Ctx() ctx: GraphQLContext): Promise<MergeOutcome> {
+  mergeTags(
+    @Args(() => MergeTagsArgs) args: MergeTagsArgs,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<MergeOutcome> {
     return ctx.services.taxonomy.mergeTags(args, viewerOf(ctx));
   }
 
@@ -113,7 +118,10 @@ export class TagResolver {
     return ctx.loaders.tagCategoryById.load(tag.categoryId);
   }
 
-  @FieldResolver(() => TagType, { nullable: true, description: 'Where a merged tag’s assignments went' })
+  @FieldResolver(() => TagType, {
+    nullable: true,
+    description: 'Where a merged tag’s assignments went',
+  })
   mergedInto(@Root() tag: TagRecord, @Ctx() ctx: GraphQLContext) {
     return tag.mergedIntoId ? ctx.loaders.tagById.load(tag.mergedIntoId) : null;
   }

@@ -1,4 +1,8 @@
-import { LockMode, UniqueConstraintViolationException, type EntityManager } from '@mikro-orm/postgresql';
+import {
+  LockMode,
+  UniqueConstraintViolationException,
+  type EntityManager,
+} from '@mikro-orm/postgresql';
 import {
   ConflictError,
   InvalidInputError,
@@ -6,7 +10,13 @@ import {
   parseId,
   parseIds,
 } from '../common/domain.errors.js';
-import { decodeCursor, encodeCursor, toPage, type Page, type PageRequest } from '../common/pagination.js';
+import {
+  decodeCursor,
+  encodeCursor,
+  toPage,
+  type Page,
+  type PageRequest,
+} from '../common/pagination.js';
 import { bigintArray, likePattern } from '../common/sql.js';
 import { snapshotSql } from '../tagging/tagging.repository.js';
 import type { Viewer } from '../auth/auth.service.js';
@@ -51,7 +61,12 @@ export class TaxonomyService {
       { id: { $gt: String(afterId) } },
       { orderBy: { id: 'asc' }, limit: page.first + 1 },
     );
-    return toPage(rows, page.first, (c) => encodeCursor([Number(c.id)]), () => this.em.count(TagCategory));
+    return toPage(
+      rows,
+      page.first,
+      (c) => encodeCursor([Number(c.id)]),
+      () => this.em.count(TagCategory),
+    );
   }
 
   async listTags(filter: TagFilter | null | undefined, page: PageRequest): Promise<Page<Tag>> {
@@ -68,7 +83,12 @@ export class TaxonomyService {
       { ...where, id: { $gt: String(afterId) } },
       { orderBy: { id: 'asc' }, limit: page.first + 1 },
     );
-    return toPage(rows, page.first, (t) => encodeCursor([Number(t.id)]), () => this.em.count(Tag, where));
+    return toPage(
+      rows,
+      page.first,
+      (t) => encodeCursor([Number(t.id)]),
+      () => this.em.count(Tag, where),
+    );
   }
 
   async getTag(id: string): Promise<Tag> {
@@ -86,7 +106,10 @@ export class TaxonomyService {
     if (input.parentId) {
       const parentId = parseId(input.parentId, 'input.parentId');
       if (!(await this.em.findOne(TagCategory, parentId))) {
-        throw new InvalidInputError('input.parentId', `input.parentId: category ${parentId} does not exist`);
+        throw new InvalidInputError(
+          'input.parentId',
+          `input.parentId: category ${parentId} does not exist`,
+        );
       }
       category.parentId = parentId;
     }
@@ -104,7 +127,11 @@ export class TaxonomyService {
 
   async updateTag(id: string, input: UpdateTagInput): Promise<Tag> {
     return this.em.transactional(async (em) => {
-      const tag = await em.findOne(Tag, { id: parseId(id, 'id') }, { lockMode: LockMode.PESSIMISTIC_WRITE });
+      const tag = await em.findOne(
+        Tag,
+        { id: parseId(id, 'id') },
+        { lockMode: LockMode.PESSIMISTIC_WRITE },
+      );
       if (!tag) throw new NotFoundError('Tag', id);
       if (input.key != null) tag.key = normalizeKey(input.key, 'input.key');
       if (input.name != null) tag.name = input.name.trim();
@@ -118,7 +145,9 @@ export class TaxonomyService {
         await em.flush();
       } catch (error) {
         if (error instanceof UniqueConstraintViolationException) {
-          throw new ConflictError(`A tag with key "${tag.key}" already exists`, { field: 'input.key' });
+          throw new ConflictError(`A tag with key "${tag.key}" already exists`, {
+            field: 'input.key',
+          });
         }
         throw error;
       }
@@ -156,13 +185,17 @@ export class TaxonomyService {
       const tags = await em.find(Tag, { id: { $in: locked.map((r) => r.id) } });
       const byId = new Map(tags.map((t) => [t.id, t]));
       const target = byId.get(targetId);
-      if (!target) throw new InvalidInputError('targetId', `targetId: tag ${targetId} does not exist`);
+      if (!target)
+        throw new InvalidInputError('targetId', `targetId: tag ${targetId} does not exist`);
       if (target.status !== TagStatus.ACTIVE) {
         throw new InvalidInputError('targetId', `targetId: tag "${target.key}" is deprecated`);
       }
       const missing = sourceIds.filter((id) => !byId.has(id));
       if (missing.length > 0) {
-        throw new InvalidInputError('sourceIds', `sourceIds: unknown tag id(s) ${missing.join(', ')}`);
+        throw new InvalidInputError(
+          'sourceIds',
+          `sourceIds: unknown tag id(s) ${missing.join(', ')}`,
+        );
       }
       const sources = sourceIds.map((id) => byId.get(id)!);
       const targetCategory = await em.findOneOrFail(TagCategory, target.categoryId);

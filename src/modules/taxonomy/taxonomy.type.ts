@@ -50,7 +50,9 @@ export class TagType {
   @Field(() => ID)
   id!: string;
 
-  @Field(() => String, { description: 'Unique, normalized: trimmed, lower-case, dashes for spaces' })
+  @Field(() => String, {
+    description: 'Unique, normalized: trimmed, lower-case, dashes for spaces',
+  })
   key!: string;
 
   @Field(() => String)

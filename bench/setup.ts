@@ -1,0 +1,195 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import net from 'node:net';
+import path from 'node:path';
+import { MikroORM } from '@mikro-orm/postgresql';
+import pg from 'pg';
+import { startEmbeddedPostgres, type DatabaseHandle } from '../src/config/database.js';
+import { createLogger } from '../src/config/logger.js';
+import { createOrmConfig } from '../src/config/mikro-orm.config.js';
+import { seedDemo } from '../src/modules/demo/demo.service.js';
+
+export interface BenchDatabase {
+  handle: DatabaseHandle;
+  customers: number;
+  seededNow: number;
+  seedSeconds: number;
+}
+
+/** A persistent embedded cluster, migrated and holding at least `customers` customers. */
+export async function prepareDatabase(options: {
+  dataDir: string;
+  port: number;
+  customers: number;
+}): Promise<BenchDatabase> {
+  const logger = createLogger(process.env.BENCH_LOG_LEVEL ?? 'warn', 'bench');
+  const handle = await startEmbeddedPostgres({
+    dataDir: options.dataDir,
+    port: options.port,
+    logger,
+  });
+  try {
+    const orm = await MikroORM.init(createOrmConfig({ url: handle.url }));
+    let seededNow = 0;
+    let seedSeconds = 0;
+    try {
+      await orm.getMigrator().up();
+      const before = await countCustomers(handle.url);
+      if (before < options.customers) {
+        console.error(
+          `seeding: ${before} customers present, generating up to ${options.customers}…`,
+        );
+        const started = performance.now();
+        let lastLogged = 0;
+        const report = await seedDemo(orm, {
+          customers: options.customers,
+          onProgress: (phase, done, total) => {
+            if (phase === 'customers' && done - lastLogged >= 25_000) {
+              lastLogged = done;
+              console.error(`  generated ${done}/${total} customers`);
+            }
+          },
+        });
+        seedSeconds = (performance.now() - started) / 1000;
+        seededNow = report.customers;
+        console.error(
+          `seeded ${report.customers} customers and ${report.appliedTags} tags in ${seedSeconds.toFixed(1)} s`,
+        );
+        // Autovacuum would get there eventually; doing it now makes the first run comparable to
+        // later ones (visibility map for index-only scans, fresh statistics).
+        await withClient(handle.url, (c) => c.query('vacuum analyze'));
+      }
+    } finally {
+      await orm.close();
+    }
+    return { handle, customers: await countCustomers(handle.url), seededNow, seedSeconds };
+  } catch (error) {
+    await handle.stop();
+    throw error;
+  }
+}
+
+async function countCustomers(url: string): Promise<number> {
+  return withClient(url, async (c) => {
+    const { rows } = await c.query<{ n: string }>('select count(*) as n from customer');
+    return Number(rows[0]!.n);
+  });
+}
+
+export async function withClient<T>(
+  url: string,
+  work: (client: pg.Client) => Promise<T>,
+): Promise<T> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return await work(client);
+  } finally {
+    await client.end();
+  }
+}
+
+export interface ServerProcess {
+  readonly url: string;
+  readonly pid: number;
+  stop(): Promise<void>;
+}
+
+/**
+ * The API in its own process, as in production: autocannon in this process must not share (and
+ * so slow down or flatter) the server's event loop.
+ */
+export async function startServer(options: {
+  root: string;
+  databaseUrl: string;
+  port: number;
+  apiKey: string;
+  nodeArgs?: string[];
+}): Promise<ServerProcess> {
+  await assertPortFree(options.port);
+  const child = spawn(
+    process.execPath,
+    [...(options.nodeArgs ?? []), '--import', './bin/register.js', path.join('src', 'main.ts')],
+    {
+      cwd: options.root,
+      env: {
+        ...process.env,
+        DATABASE_URL: options.databaseUrl,
+        PORT: String(options.port),
+        ADMIN_API_KEY: options.apiKey,
+        TAGWISE_DEMO: '0',
+        LOG_LEVEL: 'warn',
+        NODE_ENV: 'production',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  const output: string[] = [];
+  const keep = (prefix: string) => (chunk: Buffer) => {
+    for (const line of chunk.toString().split('\n')) {
+      if (!line.trim()) continue;
+      output.push(line);
+      if (output.length > 50) output.shift();
+      console.error(`[server ${prefix}] ${line}`);
+    }
+  };
+  child.stdout.on('data', keep('out'));
+  child.stderr.on('data', keep('err'));
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => resolve(code)),
+  );
+
+  const base = `http://127.0.0.1:${options.port}`;
+  const server: ServerProcess = {
+    url: base,
+    pid: child.pid!,
+    stop: () => stopChild(child, exited),
+  };
+  try {
+    await waitForHealth(base, exited, output);
+  } catch (error) {
+    await server.stop();
+    throw error;
+  }
+  return server;
+}
+
+async function waitForHealth(base: string, exited: Promise<number | null>, output: string[]) {
+  let gone: number | null | undefined;
+  void exited.then((code) => (gone = code));
+  const deadline = Date.now() + 90_000;
+  while (Date.now() < deadline) {
+    if (gone !== undefined) {
+      throw new Error(
+        `the server exited with code ${gone} before it was healthy:\n${output.join('\n')}`,
+      );
+    }
+    try {
+      const res = await fetch(`${base}/health`, { signal: AbortSignal.timeout(2000) });
+      if (res.status === 200) return;
+    } catch {
+      // Not listening yet.
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`the server was not healthy within 90 s:\n${output.join('\n')}`);
+}
+
+async function stopChild(child: ChildProcess, exited: Promise<number | null>): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+function assertPortFree(port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer();
+    probe.once('error', (error: NodeJS.ErrnoException) =>
+      reject(
+        new Error(`port ${port} cannot be used (${error.code}); set BENCH_PORT to a free port`),
+      ),
+    );
+    probe.listen(port, '127.0.0.1', () => probe.close(() => resolve()));
+  });
+}

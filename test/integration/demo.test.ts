@@ -1,0 +1,59 @@
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/env.js';
+import { createLogger } from '../../src/config/logger.js';
+import { seedDemo, seedDemoOnFirstStart } from '../../src/modules/demo/demo.service.js';
+import { createTestApp, type TestApp } from '../support/app.js';
+
+describe('demo data', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await createTestApp();
+  });
+  afterAll(() => t?.close());
+
+  it('seeds taxonomy, customers and hand tags, and is idempotent', async () => {
+    const first = await seedDemo(t.app.orm, { customers: 300, seed: 3 });
+    expect(first).toMatchObject({ categories: 8, tags: 29, customers: 300 });
+    expect(first.appliedTags).toBeGreaterThan(100);
+    const again = await seedDemo(t.app.orm, { customers: 300, seed: 3 });
+    expect(again).toEqual({ categories: 0, tags: 0, customers: 0, appliedTags: 0 });
+
+    const [history] = await t.sql<{ n: number }>(`select count(*)::int as n from tag_history`);
+    expect(history!.n).toBe(first.appliedTags);
+    const clashes = await t.sql(
+      `select ct.customer_id from customer_tag ct join tag t on t.id = ct.tag_id
+       join tag_category c on c.id = t.category_id where c.exclusive
+       group by ct.customer_id, c.id having count(*) > 1`,
+    );
+    expect(clashes).toEqual([]);
+  });
+
+  it('is served through the API like any other data', async () => {
+    const data =
+      await t.ok(`{ customers(first: 2, filter: { profile: [{ field: REGION, in: ["East China", "South China", "North China", "Central China", "Southwest China", "Northwest China", "Northeast China"] }] }) {
+      totalCount edges { node { externalId name attributes } } } }`);
+    expect(data.customers.totalCount).toBe(300);
+    expect(data.customers.edges[0].node.attributes).toHaveProperty('income');
+  });
+
+  it('runs once on first start and leaves an admin key file when none is configured', async () => {
+    const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'tagwise-demo-'));
+    try {
+      const config = loadConfig({ TAGWISE_DATA_DIR: dataDir, TAGWISE_DEMO_CUSTOMERS: '50' });
+      const logger = createLogger('silent');
+      await seedDemoOnFirstStart(t.app.orm, config, logger);
+      const key = (await fs.readFile(path.join(dataDir, 'demo-admin-key'), 'utf8')).trim();
+      expect(key).toMatch(/^tw_/);
+      const before = await t.sql('select count(*)::int as n from customer');
+      await seedDemoOnFirstStart(t.app.orm, config, logger);
+      expect(await t.sql('select count(*)::int as n from customer')).toEqual(before);
+      const result = await t.gql('{ tags { totalCount } }', {}, { key });
+      expect(result.data?.tags.totalCount).toBe(29);
+    } finally {
+      await fs.rm(dataDir, { recursive: true, force: true });
+    }
+  });
+});
