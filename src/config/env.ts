@@ -4,7 +4,7 @@ import { z } from 'zod';
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 const port = z.coerce
-  .number()
+  .number({ error: 'must be a number' })
   .int('must be an integer')
   .min(1, 'must be between 1 and 65535')
   .max(65535, 'must be between 1 and 65535');
@@ -22,7 +22,12 @@ const envSchema = z.object({
   TAGWISE_DATA_DIR: z.string().trim().min(1, 'must not be empty').default('.data'),
   TAGWISE_PG_PORT: port.default(5433),
   TAGWISE_DEMO: z.enum(['0', '1'], { message: 'must be 0 or 1' }).optional(),
-  TAGWISE_DEMO_CUSTOMERS: z.coerce.number().int().min(0).max(10_000_000).default(5000),
+  TAGWISE_DEMO_CUSTOMERS: z.coerce
+    .number({ error: 'must be a number' })
+    .int('must be a whole number')
+    .min(0, 'must be ≥ 0')
+    .max(10_000_000, 'must be ≤ 10000000')
+    .default(5000),
   ADMIN_API_KEY: z
     .string()
     .optional()
