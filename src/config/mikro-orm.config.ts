@@ -5,12 +5,28 @@ import { migrationsList } from '../../migrations/index.js';
 import { AppState } from '../modules/common/app-state.entity.js';
 import { ApiKey } from '../modules/auth/api-key.entity.js';
 import { Customer } from '../modules/customer/customer.entity.js';
+import { Event } from '../modules/event/event.entity.js';
+import {
+  CustomerFeatures,
+  FeatureRefreshQueue,
+} from '../modules/feature/customer-features.entity.js';
 import { CustomerTag } from '../modules/tagging/customer-tag.entity.js';
 import { TagHistory } from '../modules/tagging/tag-history.entity.js';
 import { Tag } from '../modules/taxonomy/tag.entity.js';
 import { TagCategory } from '../modules/taxonomy/tag-category.entity.js';
 
-export const entities = [AppState, ApiKey, Customer, TagCategory, Tag, CustomerTag, TagHistory];
+export const entities = [
+  AppState,
+  ApiKey,
+  Customer,
+  TagCategory,
+  Tag,
+  CustomerTag,
+  TagHistory,
+  Event,
+  CustomerFeatures,
+  FeatureRefreshQueue,
+];
 
 export interface OrmOptions {
   url: string;
