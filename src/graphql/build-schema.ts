@@ -1,6 +1,7 @@
 import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphql';
 import { buildSchema } from 'type-graphql';
 import { CustomerResolver } from '../modules/customer/customer.resolver.js';
+import { EventResolver } from '../modules/event/event.resolver.js';
 import { CustomerTagsResolver, TagHistoryResolver } from '../modules/tagging/tagging.resolver.js';
 import { TagCategoryResolver, TagResolver } from '../modules/taxonomy/taxonomy.resolver.js';
 import { AuthChecker } from './auth-checker.js';
@@ -8,6 +9,7 @@ import { validateArgument } from './validate.js';
 
 export const resolvers = [
   CustomerResolver,
+  EventResolver,
   CustomerTagsResolver,
   TagHistoryResolver,
   TagCategoryResolver,

@@ -3,13 +3,15 @@ import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import type { AuthService, Viewer } from '../modules/auth/auth.service.js';
 import { UnauthenticatedError } from '../modules/common/domain.errors.js';
 import { CustomerService } from '../modules/customer/customer.service.js';
+import { createEventLoaders } from '../modules/event/event.loaders.js';
+import { EventService } from '../modules/event/event.service.js';
 import { createTaggingLoaders } from '../modules/tagging/tagging.loaders.js';
 import { TaggingService } from '../modules/tagging/tagging.service.js';
 import { createTaxonomyLoaders } from '../modules/taxonomy/taxonomy.loaders.js';
 import { TaxonomyService } from '../modules/taxonomy/taxonomy.service.js';
 
 function createLoaders(em: EntityManager) {
-  return { ...createTaxonomyLoaders(em), ...createTaggingLoaders(em) };
+  return { ...createTaxonomyLoaders(em), ...createTaggingLoaders(em), ...createEventLoaders(em) };
 }
 
 function createServices(em: EntityManager) {
@@ -17,6 +19,7 @@ function createServices(em: EntityManager) {
     customers: new CustomerService(em),
     taxonomy: new TaxonomyService(em),
     tagging: new TaggingService(em),
+    events: new EventService(em),
   };
 }
 

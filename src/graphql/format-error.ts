@@ -43,11 +43,16 @@ export function createFormatError(logger: Logger, exposeInternals: boolean) {
     const code = formatted.extensions?.code;
     if (
       original instanceof GraphQLError &&
-      !original.originalError &&
       typeof code === 'string' &&
       REQUEST_ERROR_CODES.has(code)
     ) {
-      return formatted;
+      // Variable coercion names the spot in its message; clients get it as the field too.
+      const field =
+        /^Variable "\$(\w+)" got invalid value .*? at "([^"]+)"/.exec(formatted.message)?.[2] ??
+        /^Variable "\$(\w+)"/.exec(formatted.message)?.[1];
+      return field && code === 'BAD_USER_INPUT'
+        ? { ...formatted, extensions: { ...formatted.extensions, field } }
+        : formatted;
     }
     logger.error({ err: original, path: formatted.path }, 'unexpected error');
     return {

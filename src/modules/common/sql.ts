@@ -22,3 +22,11 @@ export function parseTimestamp(value: string | Date | null): Date | null {
   if (value === null || value instanceof Date) return value;
   return new Date(value.replace(' ', 'T').replace(/([+-]\d\d)$/, '$1:00'));
 }
+
+/** An array literal of validated tokens (e.g. event type names: A–Z, 0–9 and _ only). */
+export function tokenArray(tokens: readonly string[]): string {
+  for (const token of tokens) {
+    if (!/^[A-Za-z0-9_]+$/.test(token)) throw new Error(`not a token: ${token}`);
+  }
+  return `{${tokens.join(',')}}`;
+}

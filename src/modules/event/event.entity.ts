@@ -2,7 +2,7 @@ import { Entity, Index, ManyToOne, PrimaryKey, Property } from '@mikro-orm/core'
 import { Customer } from '../customer/customer.entity.js';
 
 /** Built-in event types; any other UPPER_SNAKE name is accepted as a custom type. */
-export enum EventType {
+export enum BuiltinEventType {
   PURCHASE = 'PURCHASE',
   PAGE_VIEW = 'PAGE_VIEW',
   DOWNLOAD = 'DOWNLOAD',

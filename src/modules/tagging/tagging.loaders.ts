@@ -1,4 +1,5 @@
 import DataLoader from 'dataloader';
+import { groupBy } from '../common/collections.js';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import {
   decodeCursor,
@@ -13,17 +14,6 @@ export interface HistoryKey {
   customerId: string;
   first: number;
   beforeId: string | null;
-}
-
-function groupBy<T, K>(items: readonly T[], key: (item: T) => K): Map<K, T[]> {
-  const groups = new Map<K, T[]>();
-  for (const item of items) {
-    const k = key(item);
-    const group = groups.get(k);
-    if (group) group.push(item);
-    else groups.set(k, [item]);
-  }
-  return groups;
 }
 
 export function createTaggingLoaders(em: EntityManager) {

@@ -1,0 +1,35 @@
+import { Arg, Args, Authorized, Ctx, FieldResolver, Mutation, Resolver, Root } from 'type-graphql';
+import type { GraphQLContext } from '../../graphql/context.js';
+import { Role } from '../auth/api-key.entity.js';
+import type { CustomerRecord } from '../customer/customer.repository.js';
+import { CustomerType } from '../customer/customer.type.js';
+import { CustomerEventsArgs } from './event.args.js';
+import { EventInput } from './event.input.js';
+import { loadEventsPage } from './event.loaders.js';
+import type { RecordOutcome } from './event.service.js';
+import { EventConnection, RecordEventsResult } from './event.type.js';
+
+@Resolver(() => CustomerType)
+export class EventResolver {
+  @Authorized(Role.ADMIN, Role.DATA_SCIENTIST)
+  @Mutation(() => RecordEventsResult, {
+    description: 'Record up to 10,000 events in one transaction; repeated externalIds are skipped',
+  })
+  recordEvents(
+    @Arg('input', () => [EventInput]) input: EventInput[],
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<RecordOutcome> {
+    return ctx.services.events.recordEvents(input);
+  }
+
+  @FieldResolver(() => EventConnection, { description: 'Behaviour events, newest first' })
+  async events(
+    @Root() customer: CustomerRecord,
+    @Args(() => CustomerEventsArgs) args: CustomerEventsArgs,
+    @Ctx() ctx: GraphQLContext,
+  ) {
+    return EventConnection.fromPage(
+      await loadEventsPage(ctx.loaders, ctx.em, customer.id, args.filter, args),
+    );
+  }
+}
