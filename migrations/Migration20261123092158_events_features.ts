@@ -32,6 +32,15 @@ export class Migration20261123092158 extends Migration {
       `alter table "feature_refresh_queue" add constraint "feature_refresh_queue_customer_id_foreign" foreign key ("customer_id") references "customer" ("id") on update cascade on delete cascade;`,
     );
 
+    // Features read dates out of free-form traits; one malformed value must not fail a refresh.
+    this
+      .addSql(`create function tagwise_try_date(value text) returns date language plpgsql immutable as $$
+      begin
+        return value::date;
+      exception when others then
+        return null;
+      end $$;`);
+
     // Incremental feature refresh recomputes the customers queued here. Statement-level triggers
     // with transition tables keep bulk paths (COPY, set-based merges) set-based, and a queue row
     // committed after a refresh started is simply picked up by the next one.
@@ -68,6 +77,7 @@ export class Migration20261123092158 extends Migration {
     this.addSql(`drop trigger if exists customer_update_queue_feature_refresh on "customer";`);
     this.addSql(`drop function if exists queue_feature_refresh_from_events();`);
     this.addSql(`drop function if exists queue_feature_refresh_from_customers();`);
+    this.addSql(`drop function if exists tagwise_try_date(text);`);
     this.addSql(`drop table if exists "customer_features" cascade;`);
 
     this.addSql(`drop table if exists "event" cascade;`);

@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../config/env.js';
 import { DatabaseStartError } from '../config/database.js';
 import { registerApiKeyCommand } from './apikey.js';
+import { registerFeaturesCommand } from './features.js';
 import { registerMigrateCommand } from './migrate.js';
 import { registerSchemaCommand } from './schema.js';
 import { registerSeedCommand } from './seed.js';
@@ -14,6 +15,7 @@ export function buildProgram(): Command {
     .exitOverride();
   registerMigrateCommand(program);
   registerSeedCommand(program);
+  registerFeaturesCommand(program);
   registerApiKeyCommand(program);
   registerSchemaCommand(program);
   return program;

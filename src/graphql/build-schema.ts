@@ -2,6 +2,7 @@ import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphq
 import { buildSchema } from 'type-graphql';
 import { CustomerResolver } from '../modules/customer/customer.resolver.js';
 import { EventResolver } from '../modules/event/event.resolver.js';
+import { FeatureResolver } from '../modules/feature/feature.resolver.js';
 import { CustomerTagsResolver, TagHistoryResolver } from '../modules/tagging/tagging.resolver.js';
 import { TagCategoryResolver, TagResolver } from '../modules/taxonomy/taxonomy.resolver.js';
 import { AuthChecker } from './auth-checker.js';
@@ -10,6 +11,7 @@ import { validateArgument } from './validate.js';
 export const resolvers = [
   CustomerResolver,
   EventResolver,
+  FeatureResolver,
   CustomerTagsResolver,
   TagHistoryResolver,
   TagCategoryResolver,

@@ -5,13 +5,20 @@ import { UnauthenticatedError } from '../modules/common/domain.errors.js';
 import { CustomerService } from '../modules/customer/customer.service.js';
 import { createEventLoaders } from '../modules/event/event.loaders.js';
 import { EventService } from '../modules/event/event.service.js';
+import { createFeatureLoaders } from '../modules/feature/feature.loaders.js';
+import { FeatureService } from '../modules/feature/feature.service.js';
 import { createTaggingLoaders } from '../modules/tagging/tagging.loaders.js';
 import { TaggingService } from '../modules/tagging/tagging.service.js';
 import { createTaxonomyLoaders } from '../modules/taxonomy/taxonomy.loaders.js';
 import { TaxonomyService } from '../modules/taxonomy/taxonomy.service.js';
 
 function createLoaders(em: EntityManager) {
-  return { ...createTaxonomyLoaders(em), ...createTaggingLoaders(em), ...createEventLoaders(em) };
+  return {
+    ...createTaxonomyLoaders(em),
+    ...createTaggingLoaders(em),
+    ...createEventLoaders(em),
+    ...createFeatureLoaders(em),
+  };
 }
 
 function createServices(em: EntityManager) {
@@ -20,6 +27,7 @@ function createServices(em: EntityManager) {
     taxonomy: new TaxonomyService(em),
     tagging: new TaggingService(em),
     events: new EventService(em),
+    features: new FeatureService(em),
   };
 }
 

@@ -1,0 +1,90 @@
+import type { MikroORM } from '@mikro-orm/postgresql';
+import { TOP_SPEND_CATEGORIES, type FeatureSet } from '../modules/feature/feature.definitions.js';
+import { FeatureRepository } from '../modules/feature/feature.repository.js';
+
+export interface RefreshOptions {
+  /** full: every customer; incremental: customers queued by new events or profile changes. */
+  mode: 'full' | 'incremental';
+  /** Reference time of every window and "days since"; defaults to now. */
+  asOf?: Date;
+  /** Customer ids per statement in a full refresh: bounds memory and gives progress. */
+  chunkSize?: number;
+  onProgress?: (done: number, total: number) => void;
+}
+
+export interface RefreshReport {
+  mode: 'full' | 'incremental';
+  customers: number;
+  featureSetVersion: number;
+  asOf: Date;
+  ms: number;
+}
+
+/** Recomputes customer features set-based in SQL; see feature.definitions.ts for what. */
+export async function refreshFeatures(
+  orm: MikroORM,
+  options: RefreshOptions,
+): Promise<RefreshReport> {
+  const started = Date.now();
+  const asOf = options.asOf ?? new Date();
+  const em = orm.em.fork();
+  const repository = new FeatureRepository(em);
+  let set = await repository.loadFeatureSet();
+
+  if (options.mode === 'incremental') {
+    const customers = await em.transactional(async (tx) => {
+      const scoped = new FeatureRepository(tx);
+      const queued = await scoped.takeQueue(set.version);
+      return queued > 0 ? scoped.refresh(set, 'queued', asOf) : 0;
+    });
+    options.onProgress?.(1, 1);
+    return {
+      mode: 'incremental',
+      customers,
+      featureSetVersion: set.version,
+      asOf,
+      ms: Date.now() - started,
+    };
+  }
+
+  if (set.spendCategories === null) set = await freezeSpendCategories(repository, set);
+  // Queue entries committed from here on are for changes this refresh may not see.
+  await repository.clearQueue();
+  const range = await repository.customerIdRange();
+  const chunk = BigInt(options.chunkSize ?? 50_000);
+  let customers = 0;
+  if (range) {
+    const min = BigInt(range.min);
+    const max = BigInt(range.max);
+    const total = Number((max - min) / chunk) + 1;
+    let done = 0;
+    for (let from = min; from <= max; from += chunk) {
+      customers += await repository.refresh(
+        set,
+        { from: String(from), to: String(from + chunk) },
+        asOf,
+      );
+      options.onProgress?.(++done, total);
+    }
+  }
+  return {
+    mode: 'full',
+    customers,
+    featureSetVersion: set.version,
+    asOf,
+    ms: Date.now() - started,
+  };
+}
+
+async function freezeSpendCategories(
+  repository: FeatureRepository,
+  set: FeatureSet,
+): Promise<FeatureSet> {
+  const frozen = {
+    ...set,
+    version: set.version + 1,
+    spendCategories: await repository.topSpendCategories(TOP_SPEND_CATEGORIES),
+  };
+  await repository.saveFeatureSet(frozen);
+  return frozen;
+}

@@ -1,0 +1,195 @@
+import { z } from 'zod';
+import { BuiltinEventType, Channel } from '../event/event.entity.js';
+
+/** Profile columns a feature set may use, and how. */
+export const PROFILE_FEATURES = {
+  age: { kind: 'numeric' },
+  company_size: { kind: 'numeric' },
+  gender: { kind: 'categorical' },
+  region: { kind: 'categorical' },
+  industry: { kind: 'categorical' },
+  lifecycle_stage: { kind: 'categorical' },
+} as const;
+export type ProfileFeature = keyof typeof PROFILE_FEATURES;
+
+const attributeName = z
+  .string()
+  .regex(/^[\p{L}\p{N}_.-]{1,100}$/u, 'attribute names are letters, digits, _ . - (at most 100)');
+
+/**
+ * What to compute beyond the behaviour features. Changing it bumps the version stored with
+ * every computed row, so a model can tell which values it was trained on.
+ */
+export const featureSetSchema = z
+  .object({
+    /** Categories whose spend share is a feature; null: the top ones by spend at the next full refresh. */
+    spendCategories: z.array(z.string().min(1).max(100)).max(20).nullable().default(null),
+    profile: z
+      .array(z.enum(Object.keys(PROFILE_FEATURES) as [ProfileFeature, ...ProfileFeature[]]))
+      .default(['age', 'company_size', 'gender', 'region', 'industry']),
+    numericAttributes: z.array(attributeName).max(100).default([]),
+    categoricalAttributes: z.array(attributeName).max(100).default([]),
+    /** Date traits (ISO) become "days since". */
+    dateAttributes: z.array(attributeName).max(50).default([]),
+  })
+  .strict();
+
+export type FeatureSetConfig = z.infer<typeof featureSetSchema>;
+
+export interface FeatureSet extends FeatureSetConfig {
+  version: number;
+}
+
+export const TOP_SPEND_CATEGORIES = 8;
+export const WINDOWS = [30, 90, 365] as const;
+export const ENGAGEMENT_WINDOWS = [30, 90] as const;
+export const ENGAGEMENT_TYPES = Object.values(BuiltinEventType).filter(
+  (t) => t !== BuiltinEventType.PURCHASE,
+);
+export const CHANNELS = Object.values(Channel);
+
+export type FeatureKind = 'numeric' | 'categorical';
+
+export interface FeatureDefinition {
+  name: string;
+  kind: FeatureKind;
+  /** How a reviewer or data scientist reads it. */
+  description: string;
+  /** SQL over `c` (customer), `ev` (the per-customer event aggregates) and `p.as_of`. */
+  sql: string;
+}
+
+/** Keeps feature names to [a-z0-9_] whatever the category or trait is called. */
+export function slug(text: string): string {
+  const s = text
+    .normalize('NFKD')
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '_')
+    .replace(/^_|_$/g, '');
+  return s || Buffer.from(text).toString('hex').slice(0, 16);
+}
+
+const sqlText = (value: string) => `'${value.replace(/'/g, "''")}'`;
+const days = (expr: string) =>
+  `round((extract(epoch from (p.as_of - ${expr})) / 86400)::numeric, 2)`;
+const ratio = (num: string, den: string) =>
+  `case when coalesce(${den}, 0) > 0 then round((${num} / ${den})::numeric, 4) end`;
+
+/**
+ * The aggregates computed per customer in one pass over events (`e`), all relative to `p.as_of`.
+ * Every name here is referenced by FEATURE definitions as `ev.<name>`.
+ */
+export function eventAggregates(set: FeatureSet): string[] {
+  const categories = set.spendCategories ?? [];
+  const purchase = `e.type = 'PURCHASE'`;
+  const within = (d: number) => `e.occurred_at > p.as_of - interval '${d} days'`;
+  return [
+    `max(e.occurred_at) filter (where ${purchase}) as last_purchase`,
+    `max(e.occurred_at) as last_interaction`,
+    `count(*) filter (where ${purchase}) as purchases_all`,
+    `coalesce(sum(e.amount) filter (where ${purchase}), 0) as spend_all`,
+    ...WINDOWS.flatMap((d) => [
+      `count(*) filter (where ${purchase} and ${within(d)}) as purchases_${d}d`,
+      `coalesce(sum(e.amount) filter (where ${purchase} and ${within(d)}), 0) as spend_${d}d`,
+    ]),
+    ...categories.map(
+      (category, i) =>
+        `coalesce(sum(e.amount) filter (where ${purchase} and e.category = ${sqlText(category)}), 0) as spend_cat_${i}`,
+    ),
+    `count(e.channel) as channel_events`,
+    ...CHANNELS.map(
+      (ch) => `count(*) filter (where e.channel = '${ch}') as channel_${ch.toLowerCase()}`,
+    ),
+    ...ENGAGEMENT_TYPES.flatMap((type) =>
+      ENGAGEMENT_WINDOWS.map(
+        (d) =>
+          `count(*) filter (where e.type = '${type}' and ${within(d)}) as ${type.toLowerCase()}_${d}d`,
+      ),
+    ),
+  ];
+}
+
+export function featureDefinitions(set: FeatureSet): FeatureDefinition[] {
+  const n = (name: string, description: string, sql: string): FeatureDefinition => ({
+    name,
+    kind: 'numeric',
+    description,
+    sql,
+  });
+  const categories = set.spendCategories ?? [];
+  const profile: Record<ProfileFeature, FeatureDefinition> = {
+    age: n('age', 'age in years', `extract(year from p.as_of)::int - c.birth_year`),
+    company_size: n('company_size', 'employees of the company', 'c.company_size'),
+    gender: { name: 'gender', kind: 'categorical', description: 'gender', sql: 'c.gender' },
+    region: { name: 'region', kind: 'categorical', description: 'region', sql: 'c.region' },
+    industry: { name: 'industry', kind: 'categorical', description: 'industry', sql: 'c.industry' },
+    lifecycle_stage: {
+      name: 'lifecycle_stage',
+      kind: 'categorical',
+      description: 'lifecycle stage',
+      sql: 'c.lifecycle_stage',
+    },
+  };
+  return [
+    n('days_since_last_purchase', 'days since the last purchase', days('ev.last_purchase')),
+    n(
+      'days_since_last_interaction',
+      'days since the last event of any kind',
+      days('ev.last_interaction'),
+    ),
+    n('tenure_days', 'days since the customer was created', days('c.created_at')),
+    ...WINDOWS.map((d) =>
+      n(`purchases_${d}d`, `purchases in the last ${d} days`, `coalesce(ev.purchases_${d}d, 0)`),
+    ),
+    n('purchases_all', 'purchases ever', 'coalesce(ev.purchases_all, 0)'),
+    ...WINDOWS.map((d) =>
+      n(`spend_${d}d`, `spend in the last ${d} days`, `coalesce(ev.spend_${d}d, 0)`),
+    ),
+    n('spend_all', 'spend ever', 'coalesce(ev.spend_all, 0)'),
+    n('avg_order_value', 'average purchase amount', ratio('ev.spend_all', 'ev.purchases_all')),
+    ...categories.map((category, i) =>
+      n(
+        `spend_share_${slug(category)}`,
+        `share of spend on ${category}`,
+        ratio(`ev.spend_cat_${i}`, 'ev.spend_all'),
+      ),
+    ),
+    ...CHANNELS.map((ch) =>
+      n(
+        `channel_share_${ch.toLowerCase()}`,
+        `share of events in channel ${ch}`,
+        ratio(`ev.channel_${ch.toLowerCase()}::numeric`, 'ev.channel_events'),
+      ),
+    ),
+    ...ENGAGEMENT_TYPES.flatMap((type) =>
+      ENGAGEMENT_WINDOWS.map((d) =>
+        n(
+          `${type.toLowerCase()}_${d}d`,
+          `${type.toLowerCase().replace(/_/g, ' ')} events in the last ${d} days`,
+          `coalesce(ev.${type.toLowerCase()}_${d}d, 0)`,
+        ),
+      ),
+    ),
+    ...set.profile.map((p) => profile[p]),
+    ...set.numericAttributes.map((a) =>
+      n(
+        `attr_${slug(a)}`,
+        `trait ${a}`,
+        `case when jsonb_typeof(c.attributes->${sqlText(a)}) = 'number' then (c.attributes->>${sqlText(a)})::numeric end`,
+      ),
+    ),
+    ...set.categoricalAttributes.map((a): FeatureDefinition => ({
+      name: `attr_${slug(a)}`,
+      kind: 'categorical',
+      description: `trait ${a}`,
+      sql: `c.attributes->>${sqlText(a)}`,
+    })),
+    ...set.dateAttributes.map((a) =>
+      n(
+        `attr_${slug(a)}_days`,
+        `days since trait ${a}`,
+        `(p.as_of::date - tagwise_try_date(c.attributes->>${sqlText(a)}))`,
+      ),
+    ),
+  ];
+}
