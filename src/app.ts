@@ -12,7 +12,7 @@ import { buildGraphQLSchema } from './graphql/build-schema.js';
 import { createContext, type GraphQLContext } from './graphql/context.js';
 import { createFormatError } from './graphql/format-error.js';
 import { AuthService } from './modules/auth/auth.service.js';
-import { seedDemoOnFirstStart } from './modules/demo/demo.service.js';
+import { seedDemoOnFirstStart } from './jobs/demo-setup.job.js';
 
 export interface App {
   orm: MikroORM;

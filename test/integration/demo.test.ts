@@ -4,7 +4,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/env.js';
 import { createLogger } from '../../src/config/logger.js';
-import { seedDemo, seedDemoOnFirstStart } from '../../src/modules/demo/demo.service.js';
+import { seedDemoOnFirstStart } from '../../src/jobs/demo-setup.job.js';
+import { seedDemo } from '../../src/modules/demo/demo.service.js';
 import { createTestApp, type TestApp } from '../support/app.js';
 
 describe('demo data', () => {
@@ -18,8 +19,13 @@ describe('demo data', () => {
     const first = await seedDemo(t.app.orm, { customers: 300, seed: 3 });
     expect(first).toMatchObject({ categories: 8, tags: 29, customers: 300 });
     expect(first.appliedTags).toBeGreaterThan(100);
+    // About 20 events per customer over two years.
+    expect(first.events / 300).toBeGreaterThan(15);
+    expect(first.events / 300).toBeLessThan(30);
     const again = await seedDemo(t.app.orm, { customers: 300, seed: 3 });
-    expect(again).toEqual({ categories: 0, tags: 0, customers: 0, appliedTags: 0 });
+    expect(again).toEqual({ categories: 0, tags: 0, customers: 0, appliedTags: 0, events: 0 });
+    const [events] = await t.sql<{ n: number }>('select count(*)::int as n from event');
+    expect(events!.n).toBe(first.events);
 
     const [history] = await t.sql<{ n: number }>(`select count(*)::int as n from tag_history`);
     expect(history!.n).toBe(first.appliedTags);

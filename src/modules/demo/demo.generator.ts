@@ -366,3 +366,113 @@ export function demoHandTags(seed: number, persona: DemoPersona): string[] {
   }
   return tags;
 }
+
+export interface DemoEvent {
+  type: string;
+  occurredAt: Date;
+  amount: number | null;
+  category: string | null;
+  channel: string;
+}
+
+const DAY = 86_400_000;
+const PURCHASES_PER_YEAR: Record<ValueTier, number> = {
+  high: 14,
+  normal: 6,
+  low: 2.5,
+  potential: 5,
+};
+const ORDER_VALUE: Record<ValueTier, number> = { high: 600, normal: 220, low: 60, potential: 350 };
+const CATEGORY_PRICE: Record<ProductCategory, number> = {
+  wine: 1.3,
+  meat: 1.1,
+  fish: 1,
+  fruit: 0.5,
+  sweets: 0.4,
+  gold: 2,
+};
+/** Non-purchase events per year of activity, for an average customer. */
+const ENGAGEMENT_PER_YEAR: [string, number, string][] = [
+  ['PAGE_VIEW', 7, 'WEB'],
+  ['EMAIL_OPEN', 4, 'EMAIL'],
+  ['EMAIL_CLICK', 1, 'EMAIL'],
+  ['DOWNLOAD', 0.5, 'WEB'],
+  ['FORM_SUBMIT', 0.3, 'WEB'],
+  ['EVENT_REGISTRATION', 0.4, 'EVENT'],
+  ['SUPPORT_TICKET', 0.3, 'PHONE'],
+  ['REFERRAL', 0.1, 'OTHER'],
+];
+const SHOPPING_CHANNELS: [string, number][] = [
+  ['STORE', 40],
+  ['WEB', 30],
+  ['APP', 20],
+  ['CATALOG', 10],
+];
+
+function poisson(rng: () => number, mean: number): number {
+  // Knuth's method is fine for the small means here.
+  const limit = Math.exp(-Math.min(mean, 50));
+  let k = 0;
+  let p = rng();
+  while (p > limit) {
+    k += 1;
+    p *= rng();
+  }
+  return k;
+}
+
+/**
+ * About 20 events over the last two years that follow the persona: value tier sets purchase
+ * frequency and order size, interests the categories, lifecycle when activity stops.
+ */
+export function demoEvents(seed: number, persona: DemoPersona, now: number): DemoEvent[] {
+  const rng = rngFor(seed, persona.index, 3);
+  const joined = now - persona.tenureDays * DAY;
+  const start = Math.max(joined, now - 730 * DAY);
+  const lastActive = {
+    new: now,
+    active: now - rng() * 7 * DAY,
+    dormant: now - (31 + rng() * 120) * DAY,
+    churned: now - (180 + rng() * 420) * DAY,
+  }[persona.lifecycle];
+  const end = Math.max(lastActive, start + DAY);
+  const years = (end - start) / (365 * DAY);
+  const when = () => new Date(start + rng() * (end - start));
+  const favourite = weighted(rng, SHOPPING_CHANNELS);
+  const events: DemoEvent[] = [];
+
+  const purchases = poisson(rng, PURCHASES_PER_YEAR[persona.valueTier] * years);
+  for (let i = 0; i < purchases; i++) {
+    const category =
+      rng() < 0.75
+        ? persona.interests[persona.interests.length > 1 && rng() < 0.3 ? 1 : 0]!
+        : pick(rng, PRODUCT_CATEGORIES);
+    const amount =
+      ORDER_VALUE[persona.valueTier] * CATEGORY_PRICE[category] * Math.exp((rng() - 0.5) * 0.8);
+    events.push({
+      type: 'PURCHASE',
+      occurredAt: when(),
+      amount: Math.round(amount * 100) / 100,
+      category,
+      channel: rng() < 0.7 ? favourite : weighted(rng, SHOPPING_CHANNELS),
+    });
+  }
+  const engagement = persona.valueTier === 'high' ? 1.5 : persona.valueTier === 'low' ? 0.6 : 1;
+  for (const [type, rate, channel] of ENGAGEMENT_PER_YEAR) {
+    const n = poisson(rng, rate * engagement * years);
+    for (let i = 0; i < n; i++) {
+      const occurredAt = when();
+      events.push({ type, occurredAt, amount: null, category: null, channel });
+      if (type === 'EVENT_REGISTRATION' && rng() < 0.7) {
+        events.push({
+          type: 'EVENT_ATTENDANCE',
+          occurredAt: new Date(Math.min(occurredAt.getTime() + 7 * DAY, end)),
+          amount: null,
+          category: null,
+          channel: 'EVENT',
+        });
+      }
+    }
+  }
+  return events;
+}

@@ -1,18 +1,16 @@
-import fs from 'node:fs/promises';
-import path from 'node:path';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import pg from 'pg';
-import type { AppConfig } from '../../config/env.js';
-import type { Logger } from '../../config/logger.js';
-import { Role } from '../auth/api-key.entity.js';
-import { AuthService } from '../auth/auth.service.js';
-import { AppState } from '../common/app-state.entity.js';
 import { copyRows } from '../common/copy.js';
 import { snapshotSql } from '../tagging/tagging.repository.js';
-import { DEMO_TAXONOMY, demoHandTags, demoPersona, type DemoPersona } from './demo.generator.js';
+import {
+  DEMO_TAXONOMY,
+  demoEvents,
+  demoHandTags,
+  demoPersona,
+  type DemoPersona,
+} from './demo.generator.js';
 
 export const DEFAULT_DEMO_SEED = 42;
-const DEMO_STATE_KEY = 'demo_seeded';
 const DAY_MS = 86_400_000;
 
 export interface SeedOptions {
@@ -28,38 +26,11 @@ export interface SeedReport {
   tags: number;
   customers: number;
   appliedTags: number;
+  events: number;
 }
 
 /**
- * Generates the demo the first time the embedded default starts (or TAGWISE_DEMO=1), and
- * records that it did, so a restart — or a user who deleted the demo customers — is left alone.
- */
-export async function seedDemoOnFirstStart(
-  orm: MikroORM,
-  config: AppConfig,
-  logger: Logger,
-): Promise<void> {
-  const em = orm.em.fork();
-  if (await em.findOne(AppState, { key: DEMO_STATE_KEY })) return;
-  logger.info({ customers: config.demoCustomers }, 'first start: generating demo data');
-  const started = Date.now();
-  const report = await seedDemo(orm, { customers: config.demoCustomers });
-  let keyFile: string | undefined;
-  if (!config.adminApiKey) {
-    const { key } = await new AuthService(orm.em).createKey(Role.ADMIN, 'demo-admin');
-    keyFile = path.join(config.dataDir, 'demo-admin-key');
-    await fs.mkdir(config.dataDir, { recursive: true });
-    await fs.writeFile(keyFile, `${key}\n`, { mode: 0o600 });
-  }
-  await em
-    .persist(new AppState(DEMO_STATE_KEY, { ...report, at: new Date().toISOString() }))
-    .flush();
-  logger.info({ ...report, ms: Date.now() - started }, 'demo data ready');
-  if (keyFile) logger.info(`demo admin API key written to ${keyFile}`);
-}
-
-/**
- * Taxonomy, customers and hand-applied tags, all set-based: COPY into temporary tables, then one
+ * Taxonomy, customers with about 20 events each, and hand-applied tags, all set-based: COPY into temporary tables, then one
  * merge each. Idempotent: rows that exist (by key / externalId) are left as they are.
  */
 export async function seedDemo(orm: MikroORM, options: SeedOptions): Promise<SeedReport> {
@@ -110,11 +81,14 @@ export async function seedDemo(orm: MikroORM, options: SeedOptions): Promise<See
         }
       })(),
     );
-    const customers = await client.query(
+    const inserted = await client.query<{ id: string; external_id: string }>(
       `insert into customer (${CUSTOMER_COLUMNS.join(', ')})
        select ${CUSTOMER_COLUMNS.join(', ')} from demo_customer
-       on conflict (external_id) do nothing`,
+       on conflict (external_id) do nothing
+       returning id, external_id`,
     );
+    // Only customers created now get events, so growing or re-running a demo adds no duplicates.
+    const newIds = new Map(inserted.rows.map((r) => [r.external_id, r.id]));
     progress('tags', 0, 1);
     const applied = await client.query(
       `with inserted as (
@@ -129,9 +103,36 @@ export async function seedDemo(orm: MikroORM, options: SeedOptions): Promise<See
        from inserted`,
     );
     progress('tags', 1, 1);
+    let eventsDone = 0;
+    const events = await copyRows(
+      client,
+      'event',
+      ['customer_id', 'type', 'occurred_at', 'amount', 'currency', 'category', 'channel'],
+      (function* () {
+        for (let i = offset; i < offset + total; i++) {
+          const persona = demoPersona(seed, i);
+          const customerId = newIds.get(persona.externalId);
+          if (customerId) {
+            for (const e of demoEvents(seed, persona, now)) {
+              yield [
+                customerId,
+                e.type,
+                e.occurredAt,
+                e.amount,
+                e.amount === null ? null : 'CNY',
+                e.category,
+                e.channel,
+              ];
+            }
+          }
+          if (++eventsDone % 10_000 === 0) progress('events', eventsDone, total);
+        }
+      })(),
+    );
+    progress('events', total, total);
     await client.query('commit');
-    await client.query('analyze customer; analyze customer_tag');
-    return { ...taxonomy, customers: customers.rowCount ?? 0, appliedTags: applied.rowCount ?? 0 };
+    await client.query('analyze customer; analyze customer_tag; analyze event');
+    return { ...taxonomy, customers: newIds.size, appliedTags: applied.rowCount ?? 0, events };
   } catch (error) {
     await client.query('rollback').catch(() => {});
     throw error;

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   DEMO_TAXONOMY,
+  demoEvents,
   demoHandTags,
   demoPersona,
   mulberry32,
@@ -41,5 +42,49 @@ describe('demo generator', () => {
       for (const keys of exclusive)
         expect(tags.filter((k) => keys.has(k)).length).toBeLessThanOrEqual(1);
     }
+  });
+});
+
+describe('demo events', () => {
+  const now = Date.parse('2026-06-30T00:00:00Z');
+  const summarize = (tier: string) => {
+    let spend = 0;
+    let customers = 0;
+    for (let i = 0; i < 3000; i++) {
+      const persona = demoPersona(42, i);
+      if (persona.valueTier !== tier || persona.lifecycle !== 'active') continue;
+      customers += 1;
+      for (const e of demoEvents(42, persona, now)) spend += e.amount ?? 0;
+    }
+    return spend / customers;
+  };
+
+  it('is deterministic and stays within the last two years', () => {
+    const persona = demoPersona(42, 9);
+    expect(demoEvents(42, persona, now)).toEqual(demoEvents(42, persona, now));
+    for (let i = 0; i < 200; i++) {
+      for (const e of demoEvents(42, demoPersona(42, i), now)) {
+        expect(e.occurredAt.getTime()).toBeLessThanOrEqual(now);
+        expect(e.occurredAt.getTime()).toBeGreaterThan(now - 731 * 86_400_000);
+      }
+    }
+  });
+
+  it('carries the persona: high-value customers spend far more than low-value ones', () => {
+    expect(summarize('high')).toBeGreaterThan(5 * summarize('low'));
+  });
+
+  it('puts most purchases in the persona’s interests', () => {
+    let inInterest = 0;
+    let purchases = 0;
+    for (let i = 0; i < 1000; i++) {
+      const persona = demoPersona(42, i);
+      for (const e of demoEvents(42, persona, now)) {
+        if (e.type !== 'PURCHASE') continue;
+        purchases += 1;
+        if (persona.interests.includes(e.category as never)) inInterest += 1;
+      }
+    }
+    expect(inInterest / purchases).toBeGreaterThan(0.7);
   });
 });

@@ -1,0 +1,44 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { MikroORM } from '@mikro-orm/postgresql';
+import type { AppConfig } from '../config/env.js';
+import type { Logger } from '../config/logger.js';
+import { Role } from '../modules/auth/api-key.entity.js';
+import { AuthService } from '../modules/auth/auth.service.js';
+import { AppState } from '../modules/common/app-state.entity.js';
+import { seedDemo } from '../modules/demo/demo.service.js';
+import { refreshFeatures } from './feature-refresh.job.js';
+
+const DEMO_STATE_KEY = 'demo_seeded';
+
+/**
+ * Generates the demo the first time the embedded default starts (or TAGWISE_DEMO=1), and
+ * records that it did, so a restart — or a user who deleted the demo customers — is left alone.
+ */
+export async function seedDemoOnFirstStart(
+  orm: MikroORM,
+  config: AppConfig,
+  logger: Logger,
+): Promise<void> {
+  const em = orm.em.fork();
+  if (await em.findOne(AppState, { key: DEMO_STATE_KEY })) return;
+  logger.info({ customers: config.demoCustomers }, 'first start: generating demo data');
+  const started = Date.now();
+  const report = await seedDemo(orm, { customers: config.demoCustomers });
+  const features = await refreshFeatures(orm, { mode: 'full' });
+  let keyFile: string | undefined;
+  if (!config.adminApiKey) {
+    const { key } = await new AuthService(orm.em).createKey(Role.ADMIN, 'demo-admin');
+    keyFile = path.join(config.dataDir, 'demo-admin-key');
+    await fs.mkdir(config.dataDir, { recursive: true });
+    await fs.writeFile(keyFile, `${key}\n`, { mode: 0o600 });
+  }
+  await em
+    .persist(new AppState(DEMO_STATE_KEY, { ...report, at: new Date().toISOString() }))
+    .flush();
+  logger.info(
+    { ...report, features: features.customers, ms: Date.now() - started },
+    'demo data ready',
+  );
+  if (keyFile) logger.info(`demo admin API key written to ${keyFile}`);
+}
