@@ -9,6 +9,8 @@ export interface RefreshOptions {
   asOf?: Date;
   /** Customer ids per statement in a full refresh: bounds memory and gives progress. */
   chunkSize?: number;
+  /** Statements run at once in a full refresh; one per core of the database server. */
+  concurrency?: number;
   onProgress?: (done: number, total: number) => void;
 }
 
