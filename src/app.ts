@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import type { IncomingHttpHeaders } from 'node:http';
 import { ApolloServer } from '@apollo/server';
+import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
 import { expressMiddleware } from '@as-integrations/express5';
 import { MikroORM } from '@mikro-orm/postgresql';
 import express, { type Express } from 'express';
@@ -51,6 +52,8 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
       schema: await buildGraphQLSchema(),
       formatError: createFormatError(logger, config.nodeEnv === 'development'),
       includeStacktraceInErrorResponses: false,
+      // The default cache-control plugin wraps every field resolver; nothing here uses its hints.
+      plugins: [ApolloServerPluginCacheControlDisabled()],
     });
     await server.start();
 

@@ -4,7 +4,7 @@ import { defineConfig, type Options } from '@mikro-orm/postgresql';
 import { migrationsList } from '../../migrations/index.js';
 import { AppState } from '../modules/common/app-state.entity.js';
 import { ApiKey } from '../modules/auth/api-key.entity.js';
-import { Customer } from '../modules/customer/customer.entity.js';
+import { Customer, CustomerCountDelta } from '../modules/customer/customer.entity.js';
 import { Event } from '../modules/event/event.entity.js';
 import {
   CustomerFeatures,
@@ -19,6 +19,7 @@ export const entities = [
   AppState,
   ApiKey,
   Customer,
+  CustomerCountDelta,
   TagCategory,
   Tag,
   CustomerTag,

@@ -289,6 +289,24 @@ describe('customers query', () => {
     expect(errorOf(await t.gql(LIST, { filter }))).toMatchObject({ code: 'BAD_USER_INPUT', field });
   });
 
+  it('counts all customers without scanning them, through inserts, deletes and compaction', async () => {
+    const total = async () => (await t.ok(LIST, { first: 1 })).customers.totalCount;
+    const actual = async () =>
+      (await t.sql<{ n: number }>('select count(*)::int as n from customer'))[0]!.n;
+    expect(await total()).toBe(await actual());
+    for (let i = 0; i < 105; i++) {
+      await t.ok(UPSERT, { input: [{ externalId: `count-${i}` }] });
+    }
+    await t.sql(`delete from customer where external_id in ('count-0', 'count-1')`);
+    expect(await total()).toBe(await actual());
+    const [deltas] = await t.sql<{ n: number }>(
+      'select count(*)::int as n from customer_count_delta',
+    );
+    expect(deltas!.n).toBe(1);
+    expect(await total()).toBe(await actual());
+    await t.sql(`delete from customer where external_id like 'count-%'`);
+  });
+
   it('bounds the page size and rejects foreign cursors', async () => {
     expect(errorOf(await t.gql(LIST, { first: 501 }))).toMatchObject({
       code: 'BAD_USER_INPUT',

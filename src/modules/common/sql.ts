@@ -20,7 +20,9 @@ export function parseTimestamp(value: string | Date): Date;
 export function parseTimestamp(value: string | Date | null): Date | null;
 export function parseTimestamp(value: string | Date | null): Date | null {
   if (value === null || value instanceof Date) return value;
-  return new Date(value.replace(' ', 'T').replace(/([+-]\d\d)$/, '$1:00'));
+  // "+00" → "+00:00" and a T between date and time: the ISO form Date parses fastest.
+  const iso = value.length > 10 && value[10] === ' ' ? `${value.slice(0, 10)}T${value.slice(11)}` : value;
+  return new Date(iso.at(-3) === '+' || iso.at(-3) === '-' ? `${iso}:00` : iso);
 }
 
 /** An array literal of validated tokens (e.g. event type names: A–Z, 0–9 and _ only). */

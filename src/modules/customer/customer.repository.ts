@@ -49,6 +49,22 @@ function withDates<T extends CustomerRecord>(row: T): T {
   return row;
 }
 
+const COMPACT_AFTER = 100;
+
+function isUnfiltered(filter: ResolvedCustomerFilter | null | undefined): boolean {
+  if (!filter) return true;
+  const { tags, tagCategoryId, profile, attributes, search } = filter;
+  return (
+    !tags?.allOf.length &&
+    !tags?.anyOf.length &&
+    !tags?.noneOf.length &&
+    !tagCategoryId &&
+    !profile?.length &&
+    !attributes?.length &&
+    !search?.trim()
+  );
+}
+
 const INTEGER_FIELDS = new Set([ProfileField.BIRTH_YEAR, ProfileField.COMPANY_SIZE]);
 
 /** Columns an upsert may set, with how each is read from the JSON input row. */
@@ -114,12 +130,7 @@ export class CustomerRepository {
       rows.map(withDates),
       first,
       (c) => encodeCursor([c.sortKey, Number(c.id)]),
-      async () => {
-        const [row] = await this.em.execute<{ n: string }[]>(
-          this.filtered(filter).count({ n: '*' }),
-        );
-        return Number(row!.n);
-      },
+      () => (isUnfiltered(filter) ? this.countAll() : this.countMatching(filter)),
     );
   }
 
@@ -159,6 +170,26 @@ export class CustomerRepository {
       [payload, JSON.stringify(inserted.map((r) => r.externalId))],
     );
     return { created: inserted.length, updated: updated.length };
+  }
+
+  private async countMatching(filter: ResolvedCustomerFilter | null | undefined): Promise<number> {
+    const [row] = await this.em.execute<{ n: string }[]>(this.filtered(filter).count({ n: '*' }));
+    return Number(row!.n);
+  }
+
+  /** Sums the trigger-maintained deltas, folding them into one row now and then. */
+  private async countAll(): Promise<number> {
+    const [row] = await this.em.execute<{ n: string; rows: number }[]>(
+      'select coalesce(sum(n), 0)::text as n, count(*)::int as rows from customer_count_delta',
+    );
+    if (row!.rows > COMPACT_AFTER) {
+      // Each delta row is deleted by exactly one compaction, so concurrent ones stay correct.
+      await this.em.execute(
+        `with folded as (delete from customer_count_delta returning n)
+         insert into customer_count_delta (n) select coalesce(sum(n), 0) from folded`,
+      );
+    }
+    return Number(row!.n);
   }
 
   private filtered(filter: ResolvedCustomerFilter | null | undefined): Knex.QueryBuilder {

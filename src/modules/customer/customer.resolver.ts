@@ -1,4 +1,6 @@
-import { Arg, Args, Authorized, Ctx, ID, Mutation, Query, Resolver } from 'type-graphql';
+import type { GraphQLResolveInfo } from 'graphql';
+import { Arg, Args, Authorized, Ctx, ID, Info, Mutation, Query, Resolver } from 'type-graphql';
+import { selectsPath } from '../../graphql/selection.js';
 import type { GraphQLContext } from '../../graphql/context.js';
 import { Role } from '../auth/api-key.entity.js';
 import { CustomersArgs } from './customer.args.js';
@@ -17,9 +19,15 @@ export class CustomerResolver {
 
   @Authorized()
   @Query(() => CustomerConnection)
-  async customers(@Args(() => CustomersArgs) args: CustomersArgs, @Ctx() ctx: GraphQLContext) {
+  async customers(
+    @Args(() => CustomersArgs) args: CustomersArgs,
+    @Ctx() ctx: GraphQLContext,
+    @Info() info: GraphQLResolveInfo,
+  ) {
     return CustomerConnection.fromPage(
-      await ctx.services.customers.listCustomers(args.filter, args.orderBy, args),
+      await ctx.services.customers.listCustomers(args.filter, args.orderBy, args, {
+        withTags: selectsPath(info, ['edges', 'node', 'tags']),
+      }),
     );
   }
 

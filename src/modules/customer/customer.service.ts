@@ -1,4 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { groupBy } from '../common/collections.js';
 import { InvalidInputError, NotFoundError, parseId, parseIds } from '../common/domain.errors.js';
 import type { Page, PageRequest } from '../common/pagination.js';
 import { bigintArray } from '../common/sql.js';
@@ -9,6 +10,7 @@ import {
   type CustomerInput,
   type CustomerOrder,
 } from './customer.input.js';
+import { TaggingRepository, type AppliedTagRow } from '../tagging/tagging.repository.js';
 import {
   CustomerRepository,
   type CustomerRecord,
@@ -37,21 +39,32 @@ export class CustomerService {
     return customer;
   }
 
+  /**
+   * A page of customers; with `withTags` each carries its applied tags (with tag and category)
+   * from one more statement, so a list screen costs two queries however it is rendered.
+   */
   async listCustomers(
     filter: CustomerFilter | null | undefined,
     orderBy: CustomerOrder | null | undefined,
     page: PageRequest,
-  ): Promise<Page<CustomerRecord>> {
+    { withTags = false }: { withTags?: boolean } = {},
+  ): Promise<Page<CustomerRecord & { tags?: AppliedTagRow[] }>> {
     const order = {
       field: orderBy?.field ?? CustomerOrderField.CREATED_AT,
       direction: orderBy?.direction ?? OrderDirection.ASC,
     };
-    return this.repository.findPage(
+    const result = await this.repository.findPage(
       await this.resolveFilter(filter),
       order,
       page.first,
       page.after,
     );
+    if (!withTags || result.nodes.length === 0) return result;
+    const tags = groupBy(
+      await new TaggingRepository(this.em).findTagsByCustomerIds(result.nodes.map((c) => c.id)),
+      (t) => t.customerId,
+    );
+    return { ...result, nodes: result.nodes.map((c) => ({ ...c, tags: tags.get(c.id) ?? [] })) };
   }
 
   /** Creates or updates by externalId in one transaction; all rows or none. */

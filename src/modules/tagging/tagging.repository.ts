@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { bigintArray, parseTimestamp } from '../common/sql.js';
-import type { TagRecord } from '../taxonomy/taxonomy.loaders.js';
+import type { CategoryRecord, TagRecord } from '../taxonomy/taxonomy.loaders.js';
 import type { TagSource } from './customer-tag.entity.js';
 import type { AssignmentSnapshot, TagAction } from './tag-history.entity.js';
 
@@ -11,9 +11,14 @@ export function snapshotSql(alias: string): string {
     'appliedAt', ${alias}.applied_at, 'note', ${alias}.note)`;
 }
 
+/** A tag as carried with its category, so neither needs another query. */
+export interface TagWithCategory extends TagRecord {
+  category: CategoryRecord;
+}
+
 export interface AppliedTagRow {
   customerId: string;
-  tag: TagRecord;
+  tag: TagWithCategory;
   source: TagSource;
   confidence: number | null;
   modelVersion: string | null;
@@ -22,7 +27,16 @@ export interface AppliedTagRow {
   note: string | null;
 }
 
-interface AssignmentColumns {
+interface AppliedTagColumns extends TagRecord {
+  cKey: string;
+  cName: string;
+  cDescription: string | null;
+  cKind: CategoryRecord['kind'];
+  cParentId: string | null;
+  cExclusive: boolean;
+  cSuggestable: boolean;
+  cCreatedAt: Date;
+  cUpdatedAt: Date;
   customerId: string;
   source: TagSource;
   confidence: number | null;
@@ -174,43 +188,71 @@ export class TaggingRepository {
   }
 
   async findTagsByCustomerIds(customerIds: readonly string[]): Promise<AppliedTagRow[]> {
-    const rows = await this.em.execute<(TagRecord & AssignmentColumns)[]>(
+    const rows = await this.em.execute<AppliedTagColumns[]>(
       `select t.id, t.key, t.name, t.description, t.color, t.category_id as "categoryId", t.status,
               t.merged_into_id as "mergedIntoId", t.deprecated_at as "deprecatedAt",
               t.created_at as "createdAt", t.updated_at as "updatedAt",
+              c.key as "cKey", c.name as "cName", c.description as "cDescription", c.kind as "cKind",
+              c.parent_id as "cParentId", c.exclusive as "cExclusive", c.suggestable as "cSuggestable",
+              c.created_at as "cCreatedAt", c.updated_at as "cUpdatedAt",
               ct.customer_id as "customerId", ct.source, ct.confidence, ct.model_version as "modelVersion",
               ct.applied_by as "appliedBy", ct.applied_at as "appliedAt", ct.note as "assignmentNote"
-       from customer_tag ct join tag t on t.id = ct.tag_id
+       from customer_tag ct
+       join tag t on t.id = ct.tag_id
+       join tag_category c on c.id = t.category_id
        where ct.customer_id = any(?::bigint[])
        order by ct.customer_id, t.name`,
       [bigintArray(customerIds)],
     );
-    return rows.map(
-      ({
-        customerId,
-        source,
-        confidence,
-        modelVersion,
-        appliedBy,
-        appliedAt,
-        assignmentNote,
-        ...tag
-      }) => ({
-        customerId,
-        tag: {
-          ...tag,
-          createdAt: parseTimestamp(tag.createdAt),
-          updatedAt: parseTimestamp(tag.updatedAt),
-          deprecatedAt: parseTimestamp(tag.deprecatedAt),
-        },
-        source,
-        confidence,
-        modelVersion,
-        appliedBy,
-        appliedAt: parseTimestamp(appliedAt),
-        note: assignmentNote,
-      }),
-    );
+    // Customers share tags and tags share categories: build each object once per query.
+    const categories = new Map<string, CategoryRecord>();
+    const tags = new Map<string, TagWithCategory>();
+    return rows.map((r) => {
+      let tag = tags.get(r.id);
+      if (!tag) {
+        let category = categories.get(r.categoryId);
+        if (!category) {
+          category = {
+            id: r.categoryId,
+            key: r.cKey,
+            name: r.cName,
+            description: r.cDescription,
+            kind: r.cKind,
+            parentId: r.cParentId,
+            exclusive: r.cExclusive,
+            suggestable: r.cSuggestable,
+            createdAt: parseTimestamp(r.cCreatedAt),
+            updatedAt: parseTimestamp(r.cUpdatedAt),
+          };
+          categories.set(r.categoryId, category);
+        }
+        tag = {
+          id: r.id,
+          key: r.key,
+          name: r.name,
+          description: r.description,
+          color: r.color,
+          categoryId: r.categoryId,
+          status: r.status,
+          mergedIntoId: r.mergedIntoId,
+          deprecatedAt: parseTimestamp(r.deprecatedAt),
+          createdAt: parseTimestamp(r.createdAt),
+          updatedAt: parseTimestamp(r.updatedAt),
+          category,
+        };
+        tags.set(r.id, tag);
+      }
+      return {
+        customerId: r.customerId,
+        tag,
+        source: r.source,
+        confidence: r.confidence,
+        modelVersion: r.modelVersion,
+        appliedBy: r.appliedBy,
+        appliedAt: parseTimestamp(r.appliedAt),
+        note: r.assignmentNote,
+      };
+    });
   }
 
   /** Newest first; one statement for many customers (a lateral page each). */

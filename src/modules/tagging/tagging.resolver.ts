@@ -7,7 +7,7 @@ import type { CustomerRecord } from '../customer/customer.repository.js';
 import { TagType } from '../taxonomy/taxonomy.type.js';
 import { TagChangeArgs } from './tagging.args.js';
 import { loadHistoryPage } from './tagging.loaders.js';
-import type { TagHistoryRow } from './tagging.repository.js';
+import type { AppliedTagRow, TagHistoryRow } from './tagging.repository.js';
 import type { ApplyOutcome, RemoveOutcome } from './tagging.service.js';
 import {
   AppliedTagType,
@@ -20,8 +20,8 @@ import {
 @Resolver(() => CustomerType)
 export class CustomerTagsResolver {
   @FieldResolver(() => [AppliedTagType], { description: 'Tags the customer holds now' })
-  tags(@Root() customer: CustomerRecord, @Ctx() ctx: GraphQLContext) {
-    return ctx.loaders.tagsByCustomerId.load(customer.id);
+  tags(@Root() customer: CustomerRecord & { tags?: AppliedTagRow[] }, @Ctx() ctx: GraphQLContext) {
+    return customer.tags ?? ctx.loaders.tagsByCustomerId.load(customer.id);
   }
 
   @FieldResolver(() => TagHistoryConnection, {

@@ -20,6 +20,20 @@ export type TagRecord = Pick<
   | 'updatedAt'
 >;
 
+export type CategoryRecord = Pick<
+  TagCategory,
+  | 'id'
+  | 'key'
+  | 'name'
+  | 'description'
+  | 'kind'
+  | 'parentId'
+  | 'exclusive'
+  | 'suggestable'
+  | 'createdAt'
+  | 'updatedAt'
+>;
+
 function alignById<T extends { id: string }>(keys: readonly string[], rows: T[]): (T | null)[] {
   const byId = new Map(rows.map((r) => [r.id, r]));
   return keys.map((k) => byId.get(k) ?? null);

@@ -23,7 +23,7 @@ import {
   MergeTagsArgs,
   UpdateTagInput,
 } from './taxonomy.input.js';
-import type { TagRecord } from './taxonomy.loaders.js';
+import type { CategoryRecord, TagRecord } from './taxonomy.loaders.js';
 import type { MergeOutcome } from './taxonomy.service.js';
 import {
   MergeTagsResult,
@@ -114,8 +114,8 @@ export class TagResolver {
   }
 
   @FieldResolver(() => TagCategoryType)
-  category(@Root() tag: TagRecord, @Ctx() ctx: GraphQLContext) {
-    return ctx.loaders.tagCategoryById.load(tag.categoryId);
+  category(@Root() tag: TagRecord & { category?: CategoryRecord }, @Ctx() ctx: GraphQLContext) {
+    return tag.category ?? ctx.loaders.tagCategoryById.load(tag.categoryId);
   }
 
   @FieldResolver(() => TagType, {
