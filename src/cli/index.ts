@@ -4,6 +4,7 @@ import { ConfigError } from '../config/env.js';
 import { DatabaseStartError } from '../config/database.js';
 import { registerApiKeyCommand } from './apikey.js';
 import { registerFeaturesCommand } from './features.js';
+import { registerImportCommand } from './import.js';
 import { registerMigrateCommand } from './migrate.js';
 import { registerSchemaCommand } from './schema.js';
 import { registerSeedCommand } from './seed.js';
@@ -16,6 +17,7 @@ export function buildProgram(): Command {
   registerMigrateCommand(program);
   registerSeedCommand(program);
   registerFeaturesCommand(program);
+  registerImportCommand(program);
   registerApiKeyCommand(program);
   registerSchemaCommand(program);
   return program;

@@ -1,0 +1,11 @@
+/**
+ * A problem with what the user asked for — a missing file, a bad mapping, a header without a
+ * required column — as opposed to a bad row, which is rejected and reported, not thrown. The
+ * message is one line meant for a person; the CLI prints it without a stack.
+ */
+export class ImportError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ImportError';
+  }
+}

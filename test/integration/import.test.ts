@@ -1,0 +1,641 @@
+import { execFile } from 'node:child_process';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ImportError } from '../../src/modules/import/import.errors.js';
+import { loadMapping, parseMapping } from '../../src/modules/import/import.mapping.js';
+import { importFile, type ImportOptions } from '../../src/modules/import/import.service.js';
+import { createTestApp, type TestApp } from '../support/app.js';
+import { createTaxonomy, type Taxonomy } from '../support/fixtures.js';
+
+const ROOT = path.resolve(import.meta.dirname, '../..');
+const DATASET = path.resolve(ROOT, '../shared/datasets/marketing_campaign.csv');
+const EVENT_HEADER =
+  'externalId,customerExternalId,type,occurredAt,amount,currency,category,channel';
+
+describe('file import', () => {
+  let t: TestApp;
+  let dir: string;
+  let tax: Taxonomy;
+
+  beforeAll(async () => {
+    t = await createTestApp();
+    dir = await fs.mkdtemp(path.join(os.tmpdir(), 'tagwise-import-'));
+    tax = await createTaxonomy(t);
+  });
+  afterAll(async () => {
+    await t?.close();
+    if (dir) await fs.rm(dir, { recursive: true, force: true });
+  });
+
+  async function write(name: string, content: string | Buffer): Promise<string> {
+    const file = path.join(dir, name);
+    await fs.writeFile(file, content);
+    return file;
+  }
+
+  const run = (options: ImportOptions) => importFile(t.app.orm, options);
+
+  async function rejects(file: string): Promise<{ line: number; reason: string; raw: string }[]> {
+    const text = await fs.readFile(`${file}.rejects.csv`, 'utf8');
+    const { parse } = await import('csv-parse/sync');
+    return (parse(text, { columns: true }) as Record<string, string>[]).map((r) => ({
+      line: Number(r.line),
+      reason: r.reason!,
+      raw: r.raw!,
+    }));
+  }
+
+  async function count(sql: string, params: unknown[] = []): Promise<number> {
+    const [row] = await t.sql<{ n: number }>(`select count(*)::int as n from ${sql}`, params);
+    return row!.n;
+  }
+
+  async function customer(externalId: string) {
+    const [row] = await t.sql(
+      `select name, email, birth_year as "birthYear", region, company_size as "companySize",
+              attributes, updated_at::text as "updatedAt"
+       from customer where external_id = ?`,
+      [externalId],
+    );
+    return row;
+  }
+
+  async function seedCustomers(prefix: string, n: number): Promise<void> {
+    const rows = Array.from({ length: n }, (_, i) => `${prefix}${i + 1},Person ${i + 1}`);
+    const file = await write(`${prefix}customers.csv`, `externalId,name\n${rows.join('\n')}\n`);
+    expect((await run({ kind: 'customers', file })).inserted).toBe(n);
+  }
+
+  describe('customers', () => {
+    it('inserts, changes nothing on a second run, and updates only what changed', async () => {
+      const csv = [
+        'externalId,name,email,region,companySize,ignored',
+        'c-1,Wang Wei,wei@example.cn,East China,800,x',
+        'c-2,Li Na,,South China,,y',
+      ].join('\n');
+      const file = await write('customers.csv', csv);
+      const first = await run({ kind: 'customers', file });
+      expect(first).toMatchObject({
+        rows: 2,
+        inserted: 2,
+        updated: 0,
+        skipped: 0,
+        rejected: 0,
+        committed: true,
+        rejectsFile: null,
+        ignoredColumns: ['ignored'],
+      });
+      const before = await customer('c-1');
+      const again = await run({ kind: 'customers', file });
+      expect(again).toMatchObject({ inserted: 0, updated: 0, skipped: 2 });
+      expect(await customer('c-1')).toEqual(before);
+
+      // A blank cell is "no value": it keeps what is stored; a present value overwrites.
+      const change = await write('customers-2.csv', 'externalId,region,email\nc-1,North China,\n');
+      expect(await run({ kind: 'customers', file: change })).toMatchObject({
+        inserted: 0,
+        updated: 1,
+      });
+      expect(await customer('c-1')).toMatchObject({
+        name: 'Wang Wei',
+        email: 'wei@example.cn',
+        region: 'North China',
+        companySize: 800,
+      });
+    });
+
+    it('merges attributes key by key from NDJSON, where null removes a key', async () => {
+      const first = await write(
+        'traits.ndjson',
+        [
+          '{"externalId":"n-1","name":"Zhao","attributes":{"income":5000,"vip":true}}',
+          '',
+          '{"externalId":"n-2","attributes":{"income":7000}}',
+        ].join('\n'),
+      );
+      expect(await run({ kind: 'customers', file: first })).toMatchObject({ inserted: 2 });
+      const second = await write(
+        'traits-2.jsonl',
+        '{"externalId":"n-1","email":null,"attributes":{"income":6000,"vip":null,"tier":"gold"}}\n',
+      );
+      expect(await run({ kind: 'customers', file: second })).toMatchObject({ updated: 1 });
+      expect(await customer('n-1')).toMatchObject({
+        name: 'Zhao',
+        email: null,
+        attributes: { income: 6000, tier: 'gold' },
+      });
+    });
+
+    it('skips identical repeats of an externalId and rejects conflicting ones', async () => {
+      const file = await write(
+        'repeats.csv',
+        'externalId,name\nr-1,Ann\nr-1,Ann\nr-2,Bo\nr-2,Bob\n',
+      );
+      const report = await run({ kind: 'customers', file, allowPartial: true });
+      expect(report).toMatchObject({ inserted: 2, skipped: 1, rejected: 1 });
+      expect(await rejects(file)).toEqual([
+        {
+          line: 5,
+          reason: 'externalId "r-2" repeats line 4 with different values',
+          raw: 'r-2,Bob',
+        },
+      ]);
+    });
+  });
+
+  describe('formats', () => {
+    it('reads a BOM, semicolons, and quoted fields holding delimiters, quotes and newlines', async () => {
+      const csv =
+        '\uFEFFexternalId;name;city\r\n' +
+        'q-1;"Smith; John";"Line one\r\nline two"\r\n' +
+        '\r\n' +
+        'q-2;"Say ""hi""";Xi\'an\r\n' +
+        'q-3;Wrong;field;count\r\n';
+      const file = await write('quoted.csv', csv);
+      const report = await run({ kind: 'customers', file, allowPartial: true });
+      expect(report).toMatchObject({ delimiter: ';', inserted: 2, rejected: 1 });
+      expect(await customer('q-1')).toMatchObject({ name: 'Smith; John' });
+      expect(await customer('q-2')).toMatchObject({ name: 'Say "hi"' });
+      const [row] = await t.sql(`select city from customer where external_id = 'q-1'`);
+      expect(row!.city).toBe('Line one\r\nline two');
+      // The quoted newline and the blank line still count: q-3 is on line 6.
+      expect(await rejects(file)).toEqual([
+        { line: 6, reason: 'expected 3 fields, got 4', raw: 'q-3;Wrong;field;count' },
+      ]);
+    });
+
+    it('sniffs tabs and pipes, and takes the delimiter from the option or the mapping', async () => {
+      const tab = await write('tab.tsv', 'externalId\tname\tregion\nt-1\tTab, Person\tWest\n');
+      expect(await run({ kind: 'customers', file: tab })).toMatchObject({
+        delimiter: '\t',
+        inserted: 1,
+      });
+      expect(await customer('t-1')).toMatchObject({ name: 'Tab, Person', region: 'West' });
+
+      const pipes = await write('pipes.txt', 'externalId|name\np-1|Pipe, Person\n');
+      expect(await run({ kind: 'customers', file: pipes })).toMatchObject({ delimiter: '|' });
+
+      // One column only: nothing to sniff, the mapping says.
+      const semi = await write('one.csv', 'externalId\ns-1\n');
+      const mapping = parseMapping({ delimiter: ';' });
+      expect(await run({ kind: 'customers', file: semi, mapping })).toMatchObject({
+        delimiter: ';',
+        inserted: 1,
+      });
+    });
+  });
+
+  describe('rejects', () => {
+    it('writes every bad row with its line and reason, and imports nothing by default', async () => {
+      await seedCustomers('rj-', 2);
+      const bad = Buffer.concat([
+        Buffer.from(
+          [
+            EVENT_HEADER,
+            'e-ok,rj-1,PURCHASE,2024-03-01T10:00:00Z,19.90,EUR,wine,STORE',
+            'e-date,rj-1,PURCHASE,2024-02-30,5,,,',
+            'e-neg,rj-1,PURCHASE,2024-03-01,-5,,,WEB',
+            'e-who,nobody,PAGE_VIEW,2024-03-01,,,,WEB',
+            'e-cols,rj-1,PAGE_VIEW',
+            'e-num,rj-2,PURCHASE,2024-03-01,ten,,,',
+            'e-type,rj-2,purchase,2024-03-01,,,,',
+            'e-chan,rj-2,PAGE_VIEW,2024-03-01,,,,FAX',
+            '',
+          ].join('\n'),
+        ),
+        Buffer.from('e-utf,rj-2,PAGE_VIEW,2024-03-01,,,caf'),
+        Buffer.from([0xe9]), // Latin-1 "é": not UTF-8
+        Buffer.from(',WEB\n'),
+        Buffer.from('e-ok2,rj-2,PAGE_VIEW,2024-03-02,,,,APP\n'),
+      ]);
+      const file = await write('bad-events.csv', bad);
+      const report = await run({ kind: 'events', file });
+      expect(report).toMatchObject({
+        rows: 10,
+        rejected: 8,
+        inserted: 0,
+        blocked: true,
+        committed: false,
+        rejectsFile: `${file}.rejects.csv`,
+      });
+      expect(
+        await count(
+          `event e join customer c on c.id = e.customer_id where c.external_id like 'rj-%'`,
+        ),
+      ).toBe(0);
+      const rows = await rejects(file);
+      expect(rows.map((r) => [r.line, r.reason])).toEqual([
+        [3, 'occurredAt: "2024-02-30" is not a valid date (ISO 8601)'],
+        [4, 'amount: a PURCHASE cannot be negative (-5)'],
+        [5, 'unknown customer "nobody"'],
+        [6, 'expected 8 fields, got 3'],
+        [7, 'amount: "ten" is not a number'],
+        [8, 'type: "purchase" is neither a built-in event type nor an UPPER_SNAKE custom name'],
+        [
+          9,
+          'channel: "FAX" is not a channel (WEB, APP, STORE, CATALOG, EMAIL, EVENT, PHONE, OTHER)',
+        ],
+        [10, 'invalid UTF-8 bytes'],
+      ]);
+      expect(rows[1]!.raw).toBe('e-neg,rj-1,PURCHASE,2024-03-01,-5,,,WEB');
+
+      const partial = await run({ kind: 'events', file, allowPartial: true });
+      expect(partial).toMatchObject({ inserted: 2, rejected: 8, committed: true });
+      const [stored] = await t.sql(
+        `select type, amount::text, currency, category, channel,
+                occurred_at = '2024-03-01T10:00:00Z' as at
+         from event where external_id = 'e-ok'`,
+      );
+      expect(stored).toEqual({
+        type: 'PURCHASE',
+        amount: '19.90',
+        currency: 'EUR',
+        category: 'wine',
+        channel: 'STORE',
+        at: true,
+      });
+    });
+
+    it('rejects malformed NDJSON lines and keeps the rest', async () => {
+      await seedCustomers('nj-', 1);
+      const file = await write(
+        'events.ndjson',
+        [
+          '{"customerExternalId":"nj-1","type":"EMAIL_OPEN","occurredAt":"2024-05-01T08:00:00+08:00"}',
+          '{"customerExternalId":"nj-1","type":"EMAIL_OPEN",',
+          '[1,2]',
+          '',
+          '{"customerExternalId":"nj-1","type":"PURCHASE","occurredAt":"2024-05-02","amount":12.5,"properties":{"sku":"A1"}}',
+        ].join('\n'),
+      );
+      const report = await run({ kind: 'events', file, allowPartial: true });
+      expect(report).toMatchObject({ format: 'ndjson', rows: 4, inserted: 2, rejected: 2 });
+      const rows = await rejects(file);
+      expect(rows.map((r) => r.line)).toEqual([2, 3]);
+      expect(rows[0]!.reason).toMatch(/^malformed JSON: /);
+      expect(rows[1]!.reason).toBe('expected a JSON object');
+      const stored = await t.sql(
+        `select type, occurred_at = '2024-05-01T00:00:00Z'::timestamptz as utc, properties
+         from event e join customer c on c.id = e.customer_id where c.external_id = 'nj-1'
+         order by occurred_at`,
+      );
+      expect(stored).toEqual([
+        { type: 'EMAIL_OPEN', utc: true, properties: {} },
+        { type: 'PURCHASE', utc: false, properties: { sku: 'A1' } },
+      ]);
+    });
+
+    it('removes a stale rejects file once the file imports cleanly', async () => {
+      const file = await write('fixed.csv', 'externalId,birthYear\nf-1,1850\n');
+      expect((await run({ kind: 'customers', file })).rejected).toBe(1);
+      await write('fixed.csv', 'externalId,birthYear\nf-1,1950\n');
+      expect((await run({ kind: 'customers', file })).rejected).toBe(0);
+      await expect(fs.access(`${file}.rejects.csv`)).rejects.toThrow();
+    });
+  });
+
+  describe('events', () => {
+    it('is idempotent, derives ids for events without one, and skips repeats in the file', async () => {
+      await seedCustomers('ev-', 3);
+      const csv = [
+        EVENT_HEADER,
+        'x-1,ev-1,PURCHASE,2024-01-05T12:00:00Z,100,CNY,wine,STORE',
+        'x-1,ev-2,PURCHASE,2024-01-06T12:00:00Z,5,CNY,meat,WEB',
+        ',ev-2,PAGE_VIEW,2024-01-07T09:30:00Z,,,,WEB',
+        ',ev-2,PAGE_VIEW,2024-01-07T09:30:00.000+00:00,,,,WEB',
+        ',ev-3,MY_CUSTOM_EVENT,2024-01-08,0,,,',
+      ].join('\n');
+      const file = await write('events.csv', csv);
+      const dry = await run({ kind: 'events', file, dryRun: true });
+      expect(dry).toMatchObject({ inserted: 3, skipped: 2, committed: false });
+      expect(await count(`event where external_id = 'x-1'`)).toBe(0);
+
+      expect(await run({ kind: 'events', file })).toMatchObject({ inserted: 3, skipped: 2 });
+      expect(await run({ kind: 'events', file })).toMatchObject({
+        inserted: 0,
+        updated: 0,
+        skipped: 5,
+      });
+      const stored = await t.sql<{ external_id: string; customer: string }>(
+        `select e.external_id, c.external_id as customer from event e
+         join customer c on c.id = e.customer_id where c.external_id like 'ev-%' order by e.occurred_at`,
+      );
+      expect(stored.map((r) => r.customer)).toEqual(['ev-1', 'ev-2', 'ev-3']);
+      expect(stored[0]!.external_id).toBe('x-1');
+      expect(stored[1]!.external_id).toMatch(/^import:[0-9a-f]{32}$/);
+    });
+
+    it('reads dates in a mapped format and maps foreign column names', async () => {
+      await seedCustomers('fm-', 1);
+      const file = await write(
+        'foreign.csv',
+        'Kunde;Art;Datum;Betrag\nfm-1;Kauf;31.12.2023 23:59;12.5\nfm-1;Besuch;01.01.2024 08:00;\n',
+      );
+      const mapping = parseMapping({
+        fields: {
+          customerExternalId: 'Kunde',
+          type: { column: 'Art', values: { Kauf: 'PURCHASE', Besuch: 'PAGE_VIEW' } },
+          occurredAt: { column: 'Datum', format: 'DD.MM.YYYY HH:mm' },
+          amount: 'Betrag',
+        },
+      });
+      expect(await run({ kind: 'events', file, mapping })).toMatchObject({ inserted: 2 });
+      const rows = await t.sql(
+        `select type, amount::float as amount, occurred_at = '2023-12-31T23:59:00Z' as at
+         from event e join customer c on c.id = e.customer_id where c.external_id = 'fm-1'
+         order by occurred_at`,
+      );
+      expect(rows).toEqual([
+        { type: 'PURCHASE', amount: 12.5, at: true },
+        { type: 'PAGE_VIEW', amount: null, at: false },
+      ]);
+    });
+  });
+
+  describe('mapping', () => {
+    it('converts types, date formats, value maps and a name template', async () => {
+      await t.sql(`insert into customer (external_id, name) values ('m-2', 'Named Already')`);
+      const file = await write(
+        'mapped.csv',
+        [
+          'Id,Joined,Score,Member,Kids,Tier,Born',
+          'm-1,04-09-2012,7.5,yes,2,G,1980',
+          'm-2,29-02-2016,,no,0,S,1890',
+          'm-3,01-01-2020,1,1,1,X,',
+        ].join('\n'),
+      );
+      const mapping = parseMapping({
+        fields: {
+          externalId: 'Id',
+          name: { template: 'Customer {Id}' },
+          birthYear: { column: 'Born', onInvalid: 'omit' },
+        },
+        attributes: {
+          enrolled_at: { column: 'Joined', type: 'date', format: 'DD-MM-YYYY' },
+          score: { column: 'Score', type: 'number' },
+          member: { column: 'Member', type: 'boolean' },
+          kids: { column: 'Kids', type: 'integer' },
+          tier: { column: 'Tier', values: { G: 'gold', S: 'silver', X: null } },
+        },
+      });
+      const report = await run({ kind: 'customers', file, mapping });
+      expect(report).toMatchObject({
+        rows: 3,
+        inserted: 1,
+        updated: 1,
+        skipped: 1,
+        omittedValues: 1,
+      });
+      expect(await customer('m-1')).toMatchObject({
+        name: 'Customer m-1',
+        birthYear: 1980,
+        attributes: { enrolled_at: '2012-09-04', score: 7.5, member: true, kids: 2, tier: 'gold' },
+      });
+      // The template fills empty names only; the bad birth year was left out, not rejected.
+      expect(await customer('m-2')).toMatchObject({
+        name: 'Named Already',
+        birthYear: null,
+        attributes: { enrolled_at: '2016-02-29', member: false, kids: 0, tier: 'silver' },
+      });
+      expect(await customer('m-3')).toBeUndefined();
+    });
+
+    it('names the problem in one line when the mapping or file does not fit', async () => {
+      const file = await write('plain.csv', 'Id,Name\nz-1,Zed\n');
+      await expect(run({ kind: 'customers', file })).rejects.toThrow(
+        /plain\.csv has no column "externalId" and the mapping does not say where externalId comes from/,
+      );
+      await expect(
+        run({ kind: 'customers', file, mapping: parseMapping({ fields: { externalId: 'ID' } }) }),
+      ).rejects.toThrow(/plain\.csv has no column "ID" \(needed for externalId\)/);
+      expect(() => parseMapping({ fields: { externalId: { type: 'date' } } })).toThrow(
+        'mapping: fields.externalId: give a column or a template',
+      );
+      expect(() => parseMapping({ attributes: { a: { column: 'x', type: 'decimal' } } })).toThrow(
+        ImportError,
+      );
+      await expect(
+        run({ kind: 'events', file, mapping: parseMapping({ attributes: { a: 'Name' } }) }),
+      ).rejects.toThrow('mapping: "attributes" does not apply to events');
+      await expect(run({ kind: 'customers', file: path.join(dir, 'missing.csv') })).rejects.toThrow(
+        /missing\.csv: no such file/,
+      );
+    });
+  });
+
+  describe('tags', () => {
+    it('applies tags idempotently, replaces held exclusive tags and writes history', async () => {
+      await seedCustomers('tg-', 3);
+      const held = await write('held.csv', 'customerExternalId,tag\ntg-1,low-value\n');
+      expect(await run({ kind: 'tags', file: held })).toMatchObject({ inserted: 1 });
+
+      const file = await write(
+        'tags.csv',
+        [
+          'customerExternalId,tag,note',
+          'tg-1,High Value,upgraded',
+          'tg-1,reader,',
+          'tg-2,high-value,',
+          'tg-2,low-value,',
+          'tg-2,high-value,',
+          'tg-3,wine-lover,',
+        ].join('\n'),
+      );
+      const report = await run({ kind: 'tags', file, allowPartial: true });
+      expect(report).toMatchObject({ inserted: 4, replaced: 1, rejected: 1, skipped: 1 });
+      expect((await rejects(file)).map((r) => [r.line, r.reason])).toEqual([
+        [
+          5,
+          'tag "low-value" conflicts with "high-value" on line 4: category "value-tier" is exclusive (one tag per customer)',
+        ],
+      ]);
+      const tags = await t.sql(
+        `select c.external_id as customer, t.key, ct.source, ct.applied_by as "appliedBy", ct.note
+         from customer_tag ct join customer c on c.id = ct.customer_id join tag t on t.id = ct.tag_id
+         where c.external_id like 'tg-%' order by 1, 2`,
+      );
+      expect(tags).toEqual([
+        {
+          customer: 'tg-1',
+          key: 'high-value',
+          source: 'IMPORT',
+          appliedBy: 'import:tags.csv',
+          note: 'upgraded',
+        },
+        {
+          customer: 'tg-1',
+          key: 'reader',
+          source: 'IMPORT',
+          appliedBy: 'import:tags.csv',
+          note: null,
+        },
+        {
+          customer: 'tg-2',
+          key: 'high-value',
+          source: 'IMPORT',
+          appliedBy: 'import:tags.csv',
+          note: null,
+        },
+        {
+          customer: 'tg-3',
+          key: 'wine-lover',
+          source: 'IMPORT',
+          appliedBy: 'import:tags.csv',
+          note: null,
+        },
+      ]);
+      const history = await t.sql(
+        `select h.action, t.key, r.key as related, h.actor, h.before->>'appliedBy' as "before",
+                h.after->>'source' as "after"
+         from tag_history h join customer c on c.id = h.customer_id join tag t on t.id = h.tag_id
+         left join tag r on r.id = h.related_tag_id
+         where c.external_id = 'tg-1' order by h.id`,
+      );
+      expect(history).toEqual([
+        {
+          action: 'APPLIED',
+          key: 'low-value',
+          related: null,
+          actor: 'import:held.csv',
+          before: null,
+          after: 'IMPORT',
+        },
+        {
+          action: 'REPLACED',
+          key: 'low-value',
+          related: 'high-value',
+          actor: 'import:tags.csv',
+          before: 'import:held.csv',
+          after: null,
+        },
+        {
+          action: 'APPLIED',
+          key: 'high-value',
+          related: null,
+          actor: 'import:tags.csv',
+          before: null,
+          after: 'IMPORT',
+        },
+        {
+          action: 'APPLIED',
+          key: 'reader',
+          related: null,
+          actor: 'import:tags.csv',
+          before: null,
+          after: 'IMPORT',
+        },
+      ]);
+
+      const historyRows = await count('tag_history');
+      expect(await run({ kind: 'tags', file, allowPartial: true })).toMatchObject({
+        inserted: 0,
+        updated: 0,
+        replaced: 0,
+      });
+      expect(await count('tag_history')).toBe(historyRows);
+    });
+
+    it('rejects unknown customers, unknown and deprecated tags', async () => {
+      await seedCustomers('tu-', 1);
+      await t.sql(`update tag set status = 'DEPRECATED' where id = ?`, [
+        tax.tags['event-attendee'],
+      ]);
+      const file = await write(
+        'tags-bad.csv',
+        'customerExternalId,tag\nghost,reader\ntu-1,no-such-tag\ntu-1,event-attendee\ntu-1,frequent-buyer\n',
+      );
+      expect(await run({ kind: 'tags', file })).toMatchObject({
+        rejected: 3,
+        inserted: 0,
+        blocked: true,
+      });
+      expect((await rejects(file)).map((r) => r.reason)).toEqual([
+        'unknown customer "ghost"',
+        'unknown tag "no-such-tag"',
+        'tag "event-attendee" is deprecated',
+      ]);
+      expect(
+        await count(
+          `customer_tag ct join customer c on c.id = ct.customer_id where c.external_id = 'tu-1'`,
+        ),
+      ).toBe(0);
+    });
+  });
+
+  describe('the marketing campaign data set', () => {
+    it('imports with the shipped mappings, and a second run changes nothing', async () => {
+      const mapping = await loadMapping(
+        path.join(ROOT, 'examples/mappings/marketing_campaign.json'),
+      );
+      const rejectsFile = path.join(dir, 'campaign.rejects.csv');
+      const first = await run({ kind: 'customers', file: DATASET, mapping, rejectsFile });
+      expect(first).toMatchObject({
+        rows: 2240,
+        inserted: 2240,
+        rejected: 0,
+        omittedValues: 2,
+        ignoredColumns: ['Z_CostContact', 'Z_Revenue'],
+      });
+      expect(await customer('5524')).toMatchObject({
+        name: 'Customer 5524',
+        birthYear: 1957,
+        attributes: {
+          income: 58138,
+          enrolled_at: '2012-09-04',
+          education: 'Graduation',
+          marital_status: 'Single',
+          kids: 0,
+          mnt_wines: 635,
+          accepted_cmp1: 0,
+          response: 1,
+        },
+      });
+      // Blank incomes are left out, not stored as null or zero.
+      expect(
+        await count(`customer where external_id ~ '^[0-9]+$'
+                          and not jsonb_exists(attributes, 'income')`),
+      ).toBe(24);
+      const again = await run({ kind: 'customers', file: DATASET, mapping, rejectsFile });
+      expect(again).toMatchObject({ inserted: 0, updated: 0, skipped: 2240 });
+
+      const tags = await loadMapping(
+        path.join(ROOT, 'examples/mappings/marketing_campaign.tags.json'),
+      );
+      const tagged = await run({ kind: 'tags', file: DATASET, mapping: tags, rejectsFile });
+      expect(tagged).toMatchObject({
+        inserted: 334,
+        skipped: 1906,
+        rejected: 0,
+        taxonomy: { categories: 1, tags: 1 },
+      });
+      const [category] = await t.sql(
+        `select c.kind, c.suggestable, c.exclusive from tag t join tag_category c on c.id = t.category_id
+         where t.key = 'campaign-responder'`,
+      );
+      expect(category).toEqual({ kind: 'BEHAVIOUR', suggestable: true, exclusive: false });
+      expect(await run({ kind: 'tags', file: DATASET, mapping: tags, rejectsFile })).toMatchObject({
+        inserted: 0,
+        updated: 0,
+        taxonomy: { categories: 0, tags: 0 },
+      });
+    });
+  });
+
+  it('runs from the command line and exits 1 when rows are rejected', async () => {
+    const file = await write('cli.csv', 'externalId,birthYear\ncli-1,1980\ncli-2,nineteen\n');
+    const cli = (...args: string[]) =>
+      promisify(execFile)('node', [path.join(ROOT, 'bin/tagwise.js'), ...args], {
+        cwd: ROOT,
+        env: { ...process.env, DATABASE_URL: t.url, LOG_LEVEL: 'silent' },
+      });
+    const failed = await cli('import', 'customers', file).catch((e: any) => e);
+    expect(failed.code).toBe(1);
+    expect(failed.stderr).toMatch(/1 of 2 rows rejected, so nothing was imported/);
+    const ok = await cli('import', 'customers', file, '--allow-partial');
+    expect(ok.stdout).toMatch(/inserted 1, updated 0, skipped 0, rejected 1/);
+    expect(await count(`customer where external_id like 'cli-%'`)).toBe(1);
+  });
+});
