@@ -1,4 +1,5 @@
 import autocannon, { type Result } from 'autocannon';
+import type { CpuProbe, CpuSplit } from './cpu.js';
 
 export interface BenchQuery {
   name: string;
@@ -24,6 +25,8 @@ export interface Measurement {
   /** Median of a few sequential requests on an idle server. */
   idleMs: number;
   sample: string;
+  /** Who used the CPU during the measured run, when /proc can tell. */
+  cpu: CpuSplit | null;
 }
 
 function headers(target: Target): Record<string, string> {
@@ -82,6 +85,7 @@ export async function measure(
   target: Target,
   query: BenchQuery,
   options: { connections: number; warmupSeconds: number; durationSeconds: number },
+  probe: CpuProbe | null,
 ): Promise<Measurement> {
   const { idleMs, sample, bytes } = await sampleQuery(target, query);
   console.error(
@@ -94,11 +98,18 @@ export async function measure(
   console.error(
     `${query.name}: measuring ${options.durationSeconds} s, ${options.connections} connections`,
   );
+  probe?.start();
   const result = await load(target, query, options.connections, options.durationSeconds);
-  return summarise(query.name, result, idleMs, sample);
+  const cpu = probe?.stop() ?? null;
+  return { ...summarise(query.name, result, idleMs, sample), cpu };
 }
 
-function summarise(name: string, r: Result, idleMs: number, sample: string): Measurement {
+function summarise(
+  name: string,
+  r: Result,
+  idleMs: number,
+  sample: string,
+): Omit<Measurement, 'cpu'> {
   const parts: [string, number][] = [
     ['socket errors', r.errors - r.timeouts],
     ['timeouts', r.timeouts],

@@ -24,6 +24,25 @@ export function resultsTable(rows: Measurement[]): string {
   return lines.join('\n');
 }
 
+/** Cores each party used while a query was measured, and the CPU per request of the API and DB. */
+export function cpuTable(rows: Measurement[]): string | null {
+  if (rows.some((m) => m.cpu === null)) return null;
+  const perRequest = (cores: number, m: Measurement) =>
+    m.requestsPerSecond > 0 ? fixed((cores * 1000) / m.requestsPerSecond, 2) : '–';
+  const lines = [
+    '| query | API cores | PostgreSQL cores | autocannon cores | other processes | API ms/req | PostgreSQL ms/req |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+    ...rows.map((m) => {
+      const c = m.cpu!;
+      return (
+        `| ${m.name} | ${fixed(c.api, 2)} | ${fixed(c.postgres, 2)} | ${fixed(c.bench, 2)} | ` +
+        `${fixed(c.other, 2)} | ${perRequest(c.api, m)} | ${perRequest(c.postgres, m)} |`
+      );
+    }),
+  ];
+  return lines.join('\n');
+}
+
 /**
  * Replaces the section from `heading` up to the next `## ` heading (or the end), appending it
  * when it is not there yet, so other benchmarks' sections survive a re-run.

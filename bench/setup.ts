@@ -28,7 +28,10 @@ export async function prepareDatabase(options: {
     logger,
   });
   try {
-    const orm = await MikroORM.init(createOrmConfig({ url: handle.url }));
+    // stdout is for the results table; the migrator's progress goes to stderr.
+    const orm = await MikroORM.init(
+      createOrmConfig({ url: handle.url, logger: (message) => console.error(message) }),
+    );
     let seededNow = 0;
     let seedSeconds = 0;
     try {

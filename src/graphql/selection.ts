@@ -20,7 +20,9 @@ function walk(
   return set.selections.some((selection) => {
     switch (selection.kind) {
       case 'Field':
-        return (selection as FieldNode).name.value === head && walk(selection.selectionSet, rest, info);
+        return (
+          (selection as FieldNode).name.value === head && walk(selection.selectionSet, rest, info)
+        );
       case 'InlineFragment':
         return walk(selection.selectionSet, path, info);
       case 'FragmentSpread':

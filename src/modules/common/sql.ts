@@ -21,7 +21,8 @@ export function parseTimestamp(value: string | Date | null): Date | null;
 export function parseTimestamp(value: string | Date | null): Date | null {
   if (value === null || value instanceof Date) return value;
   // "+00" → "+00:00" and a T between date and time: the ISO form Date parses fastest.
-  const iso = value.length > 10 && value[10] === ' ' ? `${value.slice(0, 10)}T${value.slice(11)}` : value;
+  const iso =
+    value.length > 10 && value[10] === ' ' ? `${value.slice(0, 10)}T${value.slice(11)}` : value;
   return new Date(iso.at(-3) === '+' || iso.at(-3) === '-' ? `${iso}:00` : iso);
 }
 
