@@ -7,6 +7,11 @@ import { ApiKey } from '../modules/auth/api-key.entity.js';
 import { Customer, CustomerCountDelta } from '../modules/customer/customer.entity.js';
 import { Event } from '../modules/event/event.entity.js';
 import {
+  Cluster,
+  CustomerCluster,
+  ModelVersion,
+} from '../modules/model-registry/model-version.entity.js';
+import {
   CustomerFeatures,
   FeatureRefreshQueue,
 } from '../modules/feature/customer-features.entity.js';
@@ -27,6 +32,9 @@ export const entities = [
   Event,
   CustomerFeatures,
   FeatureRefreshQueue,
+  ModelVersion,
+  Cluster,
+  CustomerCluster,
 ];
 
 export interface OrmOptions {
