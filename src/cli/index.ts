@@ -8,6 +8,7 @@ import { registerImportCommand } from './import.js';
 import { registerMigrateCommand } from './migrate.js';
 import { registerSchemaCommand } from './schema.js';
 import { registerSeedCommand } from './seed.js';
+import { registerTrainCommand } from './train.js';
 
 export function buildProgram(): Command {
   const program = new Command('tagwise')
@@ -17,6 +18,7 @@ export function buildProgram(): Command {
   registerMigrateCommand(program);
   registerSeedCommand(program);
   registerFeaturesCommand(program);
+  registerTrainCommand(program);
   registerImportCommand(program);
   registerApiKeyCommand(program);
   registerSchemaCommand(program);

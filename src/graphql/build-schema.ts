@@ -3,6 +3,10 @@ import { buildSchema } from 'type-graphql';
 import { CustomerResolver } from '../modules/customer/customer.resolver.js';
 import { EventResolver } from '../modules/event/event.resolver.js';
 import { FeatureResolver } from '../modules/feature/feature.resolver.js';
+import {
+  CustomerClusterResolver,
+  ModelVersionResolver,
+} from '../modules/model-registry/model-registry.resolver.js';
 import { CustomerTagsResolver, TagHistoryResolver } from '../modules/tagging/tagging.resolver.js';
 import { TagCategoryResolver, TagResolver } from '../modules/taxonomy/taxonomy.resolver.js';
 import { AuthChecker } from './auth-checker.js';
@@ -12,6 +16,8 @@ export const resolvers = [
   CustomerResolver,
   EventResolver,
   FeatureResolver,
+  ModelVersionResolver,
+  CustomerClusterResolver,
   CustomerTagsResolver,
   TagHistoryResolver,
   TagCategoryResolver,

@@ -7,6 +7,8 @@ import { createEventLoaders } from '../modules/event/event.loaders.js';
 import { EventService } from '../modules/event/event.service.js';
 import { createFeatureLoaders } from '../modules/feature/feature.loaders.js';
 import { FeatureService } from '../modules/feature/feature.service.js';
+import { createModelRegistryLoaders } from '../modules/model-registry/model-registry.loaders.js';
+import { ModelRegistryService } from '../modules/model-registry/model-registry.service.js';
 import { createTaggingLoaders } from '../modules/tagging/tagging.loaders.js';
 import { TaggingService } from '../modules/tagging/tagging.service.js';
 import { createTaxonomyLoaders } from '../modules/taxonomy/taxonomy.loaders.js';
@@ -18,6 +20,7 @@ function createLoaders(em: EntityManager) {
     ...createTaggingLoaders(em),
     ...createEventLoaders(em),
     ...createFeatureLoaders(em),
+    ...createModelRegistryLoaders(em),
   };
 }
 
@@ -28,6 +31,7 @@ function createServices(em: EntityManager) {
     tagging: new TaggingService(em),
     events: new EventService(em),
     features: new FeatureService(em),
+    models: new ModelRegistryService(em),
   };
 }
 

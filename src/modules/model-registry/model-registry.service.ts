@@ -1,0 +1,101 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { NotFoundError, parseId } from '../common/domain.errors.js';
+import { bigintArray } from '../common/sql.js';
+import { Cluster, ModelStatus, ModelVersion } from './model-version.entity.js';
+
+export interface NewModelVersion {
+  version: string;
+  seed: number;
+  backend: string;
+  artifactPath: string;
+  createdBy: string | null;
+  params: Record<string, unknown>;
+  featureSchema: { featureSetVersion: number; features: string[] };
+  trainingSummary: Record<string, unknown>;
+  metrics: Record<string, unknown>;
+  clusters: { index: number; label: string; size: number; profile: Record<string, unknown> }[];
+  assignments: { customerIds: string[]; clusters: ArrayLike<number>; distances: number[] };
+}
+
+export class ModelRegistryService {
+  constructor(private readonly em: EntityManager) {}
+
+  /** Stores a trained version with its clusters and every customer's assignment, as a CANDIDATE. */
+  async register(input: NewModelVersion): Promise<ModelVersion> {
+    return this.em.transactional(async (em) => {
+      const model = em.create(ModelVersion, {
+        version: input.version,
+        seed: input.seed,
+        backend: input.backend,
+        artifactPath: input.artifactPath,
+        createdBy: input.createdBy,
+        params: input.params,
+        featureSchema: input.featureSchema,
+        trainingSummary: input.trainingSummary,
+        metrics: input.metrics,
+        status: ModelStatus.CANDIDATE,
+        createdAt: new Date(),
+      });
+      await em.flush();
+      const clusters = input.clusters.map((c) =>
+        em.create(Cluster, {
+          modelVersion: model,
+          index: c.index,
+          label: c.label,
+          size: c.size,
+          profile: c.profile,
+        }),
+      );
+      await em.flush();
+      const clusterIds = Array.from(
+        input.assignments.clusters,
+        (c) => clusters.find((x) => x.index === c)!.id,
+      );
+      await em.execute(
+        `insert into customer_cluster (model_version_id, customer_id, cluster_id, distance)
+         select ?, c, k, d from unnest(?::bigint[], ?::bigint[], ?::real[]) as u(c, k, d)`,
+        [
+          model.id,
+          bigintArray(input.assignments.customerIds),
+          bigintArray(clusterIds),
+          `{${input.assignments.distances.map((d) => (Number.isFinite(d) ? d : 0)).join(',')}}`,
+        ],
+      );
+      return model;
+    });
+  }
+
+  /** Makes a version ACTIVE and retires the previous one; promoting an older version is a rollback. */
+  async promote(id: string): Promise<ModelVersion> {
+    const modelId = parseId(id, 'id');
+    return this.em.transactional(async (em) => {
+      // Serialises concurrent promotions: both would otherwise pass the check and one would hit
+      // the one-active index.
+      await em.execute('select pg_advisory_xact_lock(hashtext(?))', ['model_version_promotion']);
+      const model = await em.findOne(ModelVersion, { id: modelId });
+      if (!model) throw new NotFoundError('ModelVersion', id);
+      if (model.status === ModelStatus.ACTIVE) return model;
+      await em.nativeUpdate(
+        ModelVersion,
+        { status: ModelStatus.ACTIVE },
+        { status: ModelStatus.RETIRED },
+      );
+      model.status = ModelStatus.ACTIVE;
+      model.promotedAt = new Date();
+      await em.flush();
+      return model;
+    });
+  }
+
+  list(): Promise<ModelVersion[]> {
+    return this.em.find(ModelVersion, {}, { orderBy: { id: 'desc' }, limit: 500 });
+  }
+
+  active(): Promise<ModelVersion | null> {
+    return this.em.findOne(ModelVersion, { status: ModelStatus.ACTIVE });
+  }
+
+  clustersOf(modelVersionId: string): Promise<Cluster[]> {
+    return this.em.find(Cluster, { modelVersion: modelVersionId }, { orderBy: { index: 'asc' } });
+  }
+}

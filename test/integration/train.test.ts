@@ -1,0 +1,112 @@
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { refreshFeatures } from '../../src/jobs/feature-refresh.job.js';
+import { trainModels, type TrainReport } from '../../src/jobs/train.job.js';
+import { seedDemo } from '../../src/modules/demo/demo.service.js';
+import { createTestApp, errorOf, type TestApp } from '../support/app.js';
+
+const PROMOTE = `mutation($id: ID!) { promoteModelVersion(id: $id) { version status } }`;
+
+describe('training and the model registry', () => {
+  let t: TestApp;
+  let modelsDir: string;
+  let first: TrainReport;
+  let second: TrainReport;
+
+  beforeAll(async () => {
+    t = await createTestApp();
+    modelsDir = await fs.mkdtemp(path.join(os.tmpdir(), 'tagwise-models-'));
+    await seedDemo(t.app.orm, { customers: 600, seed: 5 });
+    await refreshFeatures(t.app.orm, { mode: 'full' });
+    const options = {
+      seed: 7,
+      modelsDir,
+      maxEpochs: 40,
+      tags: ['wine-lover', 'high-value', 'meat-lover'],
+    };
+    first = await trainModels(t.app.orm, options);
+    second = await trainModels(t.app.orm, options);
+  }, 300_000);
+  afterAll(async () => {
+    await t?.close();
+    if (modelsDir) await fs.rm(modelsDir, { recursive: true, force: true });
+  });
+
+  it('is reproducible: the same data and seed give the same metrics', () => {
+    expect(second.metrics).toEqual(first.metrics);
+    expect(second.silhouette).toBe(first.silhouette);
+    expect(first.metrics.map((m) => m.tag).sort()).toEqual([
+      'high-value',
+      'meat-lover',
+      'wine-lover',
+    ]);
+    // The demo personas carry signal the model must find, even on 600 customers and 40 epochs.
+    for (const m of first.metrics) expect(m.rocAuc).toBeGreaterThan(0.6);
+  });
+
+  it('writes the artifacts and registers a CANDIDATE with clusters and assignments', async () => {
+    const manifest = JSON.parse(
+      await fs.readFile(path.join(modelsDir, first.version, 'manifest.json'), 'utf8'),
+    );
+    expect(manifest).toMatchObject({ version: first.version, seed: 7, backend: first.backend });
+    await fs.access(path.join(modelsDir, first.version, 'classifier', 'model.json'));
+    const data = await t.ok(
+      `{ modelVersions { version status seed backend metrics clusters { label size } } }`,
+    );
+    const registered = data.modelVersions.find((m: any) => m.version === first.version);
+    expect(registered).toMatchObject({ status: 'CANDIDATE', seed: 7 });
+    expect(registered.clusters).toHaveLength(first.clusters);
+    expect(registered.clusters.reduce((s: number, c: any) => s + c.size, 0)).toBe(600);
+    const [assigned] = await t.sql<{ n: number }>(
+      'select count(*)::int as n from customer_cluster where model_version_id = ?',
+      [first.modelVersionId],
+    );
+    expect(assigned!.n).toBe(600);
+  });
+
+  it('promotes one version at a time and rolls back by promoting an older one', async () => {
+    expect((await t.ok(`{ activeModelVersion { version } }`)).activeModelVersion).toBeNull();
+    await t.ok(PROMOTE, { id: first.modelVersionId });
+    await t.ok(PROMOTE, { id: second.modelVersionId });
+    let data = await t.ok(`{ modelVersions { version status } activeModelVersion { version } }`);
+    expect(data.activeModelVersion.version).toBe(second.version);
+    expect(data.modelVersions.find((m: any) => m.version === first.version).status).toBe('RETIRED');
+    await t.ok(PROMOTE, { id: first.modelVersionId });
+    data = await t.ok(`{ activeModelVersion { version } }`);
+    expect(data.activeModelVersion.version).toBe(first.version);
+
+    const customers = await t.ok(
+      `{ customers(first: 3) { edges { node { cluster { label size } } } } }`,
+    );
+    for (const edge of customers.customers.edges)
+      expect(edge.node.cluster.label).toEqual(expect.any(String));
+  });
+
+  it('keeps exactly one active version under concurrent promotions', async () => {
+    await Promise.all([
+      t.ok(PROMOTE, { id: first.modelVersionId }),
+      t.ok(PROMOTE, { id: second.modelVersionId }),
+      t.ok(PROMOTE, { id: first.modelVersionId }),
+    ]);
+    const [row] = await t.sql<{ n: number }>(
+      `select count(*)::int as n from model_version where status = 'ACTIVE'`,
+    );
+    expect(row!.n).toBe(1);
+  });
+
+  it('guards promotion: data scientists and admins only, unknown ids NOT_FOUND', async () => {
+    const viewer = await t.gql(PROMOTE, { id: first.modelVersionId }, { as: 'VIEWER' as never });
+    expect(errorOf(viewer).code).toBe('FORBIDDEN');
+    expect(errorOf(await t.gql(PROMOTE, { id: '99999' })).code).toBe('NOT_FOUND');
+  });
+
+  it('refuses to train without enough labelled customers for a tag', async () => {
+    await expect(
+      trainModels(t.app.orm, { modelsDir, tags: ['no-such-tag'] }),
+    ).rejects.toMatchObject({
+      field: 'tags',
+    });
+  });
+});
