@@ -11,10 +11,13 @@ export function registerTrainCommand(program: Command): void {
     .option('--seed <n>', 'random seed; the same data and seed give the same model', parseCount, 42)
     .option('--tags <keys>', 'comma-separated tag keys (default: tags of suggestable categories)')
     .option('--promote', 'make the new version ACTIVE right away')
-    .option('--models-dir <dir>', 'where model folders are written', 'models')
+    .option(
+      '--models-dir <dir>',
+      'where model folders are written (default: TAGWISE_MODELS_DIR or models)',
+    )
     .action(
       async (options: { seed: number; tags?: string; promote?: boolean; modelsDir: string }) => {
-        await withDatabase(async ({ orm }) => {
+        await withDatabase(async ({ orm, config }) => {
           const progress = createProgress();
           const report = await trainModels(orm, {
             seed: options.seed,
@@ -24,7 +27,7 @@ export function registerTrainCommand(program: Command): void {
               .filter(Boolean),
             promote: options.promote,
             createdBy: 'cli',
-            modelsDir: options.modelsDir,
+            modelsDir: options.modelsDir ?? config.modelsDir,
             onProgress: progress.update,
           });
           progress.stop();

@@ -21,6 +21,7 @@ const envSchema = z.object({
     }),
   TAGWISE_DATA_DIR: z.string().trim().min(1, 'must not be empty').default('.data'),
   TAGWISE_PG_PORT: port.default(5433),
+  TAGWISE_MODELS_DIR: z.string().trim().min(1, 'must not be empty').default('models'),
   TAGWISE_DEMO: z.enum(['0', '1'], { message: 'must be 0 or 1' }).optional(),
   TAGWISE_DEMO_CUSTOMERS: z.coerce
     .number({ error: 'must be a number' })
@@ -51,6 +52,8 @@ export interface AppConfig {
   readonly databaseUrl: string | undefined;
   readonly dataDir: string;
   readonly embeddedPgPort: number;
+  /** Model artifacts, one folder per version. */
+  readonly modelsDir: string;
   /** Demo data is only ever generated into the embedded database or when asked for explicitly. */
   readonly demo: boolean;
   readonly demoCustomers: number;
@@ -87,6 +90,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     databaseUrl: e.DATABASE_URL,
     dataDir: path.resolve(e.TAGWISE_DATA_DIR),
     embeddedPgPort: e.TAGWISE_PG_PORT,
+    modelsDir: path.resolve(e.TAGWISE_MODELS_DIR),
     demo,
     demoCustomers: e.TAGWISE_DEMO_CUSTOMERS,
     adminApiKey: e.ADMIN_API_KEY,

@@ -7,7 +7,9 @@ import { Role } from '../modules/auth/api-key.entity.js';
 import { AuthService } from '../modules/auth/auth.service.js';
 import { AppState } from '../modules/common/app-state.entity.js';
 import { seedDemo } from '../modules/demo/demo.service.js';
+import { DomainError } from '../modules/common/domain.errors.js';
 import { refreshFeatures } from './feature-refresh.job.js';
+import { trainModels } from './train.job.js';
 
 const DEMO_STATE_KEY = 'demo_seeded';
 
@@ -26,6 +28,21 @@ export async function seedDemoOnFirstStart(
   const started = Date.now();
   const report = await seedDemo(orm, { customers: config.demoCustomers });
   const features = await refreshFeatures(orm, { mode: 'full' });
+  try {
+    const model = await trainModels(orm, {
+      promote: true,
+      createdBy: 'demo',
+      modelsDir: config.modelsDir,
+    });
+    logger.info(
+      { version: model.version, backend: model.backend, ms: model.ms },
+      'demo model trained and promoted',
+    );
+  } catch (error) {
+    // A demo too small to learn from still serves everything else.
+    if (!(error instanceof DomainError)) throw error;
+    logger.warn({ reason: error.message }, 'demo model not trained');
+  }
   let keyFile: string | undefined;
   if (!config.adminApiKey) {
     const { key } = await new AuthService(orm.em).createKey(Role.ADMIN, 'demo-admin');

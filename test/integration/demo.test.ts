@@ -48,7 +48,11 @@ describe('demo data', () => {
   it('runs once on first start and leaves an admin key file when none is configured', async () => {
     const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'tagwise-demo-'));
     try {
-      const config = loadConfig({ TAGWISE_DATA_DIR: dataDir, TAGWISE_DEMO_CUSTOMERS: '50' });
+      const config = loadConfig({
+        TAGWISE_DATA_DIR: dataDir,
+        TAGWISE_DEMO_CUSTOMERS: '50',
+        TAGWISE_MODELS_DIR: path.join(dataDir, 'models'),
+      });
       const logger = createLogger('silent');
       await seedDemoOnFirstStart(t.app.orm, config, logger);
       const key = (await fs.readFile(path.join(dataDir, 'demo-admin-key'), 'utf8')).trim();
