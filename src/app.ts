@@ -14,6 +14,7 @@ import { createContext, type GraphQLContext } from './graphql/context.js';
 import { createFormatError } from './graphql/format-error.js';
 import { AuthService } from './modules/auth/auth.service.js';
 import { seedDemoOnFirstStart } from './jobs/demo-setup.job.js';
+import { JobQueue } from './jobs/queue.js';
 
 export interface App {
   orm: MikroORM;
@@ -22,6 +23,7 @@ export interface App {
   http: Express;
   database: DatabaseHandle;
   logger: Logger;
+  queue: JobQueue;
   /** Request state for given headers, as /graphql builds it (tests call the server directly). */
   contextFor(headers: IncomingHttpHeaders): Promise<GraphQLContext>;
   close(): Promise<void>;
@@ -45,6 +47,7 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
       logger.info({ migrations: applied.map((m) => m.name) }, 'migrations applied');
 
     const auth = new AuthService(orm.em);
+    const queue = new JobQueue(orm, logger, config.modelsDir);
     if (config.adminApiKey) await auth.ensureAdminKey(config.adminApiKey);
     if (config.demo) await seedDemoOnFirstStart(orm, config, logger);
 
@@ -56,6 +59,7 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
       plugins: [ApolloServerPluginCacheControlDisabled()],
     });
     await server.start();
+    if (config.workers) await queue.startWorkers();
 
     const http = express();
     http.disable('x-powered-by');
@@ -71,7 +75,7 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
     http.use(
       '/graphql',
       express.json({ limit: '25mb' }),
-      expressMiddleware(server, { context: ({ req }) => createContext(orm, auth, req) }),
+      expressMiddleware(server, { context: ({ req }) => createContext(orm, auth, req, queue) }),
     );
 
     return {
@@ -80,9 +84,11 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
       http,
       database,
       logger,
-      contextFor: (headers) => createContext(orm, auth, { headers }),
+      queue,
+      contextFor: (headers) => createContext(orm, auth, { headers }, queue),
       async close() {
         await server.stop();
+        await queue.stop();
         await orm.close();
         if (!options.database) await database.stop();
       },

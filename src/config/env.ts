@@ -21,6 +21,7 @@ const envSchema = z.object({
     }),
   TAGWISE_DATA_DIR: z.string().trim().min(1, 'must not be empty').default('.data'),
   TAGWISE_PG_PORT: port.default(5433),
+  TAGWISE_WORKERS: z.enum(['0', '1'], { message: 'must be 0 or 1' }).default('1'),
   TAGWISE_MODELS_DIR: z.string().trim().min(1, 'must not be empty').default('models'),
   TAGWISE_DEMO: z.enum(['0', '1'], { message: 'must be 0 or 1' }).optional(),
   TAGWISE_DEMO_CUSTOMERS: z.coerce
@@ -52,6 +53,8 @@ export interface AppConfig {
   readonly databaseUrl: string | undefined;
   readonly dataDir: string;
   readonly embeddedPgPort: number;
+  /** Whether this process runs queue workers (training) besides serving the API. */
+  readonly workers: boolean;
   /** Model artifacts, one folder per version. */
   readonly modelsDir: string;
   /** Demo data is only ever generated into the embedded database or when asked for explicitly. */
@@ -91,6 +94,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     dataDir: path.resolve(e.TAGWISE_DATA_DIR),
     embeddedPgPort: e.TAGWISE_PG_PORT,
     modelsDir: path.resolve(e.TAGWISE_MODELS_DIR),
+    workers: e.TAGWISE_WORKERS === '1',
     demo,
     demoCustomers: e.TAGWISE_DEMO_CUSTOMERS,
     adminApiKey: e.ADMIN_API_KEY,

@@ -9,6 +9,7 @@ import { Event } from '../modules/event/event.entity.js';
 import {
   Cluster,
   CustomerCluster,
+  ModelRun,
   ModelVersion,
 } from '../modules/model-registry/model-version.entity.js';
 import {
@@ -35,6 +36,7 @@ export const entities = [
   ModelVersion,
   Cluster,
   CustomerCluster,
+  ModelRun,
 ];
 
 export interface OrmOptions {

@@ -4,6 +4,7 @@ import { CustomerResolver } from '../modules/customer/customer.resolver.js';
 import { EventResolver } from '../modules/event/event.resolver.js';
 import { FeatureResolver } from '../modules/feature/feature.resolver.js';
 import {
+  ClusterResolver,
   CustomerClusterResolver,
   ModelVersionResolver,
 } from '../modules/model-registry/model-registry.resolver.js';
@@ -18,6 +19,7 @@ export const resolvers = [
   FeatureResolver,
   ModelVersionResolver,
   CustomerClusterResolver,
+  ClusterResolver,
   CustomerTagsResolver,
   TagHistoryResolver,
   TagCategoryResolver,

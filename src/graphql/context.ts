@@ -9,6 +9,7 @@ import { createFeatureLoaders } from '../modules/feature/feature.loaders.js';
 import { FeatureService } from '../modules/feature/feature.service.js';
 import { createModelRegistryLoaders } from '../modules/model-registry/model-registry.loaders.js';
 import { ModelRegistryService } from '../modules/model-registry/model-registry.service.js';
+import { TrainingService, type TrainingQueue } from '../modules/model-registry/training.service.js';
 import { createTaggingLoaders } from '../modules/tagging/tagging.loaders.js';
 import { TaggingService } from '../modules/tagging/tagging.service.js';
 import { createTaxonomyLoaders } from '../modules/taxonomy/taxonomy.loaders.js';
@@ -24,14 +25,16 @@ function createLoaders(em: EntityManager) {
   };
 }
 
-function createServices(em: EntityManager) {
+function createServices(em: EntityManager, queue: TrainingQueue) {
+  const models = new ModelRegistryService(em);
   return {
     customers: new CustomerService(em),
     taxonomy: new TaxonomyService(em),
     tagging: new TaggingService(em),
     events: new EventService(em),
     features: new FeatureService(em),
-    models: new ModelRegistryService(em),
+    models,
+    training: new TrainingService(models, queue),
   };
 }
 
@@ -53,10 +56,17 @@ export async function createContext(
   orm: MikroORM,
   auth: AuthService,
   req: Pick<IncomingMessage, 'headers'>,
+  queue: TrainingQueue,
 ): Promise<GraphQLContext> {
   const em = orm.em.fork();
   const { viewer, authFailure } = await authenticate(auth, req.headers.authorization);
-  return { em, viewer, authFailure, loaders: createLoaders(em), services: createServices(em) };
+  return {
+    em,
+    viewer,
+    authFailure,
+    loaders: createLoaders(em),
+    services: createServices(em, queue),
+  };
 }
 
 async function authenticate(

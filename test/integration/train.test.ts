@@ -109,4 +109,47 @@ describe('training and the model registry', () => {
       field: 'tags',
     });
   });
+
+  it('trains through the job queue and reports the run', async () => {
+    await t.app.queue.startWorkers();
+    const queued = await t.ok(
+      `mutation { trainModels(input: { seed: 7, tags: ["wine-lover", "high-value"] }) { id status } }`,
+    );
+    expect(queued.trainModels.status).toBe('QUEUED');
+    let run: any;
+    for (let i = 0; i < 240; i++) {
+      run = (
+        await t.ok(`query($id: ID!) { modelRun(id: $id) { status error progress } }`, {
+          id: queued.trainModels.id,
+        })
+      ).modelRun;
+      if (run.status === 'SUCCEEDED' || run.status === 'FAILED') break;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+    expect(run).toMatchObject({ status: 'SUCCEEDED', error: null });
+    const forbidden = await t.gql(
+      `mutation { trainModels { id } }`,
+      {},
+      { as: 'REVIEWER' as never },
+    );
+    expect(errorOf(forbidden).code).toBe('FORBIDDEN');
+  }, 180_000);
+
+  it('lists the active model’s clusters and maps one to a tag', async () => {
+    const { clusters } = await t.ok(`{ clusters { id label size tag { key } } }`);
+    expect(clusters.length).toBeGreaterThanOrEqual(3);
+    const [tag] = await t.sql<{ id: string }>(`select id from tag where key = 'vip'`);
+    const mapped = await t.ok(
+      `mutation($c: ID!, $t: ID) { mapClusterToTag(clusterId: $c, tagId: $t) { tag { key } } }`,
+      { c: clusters[0].id, t: tag!.id },
+    );
+    expect(mapped.mapClusterToTag.tag).toEqual({ key: 'vip' });
+    const bad = await t.gql(
+      `mutation($c: ID!) { mapClusterToTag(clusterId: $c, tagId: "424242") { id } }`,
+      {
+        c: clusters[0].id,
+      },
+    );
+    expect(errorOf(bad)).toMatchObject({ code: 'BAD_USER_INPUT', field: 'tagId' });
+  });
 });

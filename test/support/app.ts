@@ -1,3 +1,5 @@
+import os from 'node:os';
+import path from 'node:path';
 import type { GraphQLFormattedError } from 'graphql';
 import { inject } from 'vitest';
 import { createApp, type App } from '../../src/app.js';
@@ -41,6 +43,8 @@ export async function createTestApp(): Promise<TestApp> {
     NODE_ENV: 'test',
     LOG_LEVEL: 'silent',
     TAGWISE_DEMO: '0',
+    TAGWISE_WORKERS: '0',
+    TAGWISE_MODELS_DIR: path.join(os.tmpdir(), 'tagwise-test-models'),
   });
   const app = await createApp(config, {
     logger: createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'),

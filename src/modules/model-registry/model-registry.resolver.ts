@@ -9,12 +9,18 @@ import {
   Resolver,
   Root,
 } from 'type-graphql';
-import type { GraphQLContext } from '../../graphql/context.js';
+import { viewerOf, type GraphQLContext } from '../../graphql/context.js';
+import { TagType } from '../taxonomy/taxonomy.type.js';
 import { Role } from '../auth/api-key.entity.js';
 import type { CustomerRecord } from '../customer/customer.repository.js';
 import { CustomerType } from '../customer/customer.type.js';
-import type { ModelVersion } from './model-version.entity.js';
-import { ClusterType, ModelVersionType } from './model-registry.type.js';
+import type { Cluster, ModelRun, ModelVersion } from './model-version.entity.js';
+import {
+  ClusterType,
+  ModelRunType,
+  ModelVersionType,
+  TrainModelsInput,
+} from './model-registry.type.js';
 
 @Resolver(() => ModelVersionType)
 export class ModelVersionResolver {
@@ -44,6 +50,56 @@ export class ModelVersionResolver {
   @FieldResolver(() => [ClusterType])
   clusters(@Root() model: ModelVersion, @Ctx() ctx: GraphQLContext) {
     return ctx.services.models.clustersOf(model.id);
+  }
+
+  @Authorized(Role.DATA_SCIENTIST, Role.ADMIN)
+  @Mutation(() => ModelRunType, {
+    description: 'Queue a training run; follow it with modelRun(id) until SUCCEEDED or FAILED',
+  })
+  async trainModels(
+    @Arg('input', () => TrainModelsInput, { nullable: true }) input: TrainModelsInput | null,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<ModelRun> {
+    return ctx.services.training.request(input ?? {}, viewerOf(ctx).name);
+  }
+
+  @Authorized()
+  @Query(() => ModelRunType, { nullable: true })
+  modelRun(@Arg('id', () => ID) id: string, @Ctx() ctx: GraphQLContext): Promise<ModelRun> {
+    return ctx.services.models.getRun(id);
+  }
+
+  @Authorized()
+  @Query(() => [ClusterType], {
+    name: 'clusters',
+    description: 'Segments of the active model (or of a version)',
+  })
+  modelClusters(
+    @Arg('modelVersionId', () => ID, { nullable: true }) modelVersionId: string | null,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<Cluster[]> {
+    return ctx.services.models.clusters(modelVersionId);
+  }
+
+  @Authorized(Role.DATA_SCIENTIST, Role.ADMIN)
+  @Mutation(() => ClusterType, {
+    description: 'Propose the tag for the cluster’s members; null unmaps',
+  })
+  mapClusterToTag(
+    @Arg('clusterId', () => ID) clusterId: string,
+    @Arg('tagId', () => ID, { nullable: true }) tagId: string | null,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<Cluster> {
+    return ctx.services.models.mapClusterToTag(clusterId, tagId);
+  }
+}
+
+@Resolver(() => ClusterType)
+export class ClusterResolver {
+  @FieldResolver(() => TagType, { nullable: true, description: 'The tag proposed for members' })
+  tag(@Root() cluster: Cluster & { tagId?: string | null }, @Ctx() ctx: GraphQLContext) {
+    const id = cluster.tag?.id ?? cluster.tagId ?? null;
+    return id ? ctx.loaders.tagById.load(id) : null;
   }
 }
 

@@ -1,7 +1,14 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { NotFoundError, parseId } from '../common/domain.errors.js';
+import { InvalidInputError, NotFoundError, parseId } from '../common/domain.errors.js';
+import { Tag, TagStatus } from '../taxonomy/tag.entity.js';
 import { bigintArray } from '../common/sql.js';
-import { Cluster, ModelStatus, ModelVersion } from './model-version.entity.js';
+import { Cluster, ModelRun, ModelStatus, ModelVersion, RunStatus } from './model-version.entity.js';
+
+export interface TrainingRequest {
+  seed?: number | null;
+  tags?: string[] | null;
+  promote?: boolean | null;
+}
 
 export interface NewModelVersion {
   version: string;
@@ -97,5 +104,56 @@ export class ModelRegistryService {
 
   clustersOf(modelVersionId: string): Promise<Cluster[]> {
     return this.em.find(Cluster, { modelVersion: modelVersionId }, { orderBy: { index: 'asc' } });
+  }
+
+  /** Records a training run; the caller enqueues it for a worker. */
+  async createRun(request: TrainingRequest, createdBy: string): Promise<ModelRun> {
+    if (request.seed != null && (!Number.isInteger(request.seed) || request.seed < 0)) {
+      throw new InvalidInputError('input.seed', 'input.seed must be a whole number ≥ 0');
+    }
+    const run = this.em.create(ModelRun, {
+      params: {
+        ...(request.seed != null ? { seed: request.seed } : {}),
+        ...(request.tags?.length ? { tags: request.tags } : {}),
+        promote: request.promote ?? false,
+      },
+      createdBy,
+      status: RunStatus.QUEUED,
+      createdAt: new Date(),
+    });
+    await this.em.flush();
+    return run;
+  }
+
+  async getRun(id: string): Promise<ModelRun> {
+    const run = await this.em.findOne(ModelRun, { id: parseId(id, 'id') });
+    if (!run) throw new NotFoundError('ModelRun', id);
+    return run;
+  }
+
+  /** Clusters of the active model, or of a given version. */
+  async clusters(modelVersionId?: string | null): Promise<Cluster[]> {
+    const id = modelVersionId
+      ? parseId(modelVersionId, 'modelVersionId')
+      : (await this.active())?.id;
+    return id ? this.clustersOf(id) : [];
+  }
+
+  /** The cluster's members get the tag proposed by scoring runs; null unmaps. */
+  async mapClusterToTag(clusterId: string, tagId: string | null): Promise<Cluster> {
+    const cluster = await this.em.findOne(Cluster, { id: parseId(clusterId, 'clusterId') });
+    if (!cluster) throw new NotFoundError('Cluster', clusterId);
+    if (tagId === null) {
+      cluster.tag = null;
+    } else {
+      const tag = await this.em.findOne(Tag, { id: parseId(tagId, 'tagId') });
+      if (!tag) throw new InvalidInputError('tagId', `tagId: tag ${tagId} does not exist`);
+      if (tag.status !== TagStatus.ACTIVE) {
+        throw new InvalidInputError('tagId', `tagId: tag "${tag.key}" is deprecated`);
+      }
+      cluster.tag = tag;
+    }
+    await this.em.flush();
+    return cluster;
   }
 }

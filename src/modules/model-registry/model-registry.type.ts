@@ -1,6 +1,6 @@
 import { GraphQLJSONObject } from 'graphql-scalars';
-import { Field, ID, Int, ObjectType, registerEnumType } from 'type-graphql';
-import { ModelStatus } from './model-version.entity.js';
+import { Field, ID, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
+import { ModelStatus, RunStatus } from './model-version.entity.js';
 
 registerEnumType(ModelStatus, { name: 'ModelStatus' });
 
@@ -62,4 +62,48 @@ export class ModelVersionType {
 
   @Field(() => Date, { nullable: true })
   promotedAt!: Date | null;
+}
+
+registerEnumType(RunStatus, { name: 'RunStatus' });
+
+@ObjectType('ModelRun', { description: 'A training run on the job queue' })
+export class ModelRunType {
+  @Field(() => ID)
+  id!: string;
+
+  @Field(() => RunStatus)
+  status!: RunStatus;
+
+  @Field(() => GraphQLJSONObject)
+  params!: Record<string, unknown>;
+
+  @Field(() => GraphQLJSONObject, { nullable: true, description: '{ phase, done, total }' })
+  progress!: Record<string, unknown> | null;
+
+  @Field(() => String, { nullable: true })
+  error!: string | null;
+
+  @Field(() => String, { nullable: true })
+  createdBy!: string | null;
+
+  @Field(() => Date)
+  createdAt!: Date;
+
+  @Field(() => Date, { nullable: true })
+  finishedAt!: Date | null;
+}
+
+@InputType()
+export class TrainModelsInput {
+  @Field(() => Int, {
+    nullable: true,
+    description: 'Default 42; the same seed and data give the same model',
+  })
+  seed?: number | null;
+
+  @Field(() => [String], { nullable: true, description: 'Tag keys; default: suggestable tags' })
+  tags?: string[] | null;
+
+  @Field(() => Boolean, { nullable: true, description: 'Make the new version ACTIVE when done' })
+  promote?: boolean | null;
 }

@@ -112,3 +112,42 @@ export class CustomerCluster {
   @Property({ type: 'real' })
   distance!: number;
 }
+
+export enum RunStatus {
+  QUEUED = 'QUEUED',
+  RUNNING = 'RUNNING',
+  SUCCEEDED = 'SUCCEEDED',
+  FAILED = 'FAILED',
+}
+
+/** A training run requested over the API and executed by a queue worker. */
+@Entity({ tableName: 'model_run' })
+export class ModelRun {
+  @PrimaryKey({ type: 'bigint', autoincrement: true })
+  id!: string;
+
+  @Enum({ items: () => RunStatus, type: 'text' })
+  status: RunStatus = RunStatus.QUEUED;
+
+  @Property({ type: 'jsonb' })
+  params!: Record<string, unknown>;
+
+  /** The latest phase and its done/total, for progress bars. */
+  @Property({ type: 'jsonb', nullable: true })
+  progress: { phase: string; done: number; total: number } | null = null;
+
+  @ManyToOne(() => ModelVersion, { nullable: true, deleteRule: 'set null' })
+  modelVersion: ModelVersion | null = null;
+
+  @Property({ type: 'text', nullable: true })
+  error: string | null = null;
+
+  @Property({ type: 'text', nullable: true })
+  createdBy: string | null = null;
+
+  @Property({ type: 'timestamptz', defaultRaw: 'now()' })
+  createdAt: Date = new Date();
+
+  @Property({ type: 'timestamptz', nullable: true })
+  finishedAt: Date | null = null;
+}
