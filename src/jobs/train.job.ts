@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { MikroORM } from '@mikro-orm/postgresql';
@@ -127,7 +128,9 @@ export async function trainModels(orm: MikroORM, options: TrainOptions = {}): Pr
     { seed, maxEpochs, onEpoch: (e) => progress('epochs', e.epoch + 1, maxEpochs) },
   );
 
-  const version = `${new Date().toISOString().replace(/[-:]/g, '').slice(0, 15)}-s${seed}`;
+  // Time to the millisecond plus a random suffix: two trainings in the same instant stay distinct.
+  const stamp = new Date().toISOString().replace(/[-:.Z]/g, '');
+  const version = `${stamp}-s${seed}-${randomBytes(2).toString('hex')}`;
   const modelsDir = path.resolve(options.modelsDir ?? 'models');
   const dir = path.join(modelsDir, version);
   await fs.mkdir(path.join(dir, 'classifier'), { recursive: true });
