@@ -3,6 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { refreshFeatures } from '../../src/jobs/feature-refresh.job.js';
+import { loadModel } from '../../src/jobs/model-loader.js';
+import { FeatureService } from '../../src/modules/feature/feature.service.js';
 import { trainModels, type TrainReport } from '../../src/jobs/train.job.js';
 import { seedDemo } from '../../src/modules/demo/demo.service.js';
 import { createTestApp, errorOf, type TestApp } from '../support/app.js';
@@ -151,5 +153,16 @@ describe('training and the model registry', () => {
       },
     );
     expect(errorOf(bad)).toMatchObject({ code: 'BAD_USER_INPUT', field: 'tagId' });
+  });
+
+  it('loads a version for scoring only while the feature schema matches', async () => {
+    const loaded = await loadModel(t.app.orm, first.modelVersionId);
+    expect(loaded.classifier.meta.tags.sort()).toEqual(['high-value', 'meat-lover', 'wine-lover']);
+    loaded.classifier.network.dispose();
+    await new FeatureService(t.app.orm.em.fork()).configure({ profile: ['age'] });
+    await expect(loadModel(t.app.orm, first.modelVersionId)).rejects.toMatchObject({
+      kind: 'conflict',
+      message: expect.stringMatching(/missing .*region/),
+    });
   });
 });
