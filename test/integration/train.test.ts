@@ -55,9 +55,11 @@ describe('training and the model registry', () => {
     expect(manifest).toMatchObject({ version: first.version, seed: 7, backend: first.backend });
     await fs.access(path.join(modelsDir, first.version, 'classifier', 'model.json'));
     const data = await t.ok(
-      `{ modelVersions { version status seed backend metrics clusters { label size } } }`,
+      `{ modelVersions { totalCount edges { node { version status seed backend metrics clusters { label size } } } } }`,
     );
-    const registered = data.modelVersions.find((m: any) => m.version === first.version);
+    const registered = data.modelVersions.edges
+      .map((e: any) => e.node)
+      .find((m: any) => m.version === first.version);
     expect(registered).toMatchObject({ status: 'CANDIDATE', seed: 7 });
     expect(registered.clusters).toHaveLength(first.clusters);
     expect(registered.clusters.reduce((s: number, c: any) => s + c.size, 0)).toBe(600);
@@ -72,9 +74,15 @@ describe('training and the model registry', () => {
     expect((await t.ok(`{ activeModelVersion { version } }`)).activeModelVersion).toBeNull();
     await t.ok(PROMOTE, { id: first.modelVersionId });
     await t.ok(PROMOTE, { id: second.modelVersionId });
-    let data = await t.ok(`{ modelVersions { version status } activeModelVersion { version } }`);
+    let data = await t.ok(
+      `{ modelVersions(first: 1, after: null) { edges { node { version } } pageInfo { hasNextPage } } all: modelVersions(first: 50) { edges { node { version status } } } activeModelVersion { version } }`,
+    );
     expect(data.activeModelVersion.version).toBe(second.version);
-    expect(data.modelVersions.find((m: any) => m.version === first.version).status).toBe('RETIRED');
+    expect(data.all.edges.find((e: any) => e.node.version === first.version).node.status).toBe(
+      'RETIRED',
+    );
+    expect(data.modelVersions.edges[0].node.version).toBe(second.version);
+    expect(data.modelVersions.pageInfo.hasNextPage).toBe(true);
     await t.ok(PROMOTE, { id: first.modelVersionId });
     data = await t.ok(`{ activeModelVersion { version } }`);
     expect(data.activeModelVersion.version).toBe(first.version);

@@ -1,5 +1,6 @@
 import {
   Arg,
+  Args,
   Authorized,
   Ctx,
   FieldResolver,
@@ -12,12 +13,14 @@ import {
 import { viewerOf, type GraphQLContext } from '../../graphql/context.js';
 import { TagType } from '../taxonomy/taxonomy.type.js';
 import { Role } from '../auth/api-key.entity.js';
+import { PageArgs } from '../common/connection.type.js';
 import type { CustomerRecord } from '../customer/customer.repository.js';
 import { CustomerType } from '../customer/customer.type.js';
 import type { Cluster, ModelRun, ModelVersion } from './model-version.entity.js';
 import {
   ClusterType,
   ModelRunType,
+  ModelVersionConnection,
   ModelVersionType,
   TrainModelsInput,
 } from './model-registry.type.js';
@@ -25,9 +28,9 @@ import {
 @Resolver(() => ModelVersionType)
 export class ModelVersionResolver {
   @Authorized()
-  @Query(() => [ModelVersionType], { description: 'Newest first (at most 500)' })
-  modelVersions(@Ctx() ctx: GraphQLContext): Promise<ModelVersion[]> {
-    return ctx.services.models.list();
+  @Query(() => ModelVersionConnection, { description: 'Newest first' })
+  async modelVersions(@Args(() => PageArgs) page: PageArgs, @Ctx() ctx: GraphQLContext) {
+    return ModelVersionConnection.fromPage(await ctx.services.models.list(page));
   }
 
   @Authorized()

@@ -1,6 +1,13 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { InvalidInputError, NotFoundError, parseId } from '../common/domain.errors.js';
 import { Tag, TagStatus } from '../taxonomy/tag.entity.js';
+import {
+  decodeCursor,
+  encodeCursor,
+  toPage,
+  type Page,
+  type PageRequest,
+} from '../common/pagination.js';
 import { bigintArray } from '../common/sql.js';
 import { Cluster, ModelRun, ModelStatus, ModelVersion, RunStatus } from './model-version.entity.js';
 
@@ -94,8 +101,20 @@ export class ModelRegistryService {
     });
   }
 
-  list(): Promise<ModelVersion[]> {
-    return this.em.find(ModelVersion, {}, { orderBy: { id: 'desc' }, limit: 500 });
+  /** Newest first. */
+  async list(page: PageRequest): Promise<Page<ModelVersion>> {
+    const [before] = page.after ? decodeCursor(page.after, 1) : [null];
+    const rows = await this.em.find(
+      ModelVersion,
+      before === null ? {} : { id: { $lt: String(before) } },
+      { orderBy: { id: 'desc' }, limit: page.first + 1 },
+    );
+    return toPage(
+      rows,
+      page.first,
+      (m) => encodeCursor([Number(m.id)]),
+      () => this.em.count(ModelVersion),
+    );
   }
 
   active(): Promise<ModelVersion | null> {

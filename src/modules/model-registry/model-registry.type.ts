@@ -1,5 +1,6 @@
 import { GraphQLJSONObject } from 'graphql-scalars';
 import { Field, ID, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
+import { createConnectionType } from '../common/connection.type.js';
 import { ModelStatus, RunStatus } from './model-version.entity.js';
 
 registerEnumType(ModelStatus, { name: 'ModelStatus' });
@@ -107,3 +108,5 @@ export class TrainModelsInput {
   @Field(() => Boolean, { nullable: true, description: 'Make the new version ACTIVE when done' })
   promote?: boolean | null;
 }
+
+export const ModelVersionConnection = createConnectionType('ModelVersion', ModelVersionType);
