@@ -67,18 +67,33 @@ function isUnfiltered(filter: ResolvedCustomerFilter | null | undefined): boolea
 
 const INTEGER_FIELDS = new Set([ProfileField.BIRTH_YEAR, ProfileField.COMPANY_SIZE]);
 
+/** Profile columns an upsert may set and their input keys; file imports merge the same ones. */
+export const PROFILE_COLUMNS: { column: string; key: keyof CustomerInput; type: 'text' | 'int' }[] =
+  [
+    { column: 'email', key: 'email', type: 'text' },
+    { column: 'phone', key: 'phone', type: 'text' },
+    { column: 'gender', key: 'gender', type: 'text' },
+    { column: 'birth_year', key: 'birthYear', type: 'int' },
+    { column: 'region', key: 'region', type: 'text' },
+    { column: 'city', key: 'city', type: 'text' },
+    { column: 'industry', key: 'industry', type: 'text' },
+    { column: 'company_size', key: 'companySize', type: 'int' },
+    { column: 'lifecycle_stage', key: 'lifecycleStage', type: 'text' },
+  ];
+
+/** How each profile column is read from a JSON row `json` (e.g. `i.r`). */
+export function profileColumnsFrom(json: string): { column: string; key: string; read: string }[] {
+  return PROFILE_COLUMNS.map(({ column, key, type }) => ({
+    column,
+    key,
+    read: type === 'int' ? `(${json}->>'${key}')::int` : `${json}->>'${key}'`,
+  }));
+}
+
 /** Columns an upsert may set, with how each is read from the JSON input row. */
-const UPSERT_COLUMNS: { column: string; key: keyof CustomerInput; read: string }[] = [
+const UPSERT_COLUMNS = [
   { column: 'name', key: 'name', read: `coalesce(i.r->>'name', '')` },
-  { column: 'email', key: 'email', read: `i.r->>'email'` },
-  { column: 'phone', key: 'phone', read: `i.r->>'phone'` },
-  { column: 'gender', key: 'gender', read: `i.r->>'gender'` },
-  { column: 'birth_year', key: 'birthYear', read: `(i.r->>'birthYear')::int` },
-  { column: 'region', key: 'region', read: `i.r->>'region'` },
-  { column: 'city', key: 'city', read: `i.r->>'city'` },
-  { column: 'industry', key: 'industry', read: `i.r->>'industry'` },
-  { column: 'company_size', key: 'companySize', read: `(i.r->>'companySize')::int` },
-  { column: 'lifecycle_stage', key: 'lifecycleStage', read: `i.r->>'lifecycleStage'` },
+  ...profileColumnsFrom('i.r'),
 ];
 
 export class CustomerRepository {

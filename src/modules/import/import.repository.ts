@@ -2,6 +2,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
+import { profileColumnsFrom } from '../customer/customer.repository.js';
 import { snapshotSql } from '../tagging/tagging.repository.js';
 import { ImportError } from './import.errors.js';
 import type { ImportMapping } from './import.mapping.js';
@@ -42,18 +43,8 @@ const STAGING_EXTRA: Record<ImportKind, string> = {
   tags: 'customer_id bigint, tag_id bigint, category_id bigint, exclusive boolean',
 };
 
-/** Profile columns with how each is read from a staged customer's `data`, as in upsertCustomers. */
-const CUSTOMER_COLUMNS: { column: string; key: string; read: string }[] = [
-  { column: 'email', key: 'email', read: `s.data->>'email'` },
-  { column: 'phone', key: 'phone', read: `s.data->>'phone'` },
-  { column: 'gender', key: 'gender', read: `s.data->>'gender'` },
-  { column: 'birth_year', key: 'birthYear', read: `(s.data->>'birthYear')::int` },
-  { column: 'region', key: 'region', read: `s.data->>'region'` },
-  { column: 'city', key: 'city', read: `s.data->>'city'` },
-  { column: 'industry', key: 'industry', read: `s.data->>'industry'` },
-  { column: 'company_size', key: 'companySize', read: `(s.data->>'companySize')::int` },
-  { column: 'lifecycle_stage', key: 'lifecycleStage', read: `s.data->>'lifecycleStage'` },
-];
+/** Profile columns read from a staged customer's `data`, exactly as upsertCustomers sets them. */
+const CUSTOMER_COLUMNS = profileColumnsFrom('s.data');
 
 /**
  * Staging and merge SQL for file imports, on one raw connection (COPY needs it) whose
