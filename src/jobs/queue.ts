@@ -62,13 +62,13 @@ export class JobQueue {
         ...(run.params as TrainOptions),
         createdBy: run.createdBy,
         modelsDir: this.modelsDir,
-        onProgress: (phase, done, total) => {
+        onProgress: (phase, done, total, detail) => {
           // At most a write a second: progress is for people watching, not an audit trail.
           if (Date.now() - lastWrite < 1000 && done < total) return;
           lastWrite = Date.now();
           void em
             .fork()
-            .nativeUpdate(ModelRun, { id: runId }, { progress: { phase, done, total } })
+            .nativeUpdate(ModelRun, { id: runId }, { progress: { phase, done, total, detail } })
             .catch((error: unknown) => this.logger.warn({ err: error }, 'progress not saved'));
         },
       });

@@ -29,7 +29,7 @@ export interface TrainOptions {
   /** Label weight of customers without the tag and no negative label: some do deserve it. */
   unlabelledWeight?: number;
   maxEpochs?: number;
-  onProgress?: (phase: string, done: number, total: number) => void;
+  onProgress?: (phase: string, done: number, total: number, detail?: string) => void;
 }
 
 export interface TrainReport {
@@ -125,7 +125,17 @@ export async function trainModels(orm: MikroORM, options: TrainOptions = {}): Pr
   const maxEpochs = options.maxEpochs ?? 200;
   const { model } = await trainClassifier(
     { features, columns, tags: tags.map((t) => t.key), labels, weights },
-    { seed, maxEpochs, onEpoch: (e) => progress('epochs', e.epoch + 1, maxEpochs) },
+    {
+      seed,
+      maxEpochs,
+      onEpoch: (e) =>
+        progress(
+          'epochs',
+          e.epoch + 1,
+          maxEpochs,
+          `loss ${e.loss.toFixed(4)} · validation ${e.validationLoss.toFixed(4)}`,
+        ),
+    },
   );
 
   // Time to the millisecond plus a random suffix: two trainings in the same instant stay distinct.

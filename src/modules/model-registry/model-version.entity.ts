@@ -132,9 +132,9 @@ export class ModelRun {
   @Property({ type: 'jsonb' })
   params!: Record<string, unknown>;
 
-  /** The latest phase and its done/total, for progress bars. */
+  /** The latest phase, its done/total and e.g. the epoch's loss, for progress bars. */
   @Property({ type: 'jsonb', nullable: true })
-  progress: { phase: string; done: number; total: number } | null = null;
+  progress: { phase: string; done: number; total: number; detail?: string } | null = null;
 
   @ManyToOne(() => ModelVersion, { nullable: true, deleteRule: 'set null' })
   modelVersion: ModelVersion | null = null;
