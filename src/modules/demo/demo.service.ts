@@ -53,20 +53,15 @@ export async function seedDemo(orm: MikroORM, options: SeedOptions): Promise<See
       `create temp table demo_tag (external_id text, tag_key text) on commit drop`,
     );
     const now = Date.now();
-    let done = 0;
-    function* personas(): Generator<DemoPersona> {
-      for (let i = offset; i < offset + total; i++) {
-        yield demoPersona(seed, i);
-        done += 1;
-        if (done % 10_000 === 0) progress('customers', done, total);
-      }
-    }
     await copyRows(
       client,
       'demo_customer',
       CUSTOMER_COLUMNS,
       (function* () {
-        for (const p of personas()) yield customerRow(p, now);
+        for (let i = offset; i < offset + total; i++) {
+          yield customerRow(demoPersona(seed, i), now);
+          if ((i - offset + 1) % 10_000 === 0) progress('customers', i - offset + 1, total);
+        }
       })(),
     );
     progress('customers', total, total);
