@@ -4,6 +4,7 @@ import { Migration20261123092158 } from './Migration20261123092158_events_featur
 import { Migration20261123094413 } from './Migration20261123094413_customer_count.js';
 import { Migration20261123105605 } from './Migration20261123105605_model_registry.js';
 import { Migration20261123110801 } from './Migration20261123110801_model_run.js';
+import { Migration20261123113536 } from './Migration20261123113536_suggestions.js';
 
 /** Every migration, in order. `tagwise migrate --create` writes new ones; list them here. */
 export const migrationsList: MigrationObject[] = [
@@ -12,4 +13,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261123094413_customer_count', class: Migration20261123094413 },
   { name: 'Migration20261123105605_model_registry', class: Migration20261123105605 },
   { name: 'Migration20261123110801_model_run', class: Migration20261123110801 },
+  { name: 'Migration20261123113536_suggestions', class: Migration20261123113536 },
 ];

@@ -16,6 +16,12 @@ import {
   CustomerFeatures,
   FeatureRefreshQueue,
 } from '../modules/feature/customer-features.entity.js';
+import {
+  ReviewLog,
+  SuggestionRun,
+  SuggestionTally,
+  TagSuggestion,
+} from '../modules/suggestion/suggestion.entity.js';
 import { CustomerTag } from '../modules/tagging/customer-tag.entity.js';
 import { TagHistory } from '../modules/tagging/tag-history.entity.js';
 import { Tag } from '../modules/taxonomy/tag.entity.js';
@@ -37,6 +43,10 @@ export const entities = [
   Cluster,
   CustomerCluster,
   ModelRun,
+  TagSuggestion,
+  ReviewLog,
+  SuggestionRun,
+  SuggestionTally,
 ];
 
 export interface OrmOptions {

@@ -46,6 +46,17 @@ export class Tag {
   })
   mergedIntoId: string | null = null;
 
+  /**
+   * Suggestions at or above this confidence are applied without review (AUTO_APPLIED); null, the
+   * default, sends every suggestion to a reviewer.
+   */
+  @Property({ type: 'real', nullable: true })
+  autoApplyThreshold: number | null = null;
+
+  /** Share of auto-applied suggestions still sent to the queue for quality control. */
+  @Property({ type: 'real', default: 0.1 })
+  autoApplySampleRate: number = 0.1;
+
   @Property({ type: 'timestamptz', nullable: true })
   deprecatedAt: Date | null = null;
 
