@@ -5,6 +5,7 @@ import { Migration20261123094413 } from './Migration20261123094413_customer_coun
 import { Migration20261123105605 } from './Migration20261123105605_model_registry.js';
 import { Migration20261123110801 } from './Migration20261123110801_model_run.js';
 import { Migration20261123113536 } from './Migration20261123113536_suggestions.js';
+import { Migration20261123121854 } from './Migration20261123121854_segments_rules.js';
 
 /** Every migration, in order. `tagwise migrate --create` writes new ones; list them here. */
 export const migrationsList: MigrationObject[] = [
@@ -14,4 +15,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261123105605_model_registry', class: Migration20261123105605 },
   { name: 'Migration20261123110801_model_run', class: Migration20261123110801 },
   { name: 'Migration20261123113536_suggestions', class: Migration20261123113536 },
+  { name: 'Migration20261123121854_segments_rules', class: Migration20261123121854 },
 ];

@@ -8,8 +8,10 @@ import { registerApiKeyCommand } from './apikey.js';
 import { registerFeaturesCommand } from './features.js';
 import { registerImportCommand } from './import.js';
 import { registerMigrateCommand } from './migrate.js';
+import { registerRulesCommand } from './rules.js';
 import { registerSchemaCommand } from './schema.js';
 import { registerSeedCommand } from './seed.js';
+import { registerSegmentsCommand } from './segments.js';
 import { registerTrainCommand } from './train.js';
 
 export function buildProgram(): Command {
@@ -24,6 +26,8 @@ export function buildProgram(): Command {
   registerImportCommand(program);
   registerApiKeyCommand(program);
   registerSchemaCommand(program);
+  registerSegmentsCommand(program);
+  registerRulesCommand(program);
   return program;
 }
 

@@ -22,6 +22,8 @@ import {
   SuggestionTally,
   TagSuggestion,
 } from '../modules/suggestion/suggestion.entity.js';
+import { Rule, RuleConflict, RuleRun } from '../modules/rule/rule.entity.js';
+import { Segment } from '../modules/segment/segment.entity.js';
 import { CustomerTag } from '../modules/tagging/customer-tag.entity.js';
 import { TagHistory } from '../modules/tagging/tag-history.entity.js';
 import { Tag } from '../modules/taxonomy/tag.entity.js';
@@ -47,6 +49,10 @@ export const entities = [
   ReviewLog,
   SuggestionRun,
   SuggestionTally,
+  Segment,
+  Rule,
+  RuleRun,
+  RuleConflict,
 ];
 
 export interface OrmOptions {

@@ -8,6 +8,19 @@ import {
   CustomerClusterResolver,
   ModelVersionResolver,
 } from '../modules/model-registry/model-registry.resolver.js';
+import {
+  RuleConflictResolver,
+  RuleResolver,
+  RuleRunResolver,
+} from '../modules/rule/rule.resolver.js';
+import { CustomerSegmentsResolver, SegmentResolver } from '../modules/segment/segment.resolver.js';
+import {
+  CustomerSuggestionsResolver,
+  ModelVersionPrecisionResolver,
+  ReviewQueueConnectionResolver,
+  SuggestionResolver,
+  TagAutoApplyResolver,
+} from '../modules/suggestion/suggestion.resolver.js';
 import { CustomerTagsResolver, TagHistoryResolver } from '../modules/tagging/tagging.resolver.js';
 import { TagCategoryResolver, TagResolver } from '../modules/taxonomy/taxonomy.resolver.js';
 import { AuthChecker } from './auth-checker.js';
@@ -24,6 +37,16 @@ export const resolvers = [
   TagHistoryResolver,
   TagCategoryResolver,
   TagResolver,
+  SegmentResolver,
+  CustomerSegmentsResolver,
+  RuleResolver,
+  RuleRunResolver,
+  RuleConflictResolver,
+  SuggestionResolver,
+  ReviewQueueConnectionResolver,
+  CustomerSuggestionsResolver,
+  ModelVersionPrecisionResolver,
+  TagAutoApplyResolver,
 ] as const;
 
 export function buildGraphQLSchema(): Promise<GraphQLSchema> {

@@ -10,6 +10,11 @@ import { FeatureService } from '../modules/feature/feature.service.js';
 import { createModelRegistryLoaders } from '../modules/model-registry/model-registry.loaders.js';
 import { ModelRegistryService } from '../modules/model-registry/model-registry.service.js';
 import { TrainingService, type TrainingQueue } from '../modules/model-registry/training.service.js';
+import { RuleService, type RuleQueue } from '../modules/rule/rule.service.js';
+import { createSegmentLoaders } from '../modules/segment/segment.loaders.js';
+import { SegmentService } from '../modules/segment/segment.service.js';
+import { createSuggestionLoaders } from '../modules/suggestion/suggestion.loaders.js';
+import { SuggestionService } from '../modules/suggestion/suggestion.service.js';
 import { createTaggingLoaders } from '../modules/tagging/tagging.loaders.js';
 import { TaggingService } from '../modules/tagging/tagging.service.js';
 import { createTaxonomyLoaders } from '../modules/taxonomy/taxonomy.loaders.js';
@@ -22,6 +27,8 @@ function createLoaders(em: EntityManager) {
     ...createEventLoaders(em),
     ...createFeatureLoaders(em),
     ...createModelRegistryLoaders(em),
+    ...createSegmentLoaders(em),
+    ...createSuggestionLoaders(em),
   };
 }
 
@@ -35,6 +42,9 @@ function createServices(em: EntityManager, queue: TrainingQueue) {
     features: new FeatureService(em),
     models,
     training: new TrainingService(models, queue),
+    segments: new SegmentService(em),
+    rules: new RuleService(em),
+    suggestions: new SuggestionService(em),
   };
 }
 
@@ -49,6 +59,12 @@ export interface GraphQLContext {
   authFailure: string | null;
   loaders: Loaders;
   services: Services;
+  queue: JobQueuePort;
+}
+
+/** What the API needs of the job queue: handing runs to whichever worker is free. */
+export interface JobQueuePort extends TrainingQueue, RuleQueue {
+  enqueueSuggestions(runId: string): Promise<void>;
 }
 
 /** The one place request state is built. */
@@ -56,7 +72,7 @@ export async function createContext(
   orm: MikroORM,
   auth: AuthService,
   req: Pick<IncomingMessage, 'headers'>,
-  queue: TrainingQueue,
+  queue: JobQueuePort,
 ): Promise<GraphQLContext> {
   const em = orm.em.fork();
   const { viewer, authFailure } = await authenticate(auth, req.headers.authorization);
@@ -66,6 +82,7 @@ export async function createContext(
     authFailure,
     loaders: createLoaders(em),
     services: createServices(em, queue),
+    queue,
   };
 }
 

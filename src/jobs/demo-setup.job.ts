@@ -6,9 +6,10 @@ import type { Logger } from '../config/logger.js';
 import { Role } from '../modules/auth/api-key.entity.js';
 import { AuthService } from '../modules/auth/auth.service.js';
 import { AppState } from '../modules/common/app-state.entity.js';
-import { seedDemo } from '../modules/demo/demo.service.js';
+import { seedDemo, seedDemoRules } from '../modules/demo/demo.service.js';
 import { DomainError } from '../modules/common/domain.errors.js';
 import { refreshFeatures } from './feature-refresh.job.js';
+import { runRules } from './rules.job.js';
 import { trainModels } from './train.job.js';
 
 const DEMO_STATE_KEY = 'demo_seeded';
@@ -28,6 +29,19 @@ export async function seedDemoOnFirstStart(
   const started = Date.now();
   const report = await seedDemo(orm, { customers: config.demoCustomers });
   const features = await refreshFeatures(orm, { mode: 'full' });
+  // Rules need features to pick the high-value threshold; later refreshes run them by themselves.
+  await seedDemoRules(orm);
+  const rules = await runRules(orm, { origin: 'demo', createdBy: 'demo' });
+  logger.info(
+    {
+      rules: rules.reports.map((r) => ({
+        rule: r.ruleName,
+        added: r.added,
+        conflicts: r.conflicts,
+      })),
+    },
+    'demo rules ran',
+  );
   try {
     const model = await trainModels(orm, {
       promote: true,

@@ -1,6 +1,8 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { TOP_SPEND_CATEGORIES, type FeatureSet } from '../modules/feature/feature.definitions.js';
 import { FeatureRepository } from '../modules/feature/feature.repository.js';
+import { Rule } from '../modules/rule/rule.entity.js';
+import { runRules } from './rules.job.js';
 
 export interface RefreshOptions {
   /** full: every customer; incremental: customers queued by new events or profile changes. */
@@ -12,6 +14,8 @@ export interface RefreshOptions {
   /** Statements run at once in a full refresh; one per core of the database server. */
   concurrency?: number;
   onProgress?: (done: number, total: number) => void;
+  /** Run the enabled rules on the fresh features afterwards (default true). */
+  runRules?: boolean;
 }
 
 export interface RefreshReport {
@@ -20,6 +24,8 @@ export interface RefreshReport {
   featureSetVersion: number;
   asOf: Date;
   ms: number;
+  /** The rule run that followed, when there were enabled rules. */
+  ruleRunId?: string;
 }
 
 /** Recomputes customer features set-based in SQL; see feature.definitions.ts for what. */
@@ -46,6 +52,7 @@ export async function refreshFeatures(
       featureSetVersion: set.version,
       asOf,
       ms: Date.now() - started,
+      ...(await rulesAfterRefresh(orm, options)),
     };
   }
 
@@ -75,7 +82,19 @@ export async function refreshFeatures(
     featureSetVersion: set.version,
     asOf,
     ms: Date.now() - started,
+    ...(await rulesAfterRefresh(orm, options)),
   };
+}
+
+/** Rules read features, so every refresh is followed by a rule run (when there are rules). */
+async function rulesAfterRefresh(
+  orm: MikroORM,
+  options: RefreshOptions,
+): Promise<{ ruleRunId?: string }> {
+  if (options.runRules === false) return {};
+  if ((await orm.em.fork().count(Rule, { enabled: true })) === 0) return {};
+  const run = await runRules(orm, { origin: 'feature-refresh' });
+  return { ruleRunId: run.id };
 }
 
 async function freezeSpendCategories(

@@ -2,9 +2,14 @@ import type { MikroORM } from '@mikro-orm/postgresql';
 import PgBoss from 'pg-boss';
 import type { Logger } from '../config/logger.js';
 import { ModelRun, RunStatus } from '../modules/model-registry/model-version.entity.js';
+import { SuggestionRun, SuggestionRunStatus } from '../modules/suggestion/suggestion.entity.js';
+import { generateSuggestions } from './suggest.job.js';
+import { runQueuedRules } from './rules.job.js';
 import { trainModels, type TrainOptions } from './train.job.js';
 
 export const TRAIN_QUEUE = 'train-models';
+export const RULES_QUEUE = 'run-rules';
+export const SUGGEST_QUEUE = 'generate-suggestions';
 
 export interface TrainJobData {
   runId: string;
@@ -30,6 +35,8 @@ export class JobQueue {
       boss.on('error', (error) => this.logger.error({ err: error }, 'job queue error'));
       await boss.start();
       await boss.createQueue(TRAIN_QUEUE);
+      await boss.createQueue(RULES_QUEUE);
+      await boss.createQueue(SUGGEST_QUEUE);
       this.boss = boss;
     }
     return this.boss;
@@ -43,11 +50,89 @@ export class JobQueue {
     });
   }
 
+  async enqueueSuggestions(runId: string): Promise<void> {
+    await (
+      await this.started()
+    ).send(SUGGEST_QUEUE, { runId } satisfies TrainJobData, { retryLimit: 0 });
+  }
+
+  async enqueueRuleRun(runId: string): Promise<void> {
+    await (
+      await this.started()
+    ).send(RULES_QUEUE, { runId } satisfies TrainJobData, { retryLimit: 0 });
+  }
+
+  /** Runs one queued rule run; the outcome (or the failure) is stored on its rule_run row. */
+  async runRules(runId: string): Promise<void> {
+    try {
+      await runQueuedRules(this.orm, runId);
+    } catch (error) {
+      this.logger.error({ err: error, runId }, 'rule run failed');
+    }
+  }
+
   async startWorkers(): Promise<void> {
     const boss = await this.started();
+    await boss.work<TrainJobData>(RULES_QUEUE, async ([job]) => {
+      if (job) await this.runRules(job.data.runId);
+    });
     await boss.work<TrainJobData>(TRAIN_QUEUE, async ([job]) => {
       if (job) await this.runTraining(job.data.runId);
     });
+    await boss.work<TrainJobData>(SUGGEST_QUEUE, async ([job]) => {
+      if (job) await this.runSuggestions(job.data.runId);
+    });
+  }
+
+  /** Runs one scoring run, recording progress and its report on the suggestion_run row. */
+  async runSuggestions(runId: string): Promise<void> {
+    const em = this.orm.em.fork();
+    const run = await em.findOneOrFail(SuggestionRun, { id: runId });
+    run.status = SuggestionRunStatus.RUNNING;
+    await em.flush();
+    let lastWrite = 0;
+    const params = run.params as {
+      modelVersionId?: string;
+      customerIds?: string[];
+      tagIds?: string[];
+      cooldownDays?: number;
+    };
+    try {
+      const report = await generateSuggestions(this.orm, {
+        ...params,
+        runId,
+        onProgress: (phase, done, total) => {
+          if (Date.now() - lastWrite < 1000 && done < total) return;
+          lastWrite = Date.now();
+          void em
+            .fork()
+            .nativeUpdate(SuggestionRun, { id: runId }, { progress: { phase, done, total } })
+            .catch((error: unknown) => this.logger.warn({ err: error }, 'progress not saved'));
+        },
+      });
+      await em.nativeUpdate(
+        SuggestionRun,
+        { id: runId },
+        {
+          status: SuggestionRunStatus.SUCCEEDED,
+          modelVersion: report.modelVersionId,
+          report: { ...report },
+          finishedAt: new Date(),
+          progress: { phase: 'done', done: 1, total: 1 },
+        },
+      );
+    } catch (error) {
+      this.logger.error({ err: error, runId }, 'suggestion run failed');
+      await em.nativeUpdate(
+        SuggestionRun,
+        { id: runId },
+        {
+          status: SuggestionRunStatus.FAILED,
+          error: (error as Error).message,
+          finishedAt: new Date(),
+        },
+      );
+    }
   }
 
   /** Runs one training run, recording progress and outcome on its model_run row. */

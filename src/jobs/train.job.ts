@@ -29,6 +29,8 @@ export interface TrainOptions {
   /** Label weight of customers without the tag and no negative label: some do deserve it. */
   unlabelledWeight?: number;
   maxEpochs?: number;
+  /** Each tag's threshold is the lowest reaching this precision on validation data (default 0.9). */
+  targetPrecision?: number;
   onProgress?: (phase: string, done: number, total: number, detail?: string) => void;
 }
 
@@ -52,9 +54,9 @@ const DEFAULT_UNLABELLED_WEIGHT = 0.3;
  * Trains a segmentation and a tag classifier on the current features and labels, writes the
  * artifacts to models/<version>/ and registers the version as a CANDIDATE (ACTIVE with promote).
  *
- * Labels: customers holding a tag are positives; customers holding another tag of the same
- * exclusive category are negatives; every other customer is a negative with a low weight,
- * because an unlabelled customer is only probably not one.
+ * Labels: customers holding a tag are positives; customers for whom a reviewer rejected the tag,
+ * or who hold another tag of the same exclusive category, are negatives; every other customer is
+ * a negative with a low weight, because an unlabelled customer is only probably not one.
  */
 export async function trainModels(orm: MikroORM, options: TrainOptions = {}): Promise<TrainReport> {
   const started = Date.now();
@@ -114,7 +116,7 @@ export async function trainModels(orm: MikroORM, options: TrainOptions = {}): Pr
   );
   progress('clustering', 1, 1);
 
-  const { tags, labels, weights, skipped } = await loadLabels(
+  const { tags, labels, weights, skipped, reviewedNegatives } = await loadLabels(
     em,
     customerIds,
     options.tags,
@@ -128,6 +130,9 @@ export async function trainModels(orm: MikroORM, options: TrainOptions = {}): Pr
     {
       seed,
       maxEpochs,
+      ...(options.targetPrecision !== undefined
+        ? { targetPrecision: options.targetPrecision }
+        : {}),
       onEpoch: (e) =>
         progress(
           'epochs',
@@ -175,7 +180,11 @@ export async function trainModels(orm: MikroORM, options: TrainOptions = {}): Pr
     featureSchema: { featureSetVersion: set.version, features: names },
     trainingSummary: {
       customers: customerIds.length,
-      tags: tags.map((t, i) => ({ key: t.key, positives: countPositives(labels, tags.length, i) })),
+      tags: tags.map((t, i) => ({
+        key: t.key,
+        positives: countPositives(labels, tags.length, i),
+        reviewedNegatives: reviewedNegatives[t.key] ?? 0,
+      })),
       skippedTags: skipped,
       epochs: model.meta.epochs,
       bestEpoch: model.meta.bestEpoch,
@@ -258,7 +267,20 @@ async function loadLabels(
      where c.suggestable or t.id = any(?::bigint[])`,
     [`{${candidates.map((t) => t.id).join(',')}}`],
   );
+  // Reviewers' rejections (and corrections away from a tag) are the surest negatives there are.
+  const rejected = await em.execute<{ customerId: string; tagId: string }[]>(
+    `select distinct customer_id as "customerId", tag_id as "tagId" from tag_suggestion
+     where status in ('REJECTED', 'CORRECTED') and tag_id = any(?::bigint[])`,
+    [`{${candidates.map((t) => t.id).join(',')}}`],
+  );
   const row = new Map(customerIds.map((id, i) => [id, i]));
+  const negatives = new Map<string, Set<number>>();
+  for (const r of rejected) {
+    const i = row.get(r.customerId);
+    if (i === undefined) continue;
+    if (!negatives.has(r.tagId)) negatives.set(r.tagId, new Set());
+    negatives.get(r.tagId)!.add(i);
+  }
   const positives = new Map<string, Set<number>>();
   const inCategory = new Map<string, Set<number>>();
   for (const h of held) {
@@ -295,9 +317,18 @@ async function loadLabels(
         weights[k] = 1;
       } else {
         labels[k] = 0;
-        weights[k] = tag.exclusive && sameCategory?.has(i) ? 1 : unlabelledWeight;
+        weights[k] =
+          (tag.exclusive && sameCategory?.has(i)) || negatives.get(tag.id)?.has(i)
+            ? 1
+            : unlabelledWeight;
       }
     }
   });
-  return { tags, labels, weights, skipped };
+  const reviewedNegatives = Object.fromEntries(
+    tags.map((t) => [
+      t.key,
+      [...(negatives.get(t.id) ?? [])].filter((i) => !positives.get(t.id)!.has(i)).length,
+    ]),
+  );
+  return { tags, labels, weights, skipped, reviewedNegatives };
 }

@@ -33,3 +33,13 @@ export function tokenArray(tokens: readonly string[]): string {
   }
   return `{${tokens.join(',')}}`;
 }
+
+/** A text[] literal for any strings: each quoted, quotes and backslashes escaped, null as NULL. */
+export function textArray(values: readonly (string | null)[]): string {
+  return `{${values.map((v) => (v === null ? 'NULL' : `"${v.replace(/["\\]/g, (c) => `\\${c}`)}"`)).join(',')}}`;
+}
+
+/** A real[]/float8[] literal; null (and non-finite numbers) as NULL. */
+export function numberArray(values: readonly (number | null)[]): string {
+  return `{${values.map((v) => (v === null || !Number.isFinite(v) ? 'NULL' : String(v))).join(',')}}`;
+}

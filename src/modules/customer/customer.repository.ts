@@ -38,12 +38,13 @@ export interface ResolvedCustomerFilter extends Omit<CustomerFilter, 'tags' | 't
   tagCategoryId?: string | null;
 }
 
-const COLUMNS = `c.id, c.external_id as "externalId", c.name, c.email, c.phone, c.gender,
+/** The customer columns as CustomerRecord fields, for queries that join customers (alias c). */
+export const CUSTOMER_COLUMNS = `c.id, c.external_id as "externalId", c.name, c.email, c.phone, c.gender,
   c.birth_year as "birthYear", c.region, c.city, c.industry, c.company_size as "companySize",
   c.lifecycle_stage as "lifecycleStage", c.attributes, c.created_at as "createdAt",
   c.updated_at as "updatedAt"`;
 
-function withDates<T extends CustomerRecord>(row: T): T {
+export function withDates<T extends CustomerRecord>(row: T): T {
   row.createdAt = parseTimestamp(row.createdAt);
   row.updatedAt = parseTimestamp(row.updatedAt);
   return row;
@@ -103,9 +104,17 @@ export class CustomerRepository {
     return this.em.getKnex();
   }
 
+  async findByIds(ids: readonly string[]): Promise<CustomerRecord[]> {
+    const rows = await this.em.execute<CustomerRecord[]>(
+      `select ${CUSTOMER_COLUMNS} from customer c where c.id = any(?::bigint[])`,
+      [bigintArray(ids)],
+    );
+    return rows.map(withDates);
+  }
+
   async findById(id: string): Promise<CustomerRecord | null> {
     const [row] = await this.em.execute<CustomerRecord[]>(
-      `select ${COLUMNS} from customer c where c.id = ?`,
+      `select ${CUSTOMER_COLUMNS} from customer c where c.id = ?`,
       [id],
     );
     return row ? withDates(row) : null;
@@ -125,7 +134,7 @@ export class CustomerRepository {
     const column = `c.${order.field}`;
     const isTime = order.field !== CustomerOrderField.NAME;
     const qb = this.filtered(filter)
-      .select(this.knex.raw(COLUMNS))
+      .select(this.knex.raw(CUSTOMER_COLUMNS))
       .select(this.knex.raw(`${column}${isTime ? '::text' : ''} as "sortKey"`))
       .orderBy([
         { column, order: order.direction },

@@ -1,6 +1,9 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
 import pg from 'pg';
 import { copyRows } from '../common/copy.js';
+import { Rule, RuleMode } from '../rule/rule.entity.js';
+import { parseCondition } from '../segment/condition/index.js';
+import { Tag } from '../taxonomy/tag.entity.js';
 import { snapshotSql } from '../tagging/tagging.repository.js';
 import {
   DEMO_TAXONOMY,
@@ -221,4 +224,80 @@ async function insertTaxonomy(
     categories: (categories.rowCount ?? 0) + (children.rowCount ?? 0),
     tags: tags.rowCount ?? 0,
   };
+}
+
+/** The seed articles' examples as rules, adapted to the demo taxonomy. */
+const DEMO_RULES = [
+  {
+    name: 'High value',
+    description: 'Spend in the last 365 days above the threshold (the top decile when seeded)',
+    text: (threshold: number) => `spend_365d > ${threshold}`,
+    tag: 'high-value',
+    mode: RuleMode.APPLY_ONLY,
+    priority: 100,
+    trigger: false,
+  },
+  {
+    name: 'Dormant',
+    description: 'No interaction for 30 days (沉睡客户); removed again when the customer is back',
+    text: () => 'NOT event:ANY within 30d',
+    tag: 'dormant',
+    mode: RuleMode.APPLY_AND_RETRACT,
+    priority: 50,
+    trigger: false,
+  },
+  {
+    name: 'Member',
+    description: 'Registered for an event: an interested member; applied as registrations arrive',
+    text: () => 'event:EVENT_REGISTRATION within 365d',
+    tag: 'interested',
+    mode: RuleMode.APPLY_ONLY,
+    priority: 10,
+    trigger: true,
+  },
+  {
+    name: 'Active',
+    description: 'Attended an event in the last 90 days; applied as attendance arrives',
+    text: () => 'event:EVENT_ATTENDANCE within 90d',
+    tag: 'event-attendee',
+    mode: RuleMode.APPLY_AND_RETRACT,
+    priority: 0,
+    trigger: true,
+  },
+];
+
+/**
+ * Saves the demo rules that are missing (by name). The high-value threshold is the 90th
+ * percentile of spend_365d, rounded to hundreds, so the rule tags a tenth of any demo size.
+ */
+export async function seedDemoRules(orm: MikroORM): Promise<number> {
+  const em = orm.em.fork();
+  const [{ threshold } = { threshold: null }] = await em.execute<{ threshold: number | null }[]>(
+    `select round(percentile_cont(0.9) within group (order by (values->>'spend_365d')::numeric)
+              / 100)::int * 100 as threshold
+     from customer_features`,
+  );
+  const tags = await em.find(Tag, { key: { $in: DEMO_RULES.map((r) => r.tag) } });
+  const existing = new Set((await em.find(Rule, {})).map((r) => r.name));
+  let created = 0;
+  for (const spec of DEMO_RULES) {
+    const tag = tags.find((t) => t.key === spec.tag);
+    if (!tag || existing.has(spec.name)) continue;
+    const rule = new Rule(
+      spec.name,
+      parseCondition(spec.text(Math.max(threshold ?? 0, 100))),
+      tag.id,
+    );
+    Object.assign(rule, {
+      description: spec.description,
+      mode: spec.mode,
+      priority: spec.priority,
+      trigger: spec.trigger,
+      createdBy: 'demo',
+    });
+    em.persist(rule);
+    created++;
+  }
+  await em.flush();
+  return created;
 }

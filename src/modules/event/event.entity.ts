@@ -33,6 +33,13 @@ export enum Channel {
  */
 @Entity({ tableName: 'event' })
 @Index({ name: 'event_customer_id_occurred_at_idx', properties: ['customer', 'occurredAt'] })
+// Condition event windows ("at least N events of type T within D days") scan by type and time and
+// read customer and category from the index alone.
+@Index({
+  name: 'event_type_occurred_at_idx',
+  expression:
+    'create index "event_type_occurred_at_idx" on "event" ("type", "occurred_at") include ("customer_id", "category")',
+})
 export class Event {
   @PrimaryKey({ type: 'bigint', autoincrement: true })
   id!: string;

@@ -1,5 +1,9 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { InvalidInputError, parseId } from '../common/domain.errors.js';
+import { bigintArray } from '../common/sql.js';
+import { runnerFor } from '../rule/rule.repository.js';
+import { applyTriggerRules } from '../rule/rule.service.js';
+import type { CompiledCondition } from '../segment/condition/index.js';
 import { BuiltinEventType } from './event.entity.js';
 import type { EventFilter, EventInput } from './event.input.js';
 import { EventRepository, type EventWindow, type NewEvent } from './event.repository.js';
@@ -12,6 +16,8 @@ const FUTURE_TOLERANCE_MS = 24 * 3600 * 1000;
 export interface RecordOutcome {
   recorded: number;
   duplicates: number;
+  /** Tags applied by trigger rules to the customers of the new events. */
+  triggered: number;
 }
 
 export function isEventType(type: string): boolean {
@@ -23,7 +29,7 @@ export class EventService {
 
   /** All or nothing, in one transaction; a repeated externalId is skipped and counted. */
   async recordEvents(input: EventInput[]): Promise<RecordOutcome> {
-    if (input.length === 0) return { recorded: 0, duplicates: 0 };
+    if (input.length === 0) return { recorded: 0, duplicates: 0, triggered: 0 };
     if (input.length > MAX_EVENTS) {
       throw new InvalidInputError(
         'input',
@@ -47,7 +53,12 @@ export class EventService {
         );
       }
       const recorded = await repository.insert(payload);
-      return { recorded, duplicates: rows.length - recorded };
+      // Behaviour triggers see the new events and commit or roll back with them.
+      const triggers =
+        recorded > 0
+          ? await applyTriggerRules(em, runnerFor(em), customersOf(rows))
+          : { applied: 0 };
+      return { recorded, duplicates: rows.length - recorded, triggered: triggers.applied };
     });
   }
 
@@ -63,6 +74,16 @@ export class EventService {
     }
     return { types, from: filter?.from ?? null, to: filter?.to ?? null };
   }
+}
+
+/** The customers the events name, by id or external id, as a condition restriction. */
+function customersOf(rows: NewEvent[]): CompiledCondition {
+  const ids = rows.flatMap((r) => (r.customerId ? [r.customerId] : []));
+  const externalIds = rows.flatMap((r) => (r.customerExternalId ? [r.customerExternalId] : []));
+  return {
+    sql: `(c.id = any(?::bigint[]) or c.external_id in (select jsonb_array_elements_text(?::jsonb)))`,
+    params: [bigintArray([...new Set(ids)]), JSON.stringify([...new Set(externalIds)])],
+  };
 }
 
 function toNewEvent(event: EventInput, at: string): NewEvent {

@@ -48,4 +48,9 @@ export class RecordEventsResult {
 
   @Field(() => Int, { description: 'Events whose externalId was already recorded' })
   duplicates!: number;
+
+  @Field(() => Int, {
+    description: 'Tags trigger rules applied to these customers in the same transaction',
+  })
+  triggered!: number;
 }

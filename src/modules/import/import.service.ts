@@ -1,6 +1,8 @@
 import fsp from 'node:fs/promises';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import pg from 'pg';
+import { positionalSql, type SqlRunner } from '../rule/rule.repository.js';
+import { applyTriggerRules } from '../rule/rule.service.js';
 import { ImportError } from './import.errors.js';
 import { Invalid, SKIP_ROW, type ImportMapping } from './import.mapping.js';
 import { ImportRepository, type MergeCounts } from './import.repository.js';
@@ -32,6 +34,8 @@ export interface ImportProgress {
 
 export interface ImportReport {
   kind: ImportKind;
+  /** Tags trigger rules applied to the customers of imported events. */
+  triggered: number;
   file: string;
   format: SourceFormat;
   delimiter: string | null;
@@ -124,6 +128,17 @@ export async function runImport(
       else if (plan.kind === 'events') merged = await repository.mergeEvents();
       else merged = await repository.mergeTags(`import:${source.name}`);
     }
+    // Behaviour triggers for the customers of the imported events, in the import's transaction.
+    let triggered = 0;
+    if (plan.kind === 'events' && merged.inserted > 0) {
+      const sql: SqlRunner = async (text, params) =>
+        (await client.query(positionalSql(text), params)).rows;
+      const outcome = await applyTriggerRules(orm.em.fork(), sql, {
+        sql: `c.external_id in (select customer_external_id from import_events where reason is null)`,
+        params: [],
+      });
+      triggered = outcome.applied;
+    }
     const rejectsFile = await writeRejects(
       repository.rejects(table),
       rejected,
@@ -142,6 +157,7 @@ export async function runImport(
       skipped: read.skipped + (blocked ? 0 : valid - merged.inserted - merged.updated),
       rejected,
       replaced: merged.replaced,
+      triggered,
       omittedValues: plan.omitted.count,
       taxonomy,
       ignoredColumns: [...plan.ignoredColumns],

@@ -1,5 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { bigintArray, parseTimestamp } from '../common/sql.js';
+import { bigintArray, numberArray, parseTimestamp, textArray } from '../common/sql.js';
 import type { CategoryRecord, TagRecord } from '../taxonomy/taxonomy.loaders.js';
 import type { TagSource } from './customer-tag.entity.js';
 import type { AssignmentSnapshot, TagAction } from './tag-history.entity.js';
@@ -66,6 +66,11 @@ export interface Attribution {
   note: string | null;
   confidence: number | null;
   modelVersion: string | null;
+}
+
+export interface TagPairs {
+  customerIds: readonly string[];
+  tagIds: readonly string[];
 }
 
 export interface TagForApply {
@@ -183,6 +188,87 @@ export class TaggingRepository {
        )
        select count(*)::int as n from logged`,
       [bigintArray(customerIds), bigintArray(tagIds), by.source, by.actor, by.note],
+    );
+    return row!.n;
+  }
+
+  /**
+   * Pairwise counterparts of the three writes above, for review decisions where every customer
+   * gets its own tag: pair i is (customerIds[i], tagIds[i]). Callers lock the customers first and
+   * pass at most one tag per customer and exclusive category.
+   */
+  async replaceExclusivePairs(pairs: TagPairs, by: Attribution): Promise<number> {
+    const [row] = await this.em.execute<{ n: number }[]>(
+      `with incoming as (
+         select p.customer_id, p.tag_id, t.category_id
+         from unnest(?::bigint[], ?::bigint[]) as p(customer_id, tag_id)
+         join tag t on t.id = p.tag_id join tag_category c on c.id = t.category_id
+         where c.exclusive
+       ),
+       removed as (
+         delete from customer_tag ct using tag held, incoming i
+         where ct.customer_id = i.customer_id and held.id = ct.tag_id
+           and held.category_id = i.category_id and ct.tag_id <> i.tag_id
+         returning ct.*, i.tag_id as replaced_by
+       ),
+       logged as (
+         insert into tag_history (customer_id, tag_id, action, source, related_tag_id, before, actor, note)
+         select customer_id, tag_id, 'REPLACED', ?, replaced_by, ${snapshotSql('removed')}, ?, ?
+         from removed returning 1
+       )
+       select count(*)::int as n from logged`,
+      [bigintArray(pairs.customerIds), bigintArray(pairs.tagIds), by.source, by.actor, by.note],
+    );
+    return row!.n;
+  }
+
+  async insertPairs(
+    pairs: TagPairs & { confidences: (number | null)[]; modelVersions: (string | null)[] },
+    by: Omit<Attribution, 'confidence' | 'modelVersion'>,
+  ): Promise<number> {
+    const [row] = await this.em.execute<{ n: number }[]>(
+      `with inserted as (
+         insert into customer_tag (customer_id, tag_id, source, confidence, model_version, applied_by, note)
+         select p.customer_id, p.tag_id, ?, p.confidence, p.model_version, ?, ?
+         from unnest(?::bigint[], ?::bigint[], ?::real[], ?::text[])
+           as p(customer_id, tag_id, confidence, model_version)
+         on conflict do nothing
+         returning *
+       ),
+       logged as (
+         insert into tag_history (customer_id, tag_id, action, source, after, actor, note)
+         select customer_id, tag_id, 'APPLIED', source, ${snapshotSql('inserted')}, applied_by, note
+         from inserted returning 1
+       )
+       select count(*)::int as n from logged`,
+      [
+        by.source,
+        by.actor,
+        by.note,
+        bigintArray(pairs.customerIds),
+        bigintArray(pairs.tagIds),
+        numberArray(pairs.confidences),
+        textArray(pairs.modelVersions),
+      ],
+    );
+    return row!.n;
+  }
+
+  async deletePairs(pairs: TagPairs, by: Attribution): Promise<number> {
+    const [row] = await this.em.execute<{ n: number }[]>(
+      `with removed as (
+         delete from customer_tag ct
+         using unnest(?::bigint[], ?::bigint[]) as p(customer_id, tag_id)
+         where ct.customer_id = p.customer_id and ct.tag_id = p.tag_id
+         returning ct.*
+       ),
+       logged as (
+         insert into tag_history (customer_id, tag_id, action, source, before, actor, note)
+         select customer_id, tag_id, 'REMOVED', ?, ${snapshotSql('removed')}, ?, ?
+         from removed returning 1
+       )
+       select count(*)::int as n from logged`,
+      [bigintArray(pairs.customerIds), bigintArray(pairs.tagIds), by.source, by.actor, by.note],
     );
     return row!.n;
   }

@@ -1,0 +1,22 @@
+import fs from 'node:fs';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { Command } from 'commander';
+import { SegmentService } from '../modules/segment/segment.service.js';
+import { withDatabase } from './context.js';
+
+export function registerSegmentsCommand(program: Command): void {
+  const segments = program.command('segments').description('saved customer segments');
+  segments
+    .command('export <key>')
+    .description('write the members of a saved segment as CSV (streamed, any size)')
+    .option('--out <file>', 'write to this file instead of standard output')
+    .action(async (key: string, options: { out?: string }) => {
+      await withDatabase(async ({ orm }) => {
+        const service = new SegmentService(orm.em.fork());
+        const lines = Readable.from(service.exportMembers(key));
+        await pipeline(lines, options.out ? fs.createWriteStream(options.out) : process.stdout);
+        if (options.out) console.error(`Members of segment ${key} written to ${options.out}`);
+      });
+    });
+}

@@ -1,0 +1,280 @@
+import type { MikroORM } from '@mikro-orm/postgresql';
+import pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+import {
+  ConflictError,
+  InvalidInputError,
+  NotFoundError,
+} from '../modules/common/domain.errors.js';
+import { bigintArray } from '../modules/common/sql.js';
+import { featureDefinitions } from '../modules/feature/feature.definitions.js';
+import { FeatureRepository } from '../modules/feature/feature.repository.js';
+import { ModelStatus, ModelVersion } from '../modules/model-registry/model-version.entity.js';
+import { DEFAULT_COOLDOWN_DAYS } from '../modules/suggestion/suggestion.service.js';
+import { CANDIDATE_COLUMNS, loadScoringModel, scoreCustomers } from './scoring/index.js';
+
+export interface SuggestOptions {
+  /** Default: the ACTIVE version. */
+  modelVersionId?: string | null;
+  /** Default: every customer with features. */
+  customerIds?: readonly string[] | null;
+  /** Default: every suggestable tag the model knows. */
+  tagIds?: readonly string[] | null;
+  /** A tag a reviewer rejected for a customer is not proposed again for this many days. */
+  cooldownDays?: number;
+  runId?: string | null;
+  workers?: number;
+  onProgress?: (phase: string, done: number, total: number) => void;
+}
+
+export interface SuggestReport {
+  modelVersionId: string;
+  modelVersion: string;
+  customers: number;
+  /** (customer, tag) pairs above threshold from the classifier, and from cluster mappings. */
+  modelCandidates: number;
+  clusterCandidates: number;
+  created: number;
+  corrections: number;
+  autoApplied: number;
+  /** Auto-applied, and sampled into the queue for quality control. */
+  sampledForReview: number;
+  alreadyHeld: number;
+  inCooldown: number;
+  /** Beaten by a more confident tag of the same exclusive category. */
+  outranked: number;
+  alreadyPending: number;
+  superseded: number;
+  backend: string;
+  workers: number;
+  ms: number;
+}
+
+const AUTO_APPLY_ACTOR = 'auto-apply';
+
+/**
+ * A scoring run: every customer in scope is scored by the model's workers straight into a COPY
+ * of a temporary table, cluster mappings add their members, and a few set-based statements turn
+ * the candidates into suggestions — skipping held tags, tags in their rejection cooldown and all
+ * but the best tag of an exclusive category, proposing a correction where the customer holds
+ * another tag of that category, superseding pending suggestions of older versions and
+ * auto-applying per tag policy.
+ */
+export async function generateSuggestions(
+  orm: MikroORM,
+  options: SuggestOptions = {},
+): Promise<SuggestReport> {
+  const started = Date.now();
+  const progress = options.onProgress ?? (() => {});
+  const cooldownDays = options.cooldownDays ?? DEFAULT_COOLDOWN_DAYS;
+  const em = orm.em.fork();
+  const version = options.modelVersionId
+    ? await em.findOne(ModelVersion, { id: options.modelVersionId })
+    : await em.findOne(ModelVersion, { status: ModelStatus.ACTIVE });
+  if (!version) {
+    if (options.modelVersionId) throw new NotFoundError('ModelVersion', options.modelVersionId);
+    throw new InvalidInputError(
+      'modelVersionId',
+      'there is no ACTIVE model version: train one and promote it (`tagwise train --promote`)',
+    );
+  }
+  const set = await new FeatureRepository(em).loadFeatureSet();
+  const current = featureDefinitions(set).map((d) => d.name);
+  const trained = version.featureSchema;
+  if (
+    trained.featureSetVersion !== set.version ||
+    trained.features.join('\n') !== current.join('\n')
+  ) {
+    throw new ConflictError(
+      `Model ${version.version} was trained on feature set v${trained.featureSetVersion}; the ` +
+        `current set is v${set.version}. Retrain (tagwise train) before generating suggestions.`,
+    );
+  }
+
+  const connectionString = orm.config.get('clientUrl')!;
+  const client = new pg.Client({ connectionString });
+  await client.connect();
+  try {
+    await client.query(`set work_mem = '256MB'`);
+    const model = await loadScoringModel(client, version.id);
+    await client.query(
+      `create temp table suggestion_candidate (
+         customer_id bigint not null, tag_id bigint not null, confidence real not null,
+         threshold real not null, cluster_id bigint, customer_value real, explanation jsonb,
+         source text not null default 'MODEL')`,
+    );
+    progress('scoring', 0, 1);
+    const scored = await scoreCustomers(
+      {
+        connectionString,
+        model,
+        ...(options.customerIds ? { customerIds: sortIds(options.customerIds) } : {}),
+        ...(options.workers ? { workers: options.workers } : {}),
+        onProgress: (done, total) => progress('scoring', done, total),
+      },
+      client.query(
+        copyFrom(`copy suggestion_candidate (${CANDIDATE_COLUMNS.join(', ')}) from stdin`),
+      ),
+    );
+
+    progress('merging', 0, 1);
+    await client.query('begin');
+    // One run merges at a time; two would both supersede and insert around each other.
+    await client.query(`select pg_advisory_xact_lock(hashtext('suggestion_generation'))`);
+    const scope = options.customerIds ? bigintArray(sortIds(options.customerIds)) : null;
+    const tagScope = options.tagIds?.length ? bigintArray([...options.tagIds]) : null;
+    const cluster = await client.query(
+      `insert into suggestion_candidate
+         (customer_id, tag_id, confidence, threshold, cluster_id, customer_value, explanation, source)
+       select cc.customer_id, cl.tag_id,
+              -- The core of a segment is surer than its edge: 1 at the centroid, 0.5 at the rim.
+              1 - 0.5 * percent_rank() over (partition by cl.id order by cc.distance),
+              0.5, cl.id, coalesce((cf.values ->> $3)::real, 0),
+              jsonb_build_object('text', format('in segment "%s", which is mapped to "%s"', cl.label, t.name),
+                'cluster', cl.label, 'contributions', '[]'::jsonb),
+              'CLUSTER'
+       from customer_cluster cc
+       join cluster cl on cl.id = cc.cluster_id and cl.tag_id is not null
+       join tag t on t.id = cl.tag_id
+       left join customer_features cf on cf.customer_id = cc.customer_id
+       where cc.model_version_id = $1 and ($2::bigint[] is null or cc.customer_id = any($2::bigint[]))`,
+      [version.id, scope, model.valueFeature ?? ''],
+    );
+    await client.query(
+      `create temp table suggestion_pick on commit drop as
+       with cand as (
+         -- The classifier's opinion wins over a cluster mapping's for the same pair.
+         select distinct on (s.customer_id, s.tag_id) s.*
+         from suggestion_candidate s
+         order by s.customer_id, s.tag_id, (s.source = 'MODEL') desc, s.confidence desc
+       ),
+       eligible as (
+         select cand.*, t.category_id, cat.exclusive, t.auto_apply_threshold, t.auto_apply_sample_rate
+         from cand
+         join tag t on t.id = cand.tag_id and t.status = 'ACTIVE'
+         join tag_category cat on cat.id = t.category_id and cat.suggestable
+         where $1::bigint[] is null or cand.tag_id = any($1::bigint[])
+       )
+       select e.*,
+         exists (select 1 from customer_tag ct
+                 where ct.customer_id = e.customer_id and ct.tag_id = e.tag_id) as held,
+         exists (select 1 from tag_suggestion r
+                 where r.customer_id = e.customer_id and r.tag_id = e.tag_id
+                   and r.status in ('REJECTED', 'CORRECTED')
+                   and r.reviewed_at > now() - make_interval(days => $2)) as cooling,
+         (select ct.tag_id from customer_tag ct join tag h on h.id = ct.tag_id
+          where e.exclusive and ct.customer_id = e.customer_id
+            and h.category_id = e.category_id and ct.tag_id <> e.tag_id
+          limit 1) as replaces_tag_id,
+         -- In an exclusive category only the model's best pick counts: if that is the tag the
+         -- customer already holds, the model is not asking for a change.
+         case when e.exclusive
+           then row_number() over (partition by e.customer_id, e.category_id
+                                   order by e.confidence desc, e.tag_id)
+           else 1 end as rank
+       from eligible e`,
+      [tagScope, cooldownDays],
+    );
+    const superseded = await client.query(
+      `update tag_suggestion s set status = 'SUPERSEDED', reviewed_at = now()
+       where s.status = 'PENDING' and not s.auto_applied and s.model_version_id <> $1
+         and ($2::bigint[] is null or s.customer_id = any($2::bigint[]))
+         and ($3::bigint[] is null or s.tag_id = any($3::bigint[]))`,
+      [version.id, scope, tagScope],
+    );
+    const { rows } = await client.query<Record<string, number>>(
+      `with picked as (
+         select p.*,
+           p.replaces_tag_id is null and p.auto_apply_threshold is not null
+             and p.confidence >= p.auto_apply_threshold as auto,
+           -- A hash, not random(): the same run samples the same suggestions.
+           (hashtext(p.customer_id::text || ':' || p.tag_id::text)::bigint & 65535) / 65536.0
+             < p.auto_apply_sample_rate as sampled
+         from suggestion_pick p
+         where p.rank = 1 and not p.held and not p.cooling
+       ),
+       inserted as (
+         insert into tag_suggestion (customer_id, tag_id, source, kind, replaces_tag_id, confidence,
+           threshold, margin, customer_value, model_version_id, cluster_id, explanation, status,
+           auto_applied, run_id, reviewed_by, reviewed_at)
+         select customer_id, tag_id, source,
+           case when replaces_tag_id is null then 'ADD' else 'CORRECTION' end, replaces_tag_id,
+           confidence, threshold, abs(confidence - threshold), coalesce(customer_value, 0), $1,
+           cluster_id, coalesce(explanation, '{"text": ""}'::jsonb),
+           case when auto and not sampled then 'AUTO_APPLIED' else 'PENDING' end,
+           auto, $2,
+           case when auto and not sampled then $4 end,
+           case when auto and not sampled then now() end
+         from picked
+         on conflict (customer_id, tag_id) where status = 'PENDING' do nothing
+         returning id, customer_id, tag_id, kind, status, auto_applied, confidence, model_version_id
+       ),
+       applied as (
+         insert into customer_tag (customer_id, tag_id, source, confidence, model_version, applied_by, note)
+         select customer_id, tag_id, 'MODEL', confidence, $3, $4,
+                'auto-applied: confidence above the tag''s auto-apply threshold'
+         from inserted where auto_applied
+         on conflict do nothing
+         returning *
+       ),
+       history as (
+         insert into tag_history (customer_id, tag_id, action, source, after, actor, note)
+         select customer_id, tag_id, 'APPLIED', source,
+                jsonb_build_object('source', source, 'confidence', confidence,
+                  'modelVersion', model_version, 'appliedBy', applied_by,
+                  'appliedAt', applied_at, 'note', note),
+                applied_by, note
+         from applied returning 1
+       ),
+       logged as (
+         insert into review_log (suggestion_id, customer_id, tag_id, action, confidence, model_version_id, actor, note)
+         select id, customer_id, tag_id, 'AUTO_APPLIED', confidence, model_version_id, $4,
+                case when status = 'PENDING' then 'sampled for quality review' end
+         from inserted where auto_applied returning 1
+       )
+       select
+         (select count(*) from inserted)::int as created,
+         (select count(*) from inserted where kind = 'CORRECTION')::int as corrections,
+         (select count(*) from inserted where status = 'AUTO_APPLIED')::int as "autoApplied",
+         (select count(*) from inserted where auto_applied and status = 'PENDING')::int as "sampledForReview",
+         (select count(*) from picked)::int as picked,
+         (select count(*) from suggestion_pick where rank = 1 and held)::int as "alreadyHeld",
+         (select count(*) from suggestion_pick where rank = 1 and not held and cooling)::int as "inCooldown",
+         (select count(*) from suggestion_pick where rank > 1)::int as outranked,
+         (select count(*) from history)::int as "historyRows",
+         (select count(*) from logged)::int as "logRows"`,
+      [version.id, options.runId ?? null, version.version, AUTO_APPLY_ACTOR],
+    );
+    await client.query('commit');
+    const counts = rows[0]!;
+    progress('merging', 1, 1);
+    return {
+      modelVersionId: version.id,
+      modelVersion: version.version,
+      customers: scored.customers,
+      modelCandidates: scored.candidates,
+      clusterCandidates: cluster.rowCount ?? 0,
+      created: counts.created!,
+      corrections: counts.corrections!,
+      autoApplied: counts.autoApplied!,
+      sampledForReview: counts.sampledForReview!,
+      alreadyHeld: counts.alreadyHeld!,
+      inCooldown: counts.inCooldown!,
+      outranked: counts.outranked!,
+      alreadyPending: counts.picked! - counts.created!,
+      superseded: superseded.rowCount ?? 0,
+      backend: scored.backend,
+      workers: scored.workers,
+      ms: Date.now() - started,
+    };
+  } catch (error) {
+    await client.query('rollback').catch(() => {});
+    throw error;
+  } finally {
+    await client.end();
+  }
+}
+
+function sortIds(ids: readonly string[]): string[] {
+  return [...new Set(ids)].sort((a, b) => (BigInt(a) < BigInt(b) ? -1 : a === b ? 0 : 1));
+}

@@ -1,0 +1,190 @@
+import { Entity, Enum, Index, ManyToOne, PrimaryKey, Property, Unique } from '@mikro-orm/core';
+import { Customer } from '../customer/customer.entity.js';
+import { Tag } from '../taxonomy/tag.entity.js';
+import type { Condition } from '../segment/condition/ast.js';
+
+export enum RuleMode {
+  /** Applies the tag to matching customers and never removes it. */
+  APPLY_ONLY = 'APPLY_ONLY',
+  /** Also removes the tag (when a rule applied it) from customers who no longer match. */
+  APPLY_AND_RETRACT = 'APPLY_AND_RETRACT',
+}
+
+export enum RuleRunStatus {
+  QUEUED = 'QUEUED',
+  RUNNING = 'RUNNING',
+  SUCCEEDED = 'SUCCEEDED',
+  FAILED = 'FAILED',
+}
+
+export enum ConflictKind {
+  /** The rule would remove a tag a reviewer approved or applied by hand. */
+  RETRACT_APPROVED = 'RETRACT_APPROVED',
+  /** The rule would apply a tag a reviewer rejected or corrected for this customer. */
+  APPLY_REJECTED = 'APPLY_REJECTED',
+  /** The rule's tag would replace a reviewer's tag of the same exclusive category. */
+  REPLACE_APPROVED = 'REPLACE_APPROVED',
+}
+
+/** A condition that applies (and optionally retracts) one tag; run set-based by rule.repository.ts. */
+@Entity({ tableName: 'rule' })
+export class Rule {
+  @PrimaryKey({ type: 'bigint', autoincrement: true })
+  id!: string;
+
+  @Property({ type: 'text', unique: true })
+  name: string;
+
+  @Property({ type: 'text', nullable: true })
+  description: string | null = null;
+
+  @Property({ type: 'jsonb' })
+  definition: Condition;
+
+  @ManyToOne(() => Tag, {
+    mapToPk: true,
+    type: 'bigint',
+    fieldName: 'tag_id',
+    deleteRule: 'restrict',
+  })
+  tagId: string;
+
+  @Enum({ items: () => RuleMode, type: 'text' })
+  mode: RuleMode = RuleMode.APPLY_ONLY;
+
+  @Property({ type: 'boolean', default: true })
+  enabled: boolean = true;
+
+  /** Higher runs first; of two rules tagging one exclusive category, the higher one wins. */
+  @Property({ type: 'integer', default: 0 })
+  priority: number = 0;
+
+  /** Also evaluated for the customers of newly recorded or imported events (source TRIGGER). */
+  @Property({ type: 'boolean', default: false })
+  trigger: boolean = false;
+
+  @Property({ type: 'text', nullable: true })
+  createdBy: string | null = null;
+
+  @Property({ type: 'timestamptz', defaultRaw: 'now()' })
+  createdAt: Date = new Date();
+
+  @Property({ type: 'timestamptz', defaultRaw: 'now()', onUpdate: () => new Date() })
+  updatedAt: Date = new Date();
+
+  constructor(name: string, definition: Condition, tagId: string) {
+    this.name = name;
+    this.definition = definition;
+    this.tagId = tagId;
+  }
+}
+
+/** Per-rule outcome of a run, stored in rule_run.reports. */
+export interface RuleReportData {
+  ruleId: string;
+  ruleName: string;
+  tagKey: string;
+  matched: number;
+  added: number;
+  removed: number;
+  unchanged: number;
+  conflicts: number;
+  /** Customer ids, at most 10 each. */
+  sampleAdded: string[];
+  sampleRemoved: string[];
+  ms: number;
+  /** Why the rule did not run, e.g. its condition no longer compiles. */
+  error?: string;
+}
+
+/** One run of all enabled rules, on demand or after a feature refresh. */
+@Entity({ tableName: 'rule_run' })
+export class RuleRun {
+  @PrimaryKey({ type: 'bigint', autoincrement: true })
+  id!: string;
+
+  @Property({ type: 'boolean' })
+  dryRun: boolean;
+
+  @Enum({ items: () => RuleRunStatus, type: 'text' })
+  status: RuleRunStatus = RuleRunStatus.QUEUED;
+
+  /** What started it: `api`, `cli`, `feature-refresh`, `demo`. */
+  @Property({ type: 'text' })
+  origin: string;
+
+  @Property({ type: 'text', nullable: true })
+  createdBy: string | null = null;
+
+  @Property({ type: 'jsonb', defaultRaw: "'[]'::jsonb" })
+  reports: RuleReportData[] = [];
+
+  @Property({ type: 'text', nullable: true })
+  error: string | null = null;
+
+  @Property({ type: 'timestamptz', defaultRaw: 'now()' })
+  createdAt: Date = new Date();
+
+  @Property({ type: 'timestamptz', nullable: true })
+  finishedAt: Date | null = null;
+
+  constructor(dryRun: boolean, origin: string) {
+    this.dryRun = dryRun;
+    this.origin = origin;
+  }
+}
+
+/**
+ * A rule disagreeing with a reviewer's decision. One row per (rule, customer, tag, kind): later
+ * runs that hit the same disagreement refresh `lastSeenAt` and `runId` instead of piling up rows.
+ */
+@Entity({ tableName: 'rule_conflict' })
+@Unique({ name: 'rule_conflict_uq', properties: ['ruleId', 'customer', 'tagId', 'kind'] })
+@Index({ name: 'rule_conflict_rule_id_id_idx', properties: ['ruleId', 'id'] })
+export class RuleConflict {
+  @PrimaryKey({ type: 'bigint', autoincrement: true })
+  id!: string;
+
+  @ManyToOne(() => Rule, {
+    mapToPk: true,
+    type: 'bigint',
+    fieldName: 'rule_id',
+    deleteRule: 'cascade',
+  })
+  ruleId: string;
+
+  @ManyToOne(() => Customer, { deleteRule: 'cascade' })
+  customer!: Customer;
+
+  @ManyToOne(() => Tag, {
+    mapToPk: true,
+    type: 'bigint',
+    fieldName: 'tag_id',
+    deleteRule: 'cascade',
+  })
+  tagId: string;
+
+  @Enum({ items: () => ConflictKind, type: 'text' })
+  kind: ConflictKind;
+
+  @ManyToOne(() => RuleRun, {
+    mapToPk: true,
+    type: 'bigint',
+    fieldName: 'run_id',
+    nullable: true,
+    deleteRule: 'set null',
+  })
+  runId: string | null = null;
+
+  @Property({ type: 'timestamptz', defaultRaw: 'now()' })
+  createdAt: Date = new Date();
+
+  @Property({ type: 'timestamptz', defaultRaw: 'now()' })
+  lastSeenAt: Date = new Date();
+
+  constructor(ruleId: string, tagId: string, kind: ConflictKind) {
+    this.ruleId = ruleId;
+    this.tagId = tagId;
+    this.kind = kind;
+  }
+}

@@ -1,0 +1,278 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import {
+  CUSTOMER_COLUMNS,
+  withDates,
+  type CustomerRecord,
+} from '../customer/customer.repository.js';
+import { parseTimestamp } from '../common/sql.js';
+import type { ConflictKind } from './rule.entity.js';
+import type { CompiledCondition } from '../segment/condition/index.js';
+import { snapshotSql } from '../tagging/tagging.repository.js';
+import type { TagSource } from '../tagging/customer-tag.entity.js';
+
+/**
+ * Runs one statement with `?` placeholders on the connection of the caller's transaction: a
+ * MikroORM EntityManager in requests and jobs, a plain pg client in the file import.
+ */
+export type SqlRunner = <T = Record<string, unknown>>(
+  sql: string,
+  params: unknown[],
+) => Promise<T[]>;
+
+export function runnerFor(em: EntityManager): SqlRunner {
+  return (sql, params) => em.execute(sql, params as never[]);
+}
+
+/** For pg clients: `?` placeholders become `$1…$n` (compiled conditions never contain a literal `?`). */
+export function positionalSql(sql: string): string {
+  let n = 0;
+  return sql.replace(/\?/g, () => `$${++n}`);
+}
+
+export interface RuleTarget {
+  ruleId: string;
+  ruleName: string;
+  tagId: string;
+  categoryId: string;
+  exclusive: boolean;
+}
+
+export interface ApplyOptions {
+  source: TagSource.RULE | TagSource.TRIGGER;
+  retract: boolean;
+  /** A boolean SQL expression over `c` restricting the customers considered (triggers). */
+  restrict?: CompiledCondition;
+  runId: string | null;
+}
+
+export interface RuleOutcome {
+  matched: number;
+  added: number;
+  removed: number;
+  unchanged: number;
+  conflicts: number;
+  sampleAdded: string[];
+  sampleRemoved: string[];
+}
+
+const SAMPLE = 10;
+const REJECTED = `s.status in ('REJECTED', 'CORRECTED')`;
+
+/**
+ * A reviewer stands behind customer_tag row `ct`: applied by hand, or an approved suggestion of
+ * that tag for that customer.
+ */
+const REVIEWED = `(ct.source = 'MANUAL' or exists (select 1 from tag_suggestion s
+  where s.customer_id = ct.customer_id and s.tag_id = ct.tag_id and s.status = 'APPROVED'))`;
+
+/**
+ * Set-based rule execution inside the caller's transaction, a handful of statements per rule
+ * whatever the number of customers: the matching customers land in a temporary table once, and
+ * apply, retract, conflicts and the report are each one statement over it.
+ */
+export class RuleRepository {
+  constructor(private readonly sql: SqlRunner) {}
+
+  /** Temporary tables for one transaction; `rule_claim` spans the rules of a run. */
+  async prepare(): Promise<void> {
+    await this.sql(
+      `create temp table if not exists rule_match (customer_id bigint primary key) on commit drop`,
+      [],
+    );
+    await this.sql(
+      `create temp table if not exists rule_apply (customer_id bigint primary key, kind text) on commit drop`,
+      [],
+    );
+    await this.sql(
+      `create temp table if not exists rule_retract (customer_id bigint primary key, kind text) on commit drop`,
+      [],
+    );
+    // Customers whose exclusive category a higher-priority rule of this run has decided.
+    await this.sql(
+      `create temp table if not exists rule_claim (customer_id bigint, category_id bigint,
+         primary key (customer_id, category_id)) on commit drop`,
+      [],
+    );
+  }
+
+  async apply(
+    rule: RuleTarget,
+    condition: CompiledCondition,
+    options: ApplyOptions,
+  ): Promise<RuleOutcome> {
+    await this.sql(`truncate rule_match, rule_apply, rule_retract`, []);
+    const restrict = options.restrict ?? { sql: 'true', params: [] };
+    const [match] = await this.sql<{ n: number }>(
+      `with inserted as (
+         insert into rule_match
+         select c.id from customer c
+         where ${restrict.sql} and ${condition.sql}
+           and not exists (select 1 from rule_claim k where k.customer_id = c.id and k.category_id = ?)
+         returning 1
+       )
+       select count(*)::int as n from inserted`,
+      [...restrict.params, ...condition.params, rule.categoryId],
+    );
+    if (!options.restrict) await this.sql(`analyze rule_match`, []);
+
+    // Matching customers without the tag: applied, unless a reviewer decided otherwise.
+    await this.sql(
+      `insert into rule_apply (customer_id, kind)
+       select m.customer_id,
+         case
+           when exists (select 1 from tag_suggestion s
+                        where s.customer_id = m.customer_id and s.tag_id = ?::bigint and ${REJECTED})
+             then 'APPLY_REJECTED'
+           when ?::boolean and exists (select 1 from customer_tag ct join tag t on t.id = ct.tag_id
+                        where ct.customer_id = m.customer_id and t.category_id = ?::bigint
+                          and ct.tag_id <> ?::bigint and ${REVIEWED})
+             then 'REPLACE_APPROVED'
+         end
+       from rule_match m
+       where not exists (select 1 from customer_tag ct
+                         where ct.customer_id = m.customer_id and ct.tag_id = ?::bigint)`,
+      [rule.tagId, rule.exclusive, rule.categoryId, rule.tagId, rule.tagId],
+    );
+    // Holders who no longer match: a rule's own assignment is removed; a reviewer's is a conflict.
+    if (options.retract) {
+      await this.sql(
+        `insert into rule_retract (customer_id, kind)
+         select ct.customer_id, case when ${REVIEWED} then 'RETRACT_APPROVED' end
+         from customer_tag ct
+         where ct.tag_id = ?::bigint
+           and not exists (select 1 from rule_match m where m.customer_id = ct.customer_id)
+           and (ct.source = 'RULE' or ${REVIEWED})`,
+        [rule.tagId],
+      );
+    }
+
+    const by = { actor: `rule:${rule.ruleName}`, note: `rule ${rule.ruleId}` };
+    if (rule.exclusive) {
+      await this.sql(
+        `with removed as (
+           delete from customer_tag ct using tag held, rule_apply a
+           where a.kind is null and ct.customer_id = a.customer_id and held.id = ct.tag_id
+             and held.category_id = ?::bigint and ct.tag_id <> ?::bigint
+           returning ct.*
+         )
+         insert into tag_history (customer_id, tag_id, action, source, related_tag_id, before, actor, note)
+         select customer_id, tag_id, 'REPLACED', ?, ?::bigint, ${snapshotSql('removed')}, ?, ?
+         from removed`,
+        [rule.categoryId, rule.tagId, options.source, rule.tagId, by.actor, by.note],
+      );
+    }
+    await this.sql(
+      `with inserted as (
+         insert into customer_tag (customer_id, tag_id, source, applied_by, note)
+         select a.customer_id, ?::bigint, ?, ?, ? from rule_apply a where a.kind is null
+         on conflict do nothing
+         returning *
+       )
+       insert into tag_history (customer_id, tag_id, action, source, after, actor, note)
+       select customer_id, tag_id, 'APPLIED', source, ${snapshotSql('inserted')}, applied_by, note
+       from inserted`,
+      [rule.tagId, options.source, by.actor, by.note],
+    );
+    if (options.retract) {
+      await this.sql(
+        `with removed as (
+           delete from customer_tag ct using rule_retract r
+           where r.kind is null and ct.customer_id = r.customer_id and ct.tag_id = ?::bigint
+             and ct.source = 'RULE'
+           returning ct.*
+         )
+         insert into tag_history (customer_id, tag_id, action, source, before, actor, note)
+         select customer_id, tag_id, 'REMOVED', ?, ${snapshotSql('removed')}, ?, ?
+         from removed`,
+        [rule.tagId, options.source, by.actor, by.note],
+      );
+    }
+    // Seen again, a conflict is refreshed rather than repeated.
+    await this.sql(
+      `insert into rule_conflict (rule_id, customer_id, tag_id, kind, run_id)
+       select ?::bigint, customer_id, ?::bigint, kind, ?::bigint
+       from (select customer_id, kind from rule_apply where kind is not null
+             union all select customer_id, kind from rule_retract where kind is not null) k
+       on conflict (rule_id, customer_id, tag_id, kind)
+       do update set last_seen_at = now(), run_id = coalesce(excluded.run_id, rule_conflict.run_id)`,
+      [rule.ruleId, rule.tagId, options.runId],
+    );
+    if (rule.exclusive) {
+      await this.sql(
+        `insert into rule_claim select customer_id, ?::bigint from rule_match on conflict do nothing`,
+        [rule.categoryId],
+      );
+    }
+
+    const [counts] = await this.sql<{
+      added: number;
+      removed: number;
+      pending: number;
+      conflicts: number;
+      sampleAdded: string[] | null;
+      sampleRemoved: string[] | null;
+    }>(
+      `select
+         (select count(*)::int from rule_apply where kind is null) as added,
+         (select count(*)::int from rule_retract where kind is null) as removed,
+         (select count(*)::int from rule_apply) as pending,
+         (select count(*)::int from rule_apply where kind is not null)
+           + (select count(*)::int from rule_retract where kind is not null) as conflicts,
+         (select array_agg(customer_id::text) from (select customer_id from rule_apply
+           where kind is null order by customer_id limit ${SAMPLE}) s) as "sampleAdded",
+         (select array_agg(customer_id::text) from (select customer_id from rule_retract
+           where kind is null order by customer_id limit ${SAMPLE}) s) as "sampleRemoved"`,
+      [],
+    );
+    return {
+      matched: match!.n,
+      added: counts!.added,
+      removed: counts!.removed,
+      unchanged: match!.n - counts!.pending,
+      conflicts: counts!.conflicts,
+      sampleAdded: counts!.sampleAdded ?? [],
+      sampleRemoved: counts!.sampleRemoved ?? [],
+    };
+  }
+}
+
+export interface ConflictRecord {
+  id: string;
+  ruleId: string;
+  tagId: string;
+  kind: ConflictKind;
+  runId: string | null;
+  createdAt: Date;
+  lastSeenAt: Date;
+  customer: CustomerRecord;
+}
+
+/** Conflicts newest first with their customers, in one statement. */
+export async function findConflicts(
+  em: EntityManager,
+  filter: { ruleId: string | null; runId: string | null },
+  limit: number,
+  beforeId: string | null,
+): Promise<ConflictRecord[]> {
+  const rows = await em.execute<(CustomerRecord & Record<string, unknown>)[]>(
+    `select ${CUSTOMER_COLUMNS}, k.id as "conflictId", k.rule_id as "ruleId", k.tag_id as "tagId",
+            k.kind, k.run_id as "runId", k.created_at as "conflictCreatedAt", k.last_seen_at as "lastSeenAt"
+     from rule_conflict k join customer c on c.id = k.customer_id
+     where (?::bigint is null or k.rule_id = ?::bigint) and (?::bigint is null or k.run_id = ?::bigint)
+       and (?::bigint is null or k.id < ?::bigint)
+     order by k.id desc limit ?`,
+    [filter.ruleId, filter.ruleId, filter.runId, filter.runId, beforeId, beforeId, limit],
+  );
+  return rows.map(
+    ({ conflictId, ruleId, tagId, kind, runId, conflictCreatedAt, lastSeenAt, ...customer }) => ({
+      id: String(conflictId),
+      ruleId: String(ruleId),
+      tagId: String(tagId),
+      kind: kind as ConflictKind,
+      runId: runId == null ? null : String(runId),
+      createdAt: parseTimestamp(conflictCreatedAt as string),
+      lastSeenAt: parseTimestamp(lastSeenAt as string),
+      customer: withDates(customer as unknown as CustomerRecord),
+    }),
+  );
+}

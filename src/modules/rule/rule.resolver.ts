@@ -1,0 +1,146 @@
+import {
+  Arg,
+  Args,
+  ArgsType,
+  Authorized,
+  Ctx,
+  Field,
+  FieldResolver,
+  ID,
+  Mutation,
+  Query,
+  Resolver,
+  Root,
+} from 'type-graphql';
+import { viewerOf, type GraphQLContext } from '../../graphql/context.js';
+import { Role } from '../auth/api-key.entity.js';
+import { PageArgs } from '../common/connection.type.js';
+import type { TagRecord } from '../taxonomy/taxonomy.loaders.js';
+import { TagType } from '../taxonomy/taxonomy.type.js';
+import { printCondition } from '../segment/condition/index.js';
+import type { Rule, RuleRun } from './rule.entity.js';
+import { CreateRuleInput, UpdateRuleInput } from './rule.input.js';
+import type { ConflictRecord } from './rule.repository.js';
+import {
+  RuleConflictConnection,
+  RuleConflictType,
+  RuleConnection,
+  RuleRunConnection,
+  RuleRunType,
+  RuleType,
+} from './rule.type.js';
+
+@ArgsType()
+export class RuleConflictsArgs extends PageArgs {
+  @Field(() => ID, { nullable: true })
+  ruleId?: string | null;
+
+  @Field(() => ID, { nullable: true, description: 'Conflicts the run hit last' })
+  runId?: string | null;
+}
+
+@Resolver(() => RuleType)
+export class RuleResolver {
+  @Authorized()
+  @Query(() => RuleConnection, { description: 'In the order they run: priority, then age' })
+  async rules(@Args(() => PageArgs) args: PageArgs, @Ctx() ctx: GraphQLContext) {
+    return RuleConnection.fromPage(await ctx.services.rules.listRulePage(args.first, args.after));
+  }
+
+  @Authorized()
+  @Query(() => RuleType)
+  rule(@Arg('id', () => ID) id: string, @Ctx() ctx: GraphQLContext): Promise<Rule> {
+    return ctx.services.rules.getRule(id);
+  }
+
+  @Authorized(Role.ADMIN, Role.DATA_SCIENTIST)
+  @Mutation(() => RuleType)
+  createRule(
+    @Arg('input', () => CreateRuleInput) input: CreateRuleInput,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<Rule> {
+    return ctx.services.rules.createRule(input, viewerOf(ctx).name);
+  }
+
+  @Authorized(Role.ADMIN, Role.DATA_SCIENTIST)
+  @Mutation(() => RuleType)
+  updateRule(
+    @Arg('input', () => UpdateRuleInput) input: UpdateRuleInput,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<Rule> {
+    return ctx.services.rules.updateRule(input);
+  }
+
+  @Authorized(Role.ADMIN, Role.DATA_SCIENTIST)
+  @Mutation(() => RuleRunType, {
+    description: 'Queue a run of every enabled rule; a dry run reports and changes nothing',
+  })
+  runRules(
+    @Arg('dryRun', () => Boolean, { defaultValue: false }) dryRun: boolean,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<RuleRun> {
+    return ctx.services.rules.requestRun(dryRun, viewerOf(ctx).name, ctx.queue);
+  }
+
+  @Authorized()
+  @Query(() => RuleRunType)
+  ruleRun(@Arg('id', () => ID) id: string, @Ctx() ctx: GraphQLContext): Promise<RuleRun> {
+    return ctx.services.rules.getRun(id);
+  }
+
+  @Authorized()
+  @Query(() => RuleRunConnection, { description: 'Newest first' })
+  async ruleRuns(@Args(() => PageArgs) args: PageArgs, @Ctx() ctx: GraphQLContext) {
+    return RuleRunConnection.fromPage(await ctx.services.rules.listRuns(args.first, args.after));
+  }
+
+  @Authorized()
+  @Query(() => RuleConflictConnection, {
+    description: 'Changes rules withheld because a reviewer decided otherwise, newest first',
+  })
+  async ruleConflicts(
+    @Args(() => RuleConflictsArgs) args: RuleConflictsArgs,
+    @Ctx() ctx: GraphQLContext,
+  ) {
+    return RuleConflictConnection.fromPage(
+      await ctx.services.rules.listConflicts(args, args.first, args.after),
+    );
+  }
+
+  @FieldResolver(() => String, { description: 'The condition in its canonical text form' })
+  text(@Root() rule: Rule): string {
+    return printCondition(rule.definition);
+  }
+
+  @FieldResolver(() => TagType)
+  async tag(@Root() rule: Rule, @Ctx() ctx: GraphQLContext): Promise<TagRecord> {
+    return (await ctx.loaders.tagById.load(rule.tagId))!;
+  }
+}
+
+@Resolver(() => RuleRunType)
+export class RuleRunResolver {
+  @FieldResolver(() => RuleConflictConnection, { description: 'Conflicts this run hit' })
+  async conflicts(
+    @Root() run: RuleRun,
+    @Args(() => PageArgs) args: PageArgs,
+    @Ctx() ctx: GraphQLContext,
+  ) {
+    return RuleConflictConnection.fromPage(
+      await ctx.services.rules.listConflicts({ runId: run.id }, args.first, args.after),
+    );
+  }
+}
+
+@Resolver(() => RuleConflictType)
+export class RuleConflictResolver {
+  @FieldResolver(() => RuleType)
+  rule(@Root() conflict: ConflictRecord, @Ctx() ctx: GraphQLContext): Promise<Rule> {
+    return ctx.services.rules.getRule(conflict.ruleId);
+  }
+
+  @FieldResolver(() => TagType)
+  async tag(@Root() conflict: ConflictRecord, @Ctx() ctx: GraphQLContext): Promise<TagRecord> {
+    return (await ctx.loaders.tagById.load(conflict.tagId))!;
+  }
+}

@@ -1,0 +1,375 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import {
+  ConflictError,
+  InvalidInputError,
+  NotFoundError,
+  parseId,
+} from '../common/domain.errors.js';
+import { decodeCursor, encodeCursor, toPage, type Page } from '../common/pagination.js';
+import {
+  ConditionError,
+  inlineSegments,
+  visitCondition,
+  type CompiledCondition,
+  type Condition,
+} from '../segment/condition/index.js';
+import { readCondition } from '../segment/segment.service.js';
+import { SegmentRepository, type ConditionEnvironment } from '../segment/segment.repository.js';
+import { TagSource } from '../tagging/customer-tag.entity.js';
+import { Tag, TagStatus } from '../taxonomy/tag.entity.js';
+import type { CreateRuleInput, UpdateRuleInput } from './rule.input.js';
+import {
+  Rule,
+  RuleConflict,
+  RuleMode,
+  RuleRun,
+  RuleRunStatus,
+  type RuleReportData,
+} from './rule.entity.js';
+import {
+  findConflicts,
+  RuleRepository,
+  runnerFor,
+  type ConflictRecord,
+  type RuleTarget,
+  type SqlRunner,
+} from './rule.repository.js';
+
+/** Where rule runs are queued; the job queue in the API process. */
+export interface RuleQueue {
+  enqueueRuleRun(runId: string): Promise<void>;
+}
+
+/** Whether a condition (its segments inlined) tests events: what makes a rule a trigger. */
+export function testsEvents(condition: Condition): boolean {
+  const walk = (c: Condition): boolean =>
+    visitCondition<boolean>(c, {
+      and: (operands) => operands.some(walk),
+      or: (operands) => operands.some(walk),
+      not: walk,
+      events: () => true,
+      tag: () => false,
+      category: () => false,
+      field: () => false,
+      attribute: () => false,
+      feature: () => false,
+      cluster: () => false,
+      segment: () => false,
+    });
+  return walk(condition);
+}
+
+interface RuleWithTarget {
+  rule: Rule;
+  target: RuleTarget;
+}
+
+export interface TriggerOutcome {
+  /** Tags applied, over all trigger rules. */
+  applied: number;
+  conflicts: number;
+}
+
+export class RuleService {
+  constructor(private readonly em: EntityManager) {}
+
+  async getRule(id: string): Promise<Rule> {
+    const rule = await this.em.findOne(Rule, { id: parseId(id, 'id') });
+    if (!rule) throw new NotFoundError('Rule', id);
+    return rule;
+  }
+
+  /** In the order they run: priority, highest first, then oldest first. */
+  listRules(): Promise<Rule[]> {
+    return this.em.find(Rule, {}, { orderBy: { priority: 'desc', id: 'asc' } });
+  }
+
+  async createRule(input: CreateRuleInput, actor: string): Promise<Rule> {
+    const environment = await new SegmentRepository(this.em).loadEnvironment();
+    const definition = readCondition(input, 'input', environment, { required: true })!;
+    const tag = await this.activeTag(input.tagId, 'input.tagId');
+    checkTrigger(input.trigger, definition, environment);
+    await this.uniqueName(input.name.trim(), null);
+    const rule = new Rule(input.name.trim(), definition, tag.id);
+    rule.description = input.description ?? null;
+    rule.mode = input.mode;
+    rule.enabled = input.enabled;
+    rule.priority = input.priority;
+    rule.trigger = input.trigger;
+    rule.createdBy = actor;
+    await this.em.persist(rule).flush();
+    return rule;
+  }
+
+  async updateRule(input: UpdateRuleInput): Promise<Rule> {
+    const rule = await this.getRule(input.id);
+    const environment = await new SegmentRepository(this.em).loadEnvironment();
+    const definition = readCondition(input, 'input', environment, { required: false });
+    if (definition) rule.definition = definition;
+    if (input.tagId != null) rule.tagId = (await this.activeTag(input.tagId, 'input.tagId')).id;
+    if (input.name != null) {
+      await this.uniqueName(input.name.trim(), rule.id);
+      rule.name = input.name.trim();
+    }
+    if (input.description !== undefined) rule.description = input.description;
+    if (input.mode != null) rule.mode = input.mode;
+    if (input.enabled != null) rule.enabled = input.enabled;
+    if (input.priority != null) rule.priority = input.priority;
+    if (input.trigger != null) rule.trigger = input.trigger;
+    checkTrigger(rule.trigger, rule.definition, environment);
+    await this.em.flush();
+    return rule;
+  }
+
+  /** Queues a run of every enabled rule; the returned run reports its progress and outcome. */
+  async requestRun(dryRun: boolean, actor: string, queue: RuleQueue): Promise<RuleRun> {
+    const run = new RuleRun(dryRun, 'api');
+    run.createdBy = actor;
+    await this.em.persist(run).flush();
+    await queue.enqueueRuleRun(run.id);
+    return run;
+  }
+
+  async getRun(id: string): Promise<RuleRun> {
+    const run = await this.em.findOne(RuleRun, { id: parseId(id, 'id') });
+    if (!run) throw new NotFoundError('RuleRun', id);
+    return run;
+  }
+
+  async listRuns(first: number, after: string | null | undefined): Promise<Page<RuleRun>> {
+    const beforeId = after ? String(decodeCursor(after, 1)[0]) : null;
+    const rows = await this.em.find(RuleRun, beforeId ? { id: { $lt: beforeId } } : {}, {
+      orderBy: { id: 'desc' },
+      limit: first + 1,
+    });
+    return toPage(
+      rows,
+      first,
+      (r) => encodeCursor([Number(r.id)]),
+      () => this.em.count(RuleRun),
+    );
+  }
+
+  /** Newest first, optionally of one rule or one run. */
+  async listConflicts(
+    filter: { ruleId?: string | null; runId?: string | null },
+    first: number,
+    after: string | null | undefined,
+  ): Promise<Page<ConflictRecord>> {
+    const beforeId = after ? String(decodeCursor(after, 1)[0]) : null;
+    const where = {
+      ruleId: filter.ruleId ? parseId(filter.ruleId, 'ruleId') : null,
+      runId: filter.runId ? parseId(filter.runId, 'runId') : null,
+    };
+    const rows = await findConflicts(this.em, where, first + 1, beforeId);
+    return toPage(
+      rows,
+      first,
+      (r) => encodeCursor([Number(r.id)]),
+      () =>
+        this.em.count(RuleConflict, {
+          ...(where.ruleId ? { ruleId: where.ruleId } : {}),
+          ...(where.runId ? { runId: where.runId } : {}),
+        }),
+    );
+  }
+
+  /** Rules in the order they run: priority (highest first), then id. */
+  async listRulePage(first: number, after: string | null | undefined): Promise<Page<Rule>> {
+    const [priority, id] = after ? decodeCursor(after, 2) : [null, null];
+    const rows = await this.em.find(
+      Rule,
+      after
+        ? {
+            $or: [
+              { priority: { $lt: Number(priority) } },
+              { priority: Number(priority), id: { $gt: String(id) } },
+            ],
+          }
+        : {},
+      { orderBy: { priority: 'desc', id: 'asc' }, limit: first + 1 },
+    );
+    return toPage(
+      rows,
+      first,
+      (r) => encodeCursor([r.priority, Number(r.id)]),
+      () => this.em.count(Rule),
+    );
+  }
+
+  /**
+   * Runs every enabled rule, highest priority first, in one transaction, and stores the report
+   * on the run. A dry run does all the work and rolls it back, so its counts are exactly what a
+   * real run would do.
+   */
+  async executeRun(
+    runId: string,
+    onProgress?: (done: number, total: number) => void,
+  ): Promise<RuleRun> {
+    const run = await this.em.findOneOrFail(RuleRun, { id: runId });
+    run.status = RuleRunStatus.RUNNING;
+    await this.em.flush();
+    try {
+      const reports: RuleReportData[] = [];
+      await this.em
+        .transactional(async (tx) => {
+          const rules = await loadRules(tx, { enabled: true });
+          const environment = await new SegmentRepository(tx).loadEnvironment();
+          const repository = new RuleRepository(runnerFor(tx));
+          await repository.prepare();
+          onProgress?.(0, rules.length);
+          for (const [i, { rule, target }] of rules.entries()) {
+            const started = Date.now();
+            const base = { ruleId: rule.id, ruleName: rule.name, tagKey: target.tagKey };
+            let compiled: CompiledCondition;
+            try {
+              compiled = environment.compile(rule.definition);
+            } catch (error) {
+              // A rule broken by a later taxonomy change must not stop the others.
+              if (!(error instanceof ConditionError)) throw error;
+              reports.push({ ...emptyReport(base), error: error.message, ms: 0 });
+              continue;
+            }
+            const outcome = await repository.apply(target, compiled, {
+              source: TagSource.RULE,
+              retract: rule.mode === RuleMode.APPLY_AND_RETRACT,
+              runId: run.dryRun ? null : run.id,
+            });
+            reports.push({ ...base, ...outcome, ms: Date.now() - started });
+            onProgress?.(i + 1, rules.length);
+          }
+          if (run.dryRun) throw new DryRunRollback();
+        })
+        .catch((error: unknown) => {
+          if (!(error instanceof DryRunRollback)) throw error;
+        });
+      await this.em.nativeUpdate(
+        RuleRun,
+        { id: runId },
+        { status: RuleRunStatus.SUCCEEDED, reports, finishedAt: new Date() },
+      );
+    } catch (error) {
+      await this.em.nativeUpdate(
+        RuleRun,
+        { id: runId },
+        { status: RuleRunStatus.FAILED, error: (error as Error).message, finishedAt: new Date() },
+      );
+      throw error;
+    }
+    return this.em.fork().findOneOrFail(RuleRun, { id: runId });
+  }
+
+  private async activeTag(id: string, field: string): Promise<Tag> {
+    const tag = await this.em.findOne(Tag, { id: parseId(id, field) });
+    if (!tag) throw new InvalidInputError(field, `${field}: tag ${id} does not exist`);
+    if (tag.status !== TagStatus.ACTIVE) {
+      throw new InvalidInputError(
+        field,
+        `${field}: tag "${tag.key}" is ${tag.status.toLowerCase()}`,
+      );
+    }
+    return tag;
+  }
+
+  private async uniqueName(name: string, exceptId: string | null): Promise<void> {
+    const existing = await this.em.findOne(Rule, { name });
+    if (existing && existing.id !== exceptId) {
+      throw new ConflictError(`a rule named "${name}" exists`, { field: 'input.name' });
+    }
+  }
+}
+
+class DryRunRollback extends Error {}
+
+function emptyReport(base: { ruleId: string; ruleName: string; tagKey: string }) {
+  return {
+    ...base,
+    matched: 0,
+    added: 0,
+    removed: 0,
+    unchanged: 0,
+    conflicts: 0,
+    sampleAdded: [],
+    sampleRemoved: [],
+  };
+}
+
+function checkTrigger(trigger: boolean, definition: Condition, env: ConditionEnvironment): void {
+  if (!trigger) return;
+  const resolve = env.schema.resolveSegment;
+  if (!testsEvents(inlineSegments(definition, resolve))) {
+    throw new InvalidInputError(
+      'input.trigger',
+      'input.trigger: a trigger rule needs an event condition (e.g. event:EVENT_REGISTRATION within 1d)',
+    );
+  }
+}
+
+async function loadRules(
+  em: EntityManager,
+  where: { enabled: true; trigger?: true },
+): Promise<(RuleWithTarget & { target: RuleTarget & { tagKey: string } })[]> {
+  const rules = await em.find(Rule, where, { orderBy: { priority: 'desc', id: 'asc' } });
+  if (rules.length === 0) return [];
+  const tags = await em.execute<
+    { id: string; key: string; categoryId: string; exclusive: boolean }[]
+  >(
+    `select t.id, t.key, t.category_id as "categoryId", c.exclusive
+     from tag t join tag_category c on c.id = t.category_id where t.id = any(?::bigint[])`,
+    [`{${[...new Set(rules.map((r) => r.tagId))].join(',')}}`],
+  );
+  const byId = new Map(tags.map((t) => [String(t.id), t]));
+  return rules.map((rule) => {
+    const tag = byId.get(rule.tagId)!;
+    return {
+      rule,
+      target: {
+        ruleId: rule.id,
+        ruleName: rule.name,
+        tagId: rule.tagId,
+        tagKey: tag.key,
+        categoryId: String(tag.categoryId),
+        exclusive: tag.exclusive,
+      },
+    };
+  });
+}
+
+/**
+ * Applies the enabled trigger rules to the customers `restrict` selects (those of just-recorded
+ * events), with source TRIGGER, on `sql` — the connection of the caller's transaction, so the
+ * tags commit or roll back with the events. Rules and taxonomy are read through `em`.
+ */
+export async function applyTriggerRules(
+  em: EntityManager,
+  sql: SqlRunner,
+  restrict: CompiledCondition,
+): Promise<TriggerOutcome> {
+  const rules = (await loadRules(em, { enabled: true, trigger: true })).filter(({ rule }) =>
+    testsEvents(rule.definition),
+  );
+  const outcome: TriggerOutcome = { applied: 0, conflicts: 0 };
+  if (rules.length === 0) return outcome;
+  const environment = await new SegmentRepository(em).loadEnvironment();
+  const repository = new RuleRepository(sql);
+  await repository.prepare();
+  for (const { rule, target } of rules) {
+    let compiled: CompiledCondition;
+    try {
+      compiled = environment.compile(rule.definition);
+    } catch (error) {
+      if (error instanceof ConditionError) continue;
+      throw error;
+    }
+    const result = await repository.apply(target, compiled, {
+      source: TagSource.TRIGGER,
+      retract: false,
+      restrict,
+      runId: null,
+    });
+    outcome.applied += result.added;
+    outcome.conflicts += result.conflicts;
+  }
+  await sql(`truncate rule_claim`, []);
+  return outcome;
+}

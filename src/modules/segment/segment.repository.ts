@@ -1,0 +1,120 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import {
+  CUSTOMER_COLUMNS,
+  withDates,
+  type CustomerRecord,
+} from '../customer/customer.repository.js';
+import { bigintArray } from '../common/sql.js';
+import { FeatureRepository } from '../feature/feature.repository.js';
+import {
+  compileCondition,
+  numericFeatureNames,
+  type CompiledCondition,
+  type Condition,
+  type ConditionSchema,
+} from './condition/index.js';
+import { Segment } from './segment.entity.js';
+
+/** Everything a condition is validated and compiled against, read once per request or run. */
+export interface ConditionEnvironment {
+  schema: ConditionSchema;
+  featureSetVersion: number;
+  segments: Map<string, Segment>;
+  compile(condition: Condition): CompiledCondition;
+}
+
+/** A compiled condition labelled with whose it is, for the batched membership queries. */
+export interface LabelledCondition {
+  id: string;
+  compiled: CompiledCondition;
+}
+
+export class SegmentRepository {
+  constructor(private readonly em: EntityManager) {}
+
+  findAll(): Promise<Segment[]> {
+    return this.em.find(Segment, {}, { orderBy: { id: 'asc' } });
+  }
+
+  /** Tag and category keys, numeric features of the current set and saved segments: 4 reads. */
+  async loadEnvironment(): Promise<ConditionEnvironment> {
+    const [tags, categories, set, segments] = await Promise.all([
+      this.em.execute<{ key: string }[]>('select key from tag'),
+      this.em.execute<{ key: string }[]>('select key from tag_category'),
+      new FeatureRepository(this.em).loadFeatureSet(),
+      this.findAll(),
+    ]);
+    const byKey = new Map(segments.map((s) => [s.key, s]));
+    const resolveSegment = (key: string) => byKey.get(key)?.definition;
+    return {
+      schema: {
+        tagKeys: new Set(tags.map((t) => t.key)),
+        categoryKeys: new Set(categories.map((c) => c.key)),
+        featureNames: numericFeatureNames(set),
+        resolveSegment,
+      },
+      featureSetVersion: set.version,
+      segments: byKey,
+      compile: (condition) =>
+        compileCondition(condition, { featureSetVersion: set.version, resolveSegment }),
+    };
+  }
+
+  async count({ sql, params }: CompiledCondition): Promise<number> {
+    const [row] = await this.em.execute<{ n: number }[]>(
+      `select count(*)::int as n from customer c where ${sql}`,
+      params,
+    );
+    return row!.n;
+  }
+
+  /** Members in id order after `afterId`, `limit` of them. */
+  async members(
+    { sql, params }: CompiledCondition,
+    limit: number,
+    afterId: string | null,
+  ): Promise<CustomerRecord[]> {
+    const rows = await this.em.execute<CustomerRecord[]>(
+      `select ${CUSTOMER_COLUMNS} from customer c
+       where ${sql} and (?::bigint is null or c.id > ?::bigint)
+       order by c.id limit ?`,
+      [...params, afterId, afterId, limit],
+    );
+    return rows.map(withDates);
+  }
+
+  /**
+   * Which of the conditions each customer satisfies: one statement for any number of customers
+   * and conditions, a UNION ALL of each condition restricted to the customers (an index probe on
+   * the primary key, then the condition on those few rows).
+   */
+  async matchingPairs(
+    conditions: readonly LabelledCondition[],
+    customerIds: readonly string[],
+  ): Promise<{ id: string; customerId: string }[]> {
+    if (conditions.length === 0 || customerIds.length === 0) return [];
+    const ids = bigintArray(customerIds);
+    const params: unknown[] = [];
+    const parts = conditions.map(({ id, compiled }) => {
+      params.push(id, ids, ...compiled.params);
+      return `select ?::bigint as id, c.id as "customerId" from customer c
+              where c.id = any(?::bigint[]) and ${compiled.sql}`;
+    });
+    return this.em.execute(parts.join('\nunion all\n'), params as never[]);
+  }
+
+  /** Sizes of many conditions in one statement. */
+  async counts(conditions: readonly LabelledCondition[]): Promise<Map<string, number>> {
+    if (conditions.length === 0) return new Map();
+    const params: unknown[] = [];
+    const parts = conditions.map(({ id, compiled }) => {
+      params.push(id, ...compiled.params);
+      return `select ?::bigint as id, count(*)::int as n from customer c where ${compiled.sql}`;
+    });
+    const rows = await this.em.execute<{ id: string; n: number }[]>(
+      parts.join('\nunion all\n'),
+      params as never[],
+    );
+    return new Map(rows.map((r) => [String(r.id), r.n]));
+  }
+}

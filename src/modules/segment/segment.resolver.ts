@@ -1,0 +1,106 @@
+import {
+  Arg,
+  Args,
+  Authorized,
+  Ctx,
+  FieldResolver,
+  ID,
+  Int,
+  Mutation,
+  Query,
+  Resolver,
+  Root,
+} from 'type-graphql';
+import { viewerOf, type GraphQLContext } from '../../graphql/context.js';
+import { Role } from '../auth/api-key.entity.js';
+import { PageArgs } from '../common/connection.type.js';
+import type { CustomerRecord } from '../customer/customer.repository.js';
+import { CustomerConnection, CustomerType } from '../customer/customer.type.js';
+import { printCondition } from './condition/index.js';
+import { CreateSegmentInput, SegmentDefinitionInput, UpdateSegmentInput } from './segment.input.js';
+import type { Segment } from './segment.entity.js';
+import type { SegmentPreview } from './segment.service.js';
+import { SegmentConnection, SegmentPreviewType, SegmentType } from './segment.type.js';
+
+@Resolver(() => SegmentType)
+export class SegmentResolver {
+  @Authorized()
+  @Query(() => SegmentConnection)
+  async segments(@Args(() => PageArgs) args: PageArgs, @Ctx() ctx: GraphQLContext) {
+    return SegmentConnection.fromPage(
+      await ctx.services.segments.listSegments(args.first, args.after),
+    );
+  }
+
+  @Authorized()
+  @Query(() => SegmentType)
+  segment(@Arg('id', () => ID) id: string, @Ctx() ctx: GraphQLContext): Promise<Segment> {
+    return ctx.services.segments.getSegment(id);
+  }
+
+  @Authorized()
+  @Query(() => SegmentPreviewType, {
+    description: 'Count and a sample of the customers a condition matches, without saving it',
+  })
+  previewSegment(
+    @Arg('input', () => SegmentDefinitionInput) input: SegmentDefinitionInput,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<SegmentPreview> {
+    return ctx.services.segments.previewSegment(input);
+  }
+
+  @Authorized(Role.ADMIN, Role.DATA_SCIENTIST)
+  @Mutation(() => SegmentType)
+  createSegment(
+    @Arg('input', () => CreateSegmentInput) input: CreateSegmentInput,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<Segment> {
+    return ctx.services.segments.createSegment(input, viewerOf(ctx).name);
+  }
+
+  @Authorized(Role.ADMIN, Role.DATA_SCIENTIST)
+  @Mutation(() => SegmentType)
+  updateSegment(
+    @Arg('input', () => UpdateSegmentInput) input: UpdateSegmentInput,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<Segment> {
+    return ctx.services.segments.updateSegment(input);
+  }
+
+  @Authorized(Role.ADMIN, Role.DATA_SCIENTIST)
+  @Mutation(() => SegmentType, {
+    description: 'Refused with CONFLICT while a segment or rule references it',
+  })
+  deleteSegment(@Arg('id', () => ID) id: string, @Ctx() ctx: GraphQLContext): Promise<Segment> {
+    return ctx.services.segments.deleteSegment(id);
+  }
+
+  @FieldResolver(() => String, { description: 'The condition in its canonical text form' })
+  text(@Root() segment: Segment): string {
+    return printCondition(segment.definition);
+  }
+
+  @FieldResolver(() => Int, { description: 'How many customers match now' })
+  size(@Root() segment: Segment, @Ctx() ctx: GraphQLContext): Promise<number> {
+    return ctx.loaders.sizeBySegment.load(segment);
+  }
+
+  @FieldResolver(() => CustomerConnection, { description: 'Matching customers by id' })
+  async members(
+    @Root() segment: Segment,
+    @Args(() => PageArgs) args: PageArgs,
+    @Ctx() ctx: GraphQLContext,
+  ) {
+    return CustomerConnection.fromPage(
+      await ctx.services.segments.members(segment.definition, args.first, args.after),
+    );
+  }
+}
+
+@Resolver(() => CustomerType)
+export class CustomerSegmentsResolver {
+  @FieldResolver(() => [SegmentType], { description: 'The saved segments this customer is in' })
+  segments(@Root() customer: CustomerRecord, @Ctx() ctx: GraphQLContext): Promise<Segment[]> {
+    return ctx.loaders.segmentsByCustomerId.load(customer.id);
+  }
+}

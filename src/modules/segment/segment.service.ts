@@ -1,0 +1,273 @@
+import { LockMode } from '@mikro-orm/core';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import {
+  ConflictError,
+  InvalidInputError,
+  NotFoundError,
+  parseId,
+} from '../common/domain.errors.js';
+import { decodeCursor, encodeCursor, toPage, type Page } from '../common/pagination.js';
+import type { CustomerRecord } from '../customer/customer.repository.js';
+import { Rule } from '../rule/rule.entity.js';
+import { normalizeKey } from '../taxonomy/taxonomy.service.js';
+import {
+  ConditionError,
+  ConditionSyntaxError,
+  parseCondition,
+  printCondition,
+  referencedSegments,
+  validateCondition,
+  type Condition,
+} from './condition/index.js';
+import { conditionFromInput } from './condition.input.js';
+import type {
+  CreateSegmentInput,
+  SegmentDefinitionInput,
+  UpdateSegmentInput,
+} from './segment.input.js';
+import { Segment } from './segment.entity.js';
+import { SegmentRepository, type ConditionEnvironment } from './segment.repository.js';
+
+export const PREVIEW_SAMPLE = 10;
+const EXPORT_BATCH = 5000;
+const EXPORT_COLUMNS = [
+  'id',
+  'externalId',
+  'name',
+  'email',
+  'phone',
+  'region',
+  'city',
+  'industry',
+  'companySize',
+  'lifecycleStage',
+  'createdAt',
+] as const;
+
+function csvField(value: unknown): string {
+  if (value === null || value === undefined) return '';
+  const text = value instanceof Date ? value.toISOString() : String(value);
+  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+}
+
+export interface SegmentPreview {
+  definition: Condition;
+  text: string;
+  count: number;
+  sample: CustomerRecord[];
+}
+
+/** What depends on a segment: the segments and rules whose conditions reference it. */
+export interface Dependants {
+  segments: string[];
+  rules: string[];
+}
+
+/**
+ * The tree of a condition given as a GraphQL tree or as text under `path` (e.g. `input`), checked
+ * against the environment. Every problem is reported at its input path.
+ * @throws ConditionError, ConditionSyntaxError or InvalidInputError
+ */
+export function readCondition(
+  input: SegmentDefinitionInput,
+  path: string,
+  environment: ConditionEnvironment,
+  options: { required: boolean; segmentKey?: string },
+): Condition | null {
+  const given = [input.definition != null, input.text != null].filter(Boolean).length;
+  if (given > 1) {
+    throw new InvalidInputError(`${path}.text`, `${path}: give definition or text, not both`);
+  }
+  if (given === 0) {
+    if (!options.required) return null;
+    throw new InvalidInputError(`${path}.definition`, `${path}: give definition or text`);
+  }
+  let tree: Condition;
+  let prefix: string;
+  if (input.definition != null) {
+    prefix = `${path}.definition`;
+    tree = conditionFromInput(input.definition, prefix);
+  } else {
+    prefix = `${path}.text`;
+    try {
+      tree = parseCondition(input.text!);
+    } catch (error) {
+      if (error instanceof ConditionSyntaxError) {
+        throw new ConditionSyntaxError(
+          error.reason,
+          error.position,
+          error.line,
+          error.column,
+          prefix,
+        );
+      }
+      if (error instanceof ConditionError) throw new ConditionError(error.issues, prefix);
+      throw error;
+    }
+  }
+  const issues = validateCondition(tree, {
+    ...environment.schema,
+    ...(options.segmentKey === undefined ? {} : { segmentKey: options.segmentKey }),
+  });
+  if (issues.length) throw new ConditionError(issues, prefix);
+  return tree;
+}
+
+export class SegmentService {
+  private readonly repository: SegmentRepository;
+  private environment: Promise<ConditionEnvironment> | null = null;
+
+  constructor(private readonly em: EntityManager) {
+    this.repository = new SegmentRepository(em);
+  }
+
+  /** Read once per request: the taxonomy, feature set and segments a condition is checked against. */
+  loadEnvironment(): Promise<ConditionEnvironment> {
+    this.environment ??= this.repository.loadEnvironment();
+    return this.environment;
+  }
+
+  async getSegment(id: string): Promise<Segment> {
+    const segment = await this.em.findOne(Segment, { id: parseId(id, 'id') });
+    if (!segment) throw new NotFoundError('Segment', id);
+    return segment;
+  }
+
+  async listSegments(first: number, after: string | null | undefined): Promise<Page<Segment>> {
+    const afterId = after ? String(decodeCursor(after, 1)[0]) : null;
+    const rows = await this.em.find(Segment, afterId ? { id: { $gt: afterId } } : {}, {
+      orderBy: { id: 'asc' },
+      limit: first + 1,
+    });
+    return toPage(
+      rows,
+      first,
+      (s) => encodeCursor([Number(s.id)]),
+      () => this.em.count(Segment),
+    );
+  }
+
+  async createSegment(input: CreateSegmentInput, actor: string): Promise<Segment> {
+    const key = normalizeKey(input.key, 'input.key');
+    const environment = await this.loadEnvironment();
+    if (environment.segments.has(key)) {
+      throw new ConflictError(`a segment with key "${key}" exists`, { field: 'input.key' });
+    }
+    const definition = readCondition(input, 'input', environment, {
+      required: true,
+      segmentKey: key,
+    })!;
+    const segment = new Segment(key, input.name.trim(), definition);
+    segment.description = input.description ?? null;
+    segment.createdBy = actor;
+    await this.em.persist(segment).flush();
+    this.environment = null;
+    return segment;
+  }
+
+  async updateSegment(input: UpdateSegmentInput): Promise<Segment> {
+    const segment = await this.getSegment(input.id);
+    const environment = await this.loadEnvironment();
+    const definition = readCondition(input, 'input', environment, {
+      required: false,
+      segmentKey: segment.key,
+    });
+    if (definition) segment.definition = definition;
+    if (input.name != null) segment.name = input.name.trim();
+    if (input.description !== undefined) segment.description = input.description;
+    await this.em.flush();
+    this.environment = null;
+    return segment;
+  }
+
+  /** @throws ConflictError listing the dependants while any segment or rule references it */
+  async deleteSegment(id: string): Promise<Segment> {
+    return this.em.transactional(async (em) => {
+      const segment = await em.findOne(
+        Segment,
+        { id: parseId(id, 'id') },
+        { lockMode: LockMode.PESSIMISTIC_WRITE },
+      );
+      if (!segment) throw new NotFoundError('Segment', id);
+      const dependants = await this.dependants(em, segment.key);
+      if (dependants.segments.length || dependants.rules.length) {
+        const named = [
+          ...dependants.segments.map((k) => `segment ${k}`),
+          ...dependants.rules.map((n) => `rule ${n}`),
+        ];
+        throw new ConflictError(
+          `segment "${segment.key}" is referenced by ${named.join(', ')}; change them first`,
+          { dependants },
+        );
+      }
+      await em.remove(segment).flush();
+      return segment;
+    });
+  }
+
+  async dependants(em: EntityManager, key: string): Promise<Dependants> {
+    const [segments, rules] = await Promise.all([
+      em.find(Segment, { key: { $ne: key } }, { orderBy: { key: 'asc' } }),
+      em.find(Rule, {}, { orderBy: { name: 'asc' } }),
+    ]);
+    return {
+      segments: segments
+        .filter((s) => referencedSegments(s.definition).includes(key))
+        .map((s) => s.key),
+      rules: rules.filter((r) => referencedSegments(r.definition).includes(key)).map((r) => r.name),
+    };
+  }
+
+  async size(segment: Segment): Promise<number> {
+    const environment = await this.loadEnvironment();
+    return this.repository.count(environment.compile(segment.definition));
+  }
+
+  async members(
+    definition: Condition,
+    first: number,
+    after: string | null | undefined,
+  ): Promise<Page<CustomerRecord>> {
+    const afterId = after ? String(decodeCursor(after, 1)[0]) : null;
+    const environment = await this.loadEnvironment();
+    const compiled = environment.compile(definition);
+    const rows = await this.repository.members(compiled, first + 1, afterId);
+    return toPage(
+      rows,
+      first,
+      (c) => encodeCursor([Number(c.id)]),
+      () => this.repository.count(compiled),
+    );
+  }
+
+  async previewSegment(input: SegmentDefinitionInput): Promise<SegmentPreview> {
+    const environment = await this.loadEnvironment();
+    const definition = readCondition(input, 'input', environment, { required: true })!;
+    const compiled = environment.compile(definition);
+    const [count, sample] = await Promise.all([
+      this.repository.count(compiled),
+      this.repository.members(compiled, PREVIEW_SAMPLE, null),
+    ]);
+    return { definition, text: printCondition(definition), count, sample };
+  }
+
+  /**
+   * The members of the segment `key` as CSV lines (header first), read in keyset batches so
+   * memory stays flat however large the segment is. The condition is compiled once: members are
+   * those matching each batch as it is read.
+   */
+  async *exportMembers(key: string): AsyncGenerator<string> {
+    const environment = await this.loadEnvironment();
+    const segment = environment.segments.get(key);
+    if (!segment) throw new NotFoundError('Segment', key);
+    const compiled = environment.compile(segment.definition);
+    yield `${EXPORT_COLUMNS.join(',')}\n`;
+    let afterId: string | null = null;
+    for (;;) {
+      const rows = await this.repository.members(compiled, EXPORT_BATCH, afterId);
+      if (rows.length === 0) return;
+      yield rows.map((r) => `${EXPORT_COLUMNS.map((c) => csvField(r[c])).join(',')}\n`).join('');
+      afterId = rows.at(-1)!.id;
+    }
+  }
+}

@@ -1,0 +1,299 @@
+import {
+  Arg,
+  Args,
+  Authorized,
+  Ctx,
+  Field,
+  FieldResolver,
+  Float,
+  ID,
+  Mutation,
+  ObjectType,
+  Query,
+  Resolver,
+  Root,
+} from 'type-graphql';
+import { viewerOf, type GraphQLContext } from '../../graphql/context.js';
+import { Role } from '../auth/api-key.entity.js';
+import { parseId, parseIds } from '../common/domain.errors.js';
+import type { CustomerRecord } from '../customer/customer.repository.js';
+import { CustomerType } from '../customer/customer.type.js';
+import { ClusterType, ModelVersionType } from '../model-registry/model-registry.type.js';
+import type { ModelVersion } from '../model-registry/model-version.entity.js';
+import type { TagMetrics } from '../../ml/classifier.js';
+import { TagType } from '../taxonomy/taxonomy.type.js';
+import type { TagRecord } from '../taxonomy/taxonomy.loaders.js';
+import { SuggestionStatus, type SuggestionRun } from './suggestion.entity.js';
+import {
+  AutoApplyPolicyInput,
+  GenerateSuggestionsInput,
+  ReviewQueueArgs,
+  ReviewSuggestionsInput,
+  type ReviewQueueFilter,
+} from './suggestion.input.js';
+import type { QueueFilter, SuggestionRecord } from './suggestion.repository.js';
+import {
+  ExplanationType,
+  ReviewQueueConnection,
+  ReviewSuggestionsResult,
+  SuggestionRunType,
+  TagCountType,
+  TagPrecisionType,
+  TagSuggestionType,
+} from './suggestion.type.js';
+
+const REVIEWERS = [Role.REVIEWER, Role.ADMIN];
+
+/** GraphQL filter → repository filter, with every id validated and named on failure. */
+export function toQueueFilter(
+  filter: ReviewQueueFilter | null | undefined,
+  path = 'filter',
+): QueueFilter {
+  const id = (value: string | null | undefined, field: string) =>
+    value ? parseId(value, `${path}.${field}`) : null;
+  return {
+    statuses: filter?.statuses?.length ? filter.statuses : [SuggestionStatus.PENDING],
+    tagIds: parseIds(filter?.tagIds ?? [], `${path}.tagIds`),
+    categoryIds: parseIds(filter?.categoryIds ?? [], `${path}.categoryIds`),
+    minConfidence: filter?.minConfidence ?? null,
+    maxConfidence: filter?.maxConfidence ?? null,
+    modelVersionId: id(filter?.modelVersionId, 'modelVersionId'),
+    clusterId: id(filter?.clusterId, 'clusterId'),
+    customerId: id(filter?.customerId, 'customerId'),
+    sources: filter?.sources ?? [],
+    kinds: filter?.kinds ?? [],
+    createdFrom: filter?.createdFrom ?? null,
+    createdTo: filter?.createdTo ?? null,
+  };
+}
+
+@ObjectType('AutoApplyPolicy')
+class AutoApplyPolicyType {
+  @Field(() => Float, { nullable: true, description: 'null: every suggestion goes to review' })
+  threshold!: number | null;
+
+  @Field(() => Float, { description: 'Share of auto-applied suggestions sampled into the queue' })
+  sampleRate!: number;
+}
+
+@Resolver(() => TagSuggestionType)
+export class SuggestionResolver {
+  @Authorized()
+  @Query(() => ReviewQueueConnection, {
+    description: 'Suggestions to review; default PENDING, most uncertain first',
+  })
+  async reviewQueue(
+    @Args(() => ReviewQueueArgs) args: ReviewQueueArgs,
+    @Ctx() ctx: GraphQLContext,
+  ) {
+    return ReviewQueueConnection.fromPage(
+      await ctx.services.suggestions.queue(toQueueFilter(args.filter), args.orderBy, args),
+    );
+  }
+
+  @Authorized()
+  @Query(() => TagSuggestionType)
+  suggestion(@Arg('id', () => ID) id: string, @Ctx() ctx: GraphQLContext) {
+    return ctx.services.suggestions.get(id);
+  }
+
+  @Authorized(...REVIEWERS)
+  @Mutation(() => TagSuggestionType, {
+    description: 'Apply the suggested tag; CONFLICT if someone decided it first',
+  })
+  approveSuggestion(
+    @Arg('id', () => ID) id: string,
+    @Arg('note', () => String, { nullable: true }) note: string | null,
+    @Ctx() ctx: GraphQLContext,
+  ) {
+    return ctx.services.suggestions.approve(id, viewerOf(ctx).name, note);
+  }
+
+  @Authorized(...REVIEWERS)
+  @Mutation(() => TagSuggestionType, {
+    description: 'Record that the customer should not have the tag (a training label)',
+  })
+  rejectSuggestion(
+    @Arg('id', () => ID) id: string,
+    @Arg('reason', () => String, { nullable: true }) reason: string | null,
+    @Ctx() ctx: GraphQLContext,
+  ) {
+    return ctx.services.suggestions.reject(id, viewerOf(ctx).name, reason);
+  }
+
+  @Authorized(...REVIEWERS)
+  @Mutation(() => TagSuggestionType, {
+    description: 'Apply another tag of the same category instead of the suggested one',
+  })
+  correctSuggestion(
+    @Arg('id', () => ID) id: string,
+    @Arg('tagId', () => ID) tagId: string,
+    @Arg('note', () => String, { nullable: true }) note: string | null,
+    @Ctx() ctx: GraphQLContext,
+  ) {
+    return ctx.services.suggestions.correct(id, tagId, viewerOf(ctx).name, note);
+  }
+
+  @Authorized(...REVIEWERS)
+  @Mutation(() => ReviewSuggestionsResult, {
+    description: 'Approve or reject many by ids or by filter; dryRun counts without writing',
+  })
+  reviewSuggestions(
+    @Arg('input', () => ReviewSuggestionsInput) input: ReviewSuggestionsInput,
+    @Ctx() ctx: GraphQLContext,
+  ) {
+    return ctx.services.suggestions.bulk(
+      {
+        ids: input.ids ?? null,
+        filter: input.filter ? toQueueFilter(input.filter, 'input.filter') : null,
+        decision: input.decision,
+        note: input.note ?? null,
+        dryRun: input.dryRun,
+        limit: input.limit ?? null,
+      },
+      viewerOf(ctx).name,
+    );
+  }
+
+  @Authorized(Role.DATA_SCIENTIST, Role.ADMIN)
+  @Mutation(() => SuggestionRunType, {
+    description: 'Queue a scoring run; follow it with suggestionRun(id)',
+  })
+  async generateSuggestions(
+    @Arg('input', () => GenerateSuggestionsInput, { nullable: true })
+    input: GenerateSuggestionsInput | null,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<SuggestionRun> {
+    const run = await ctx.services.suggestions.createRun(input ?? {}, viewerOf(ctx).name);
+    await ctx.queue.enqueueSuggestions(run.id);
+    return run;
+  }
+
+  @Authorized()
+  @Query(() => SuggestionRunType)
+  suggestionRun(@Arg('id', () => ID) id: string, @Ctx() ctx: GraphQLContext) {
+    return ctx.services.suggestions.getRun(id);
+  }
+
+  @Authorized(Role.ADMIN)
+  @Mutation(() => TagType, {
+    description: 'Auto-apply a tag’s suggestions above a confidence, sampling some for review',
+  })
+  setAutoApplyPolicy(
+    @Arg('input', () => AutoApplyPolicyInput) input: AutoApplyPolicyInput,
+    @Ctx() ctx: GraphQLContext,
+  ) {
+    return ctx.services.suggestions.setAutoApplyPolicy(
+      input.tagId,
+      input.threshold ?? null,
+      input.sampleRate,
+    );
+  }
+
+  @FieldResolver(() => CustomerType)
+  async customer(@Root() s: SuggestionRecord, @Ctx() ctx: GraphQLContext) {
+    return ctx.loaders.customerById.load(s.customerId);
+  }
+
+  @FieldResolver(() => TagType)
+  tag(@Root() s: SuggestionRecord, @Ctx() ctx: GraphQLContext) {
+    return ctx.loaders.tagById.load(s.tagId);
+  }
+
+  @FieldResolver(() => TagType, {
+    nullable: true,
+    description: 'CORRECTION: the held tag approving replaces',
+  })
+  replacesTag(@Root() s: SuggestionRecord, @Ctx() ctx: GraphQLContext) {
+    return s.replacesTagId ? ctx.loaders.tagById.load(s.replacesTagId) : null;
+  }
+
+  @FieldResolver(() => TagType, {
+    nullable: true,
+    description: 'CORRECTED: the tag applied instead',
+  })
+  correctedTag(@Root() s: SuggestionRecord, @Ctx() ctx: GraphQLContext) {
+    return s.correctedTagId ? ctx.loaders.tagById.load(s.correctedTagId) : null;
+  }
+
+  @FieldResolver(() => ModelVersionType)
+  modelVersion(@Root() s: SuggestionRecord, @Ctx() ctx: GraphQLContext) {
+    return ctx.loaders.modelVersionById.load(s.modelVersionId);
+  }
+
+  @FieldResolver(() => ClusterType, { nullable: true, description: 'The customer’s segment' })
+  cluster(@Root() s: SuggestionRecord, @Ctx() ctx: GraphQLContext) {
+    return s.clusterId ? ctx.loaders.clusterById.load(s.clusterId) : null;
+  }
+
+  @FieldResolver(() => ExplanationType)
+  explanation(@Root() s: SuggestionRecord): ExplanationType {
+    return {
+      text: s.explanation?.text ?? '',
+      cluster: s.explanation?.cluster ?? null,
+      contributions: s.explanation?.contributions ?? [],
+    };
+  }
+}
+
+@Resolver(() => ReviewQueueConnection)
+export class ReviewQueueConnectionResolver {
+  @FieldResolver(() => [TagCountType], { description: 'Matching suggestions per tag, most first' })
+  async countsByTag(@Root() connection: ReviewQueueConnection, @Ctx() ctx: GraphQLContext) {
+    const counts = [...(await connection.counts()).entries()].sort((a, b) => b[1] - a[1]);
+    const tags = await ctx.loaders.tagById.loadMany(counts.map(([id]) => id));
+    return counts.flatMap(([, count], i) => {
+      const tag = tags[i];
+      return tag && !(tag instanceof Error) ? [{ tag, count }] : [];
+    });
+  }
+}
+
+@Resolver(() => CustomerType)
+export class CustomerSuggestionsResolver {
+  @FieldResolver(() => [TagSuggestionType], {
+    description: 'Pending suggestions for this customer, most confident first',
+  })
+  suggestions(@Root() customer: CustomerRecord, @Ctx() ctx: GraphQLContext) {
+    return ctx.loaders.pendingSuggestionsByCustomerId.load(customer.id);
+  }
+}
+
+@Resolver(() => ModelVersionType)
+export class ModelVersionPrecisionResolver {
+  @FieldResolver(() => [TagPrecisionType], {
+    description:
+      'Per tag: how reviewers received this version’s suggestions, next to offline precision',
+  })
+  async onlinePrecision(
+    @Root() model: ModelVersion,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<TagPrecisionType[]> {
+    const rows = await ctx.loaders.precisionByModelVersionId.load(model.id);
+    const offline = new Map(
+      ((model.metrics as { tags?: TagMetrics[] }).tags ?? []).map((m) => [m.tag, m.precision]),
+    );
+    const tags = await ctx.loaders.tagById.loadMany(rows.map((r) => r.tagId));
+    return rows.flatMap((r, i) => {
+      const tag = tags[i] as TagRecord | null | Error;
+      if (!tag || tag instanceof Error) return [];
+      const decided = r.approved + r.rejected + r.corrected;
+      return [
+        {
+          ...r,
+          tag,
+          precision: decided === 0 ? null : r.approved / decided,
+          offlinePrecision: offline.get(tag.key) ?? null,
+        },
+      ];
+    });
+  }
+}
+
+@Resolver(() => TagType)
+export class TagAutoApplyResolver {
+  @FieldResolver(() => AutoApplyPolicyType)
+  autoApply(@Root() tag: TagRecord, @Ctx() ctx: GraphQLContext) {
+    return ctx.loaders.autoApplyPolicyByTagId.load(tag.id);
+  }
+}

@@ -1,0 +1,488 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import {
+  ConflictError,
+  InvalidInputError,
+  NotFoundError,
+  parseId,
+  parseIds,
+} from '../common/domain.errors.js';
+import {
+  decodeCursor,
+  encodeCursor,
+  toPage,
+  type Page,
+  type PageRequest,
+} from '../common/pagination.js';
+import { TagSource } from '../tagging/customer-tag.entity.js';
+import { TaggingRepository } from '../tagging/tagging.repository.js';
+import { Tag, TagStatus } from '../taxonomy/tag.entity.js';
+import {
+  ReviewAction,
+  SuggestionRun,
+  SuggestionRunStatus,
+  SuggestionStatus,
+} from './suggestion.entity.js';
+import {
+  ORDERINGS,
+  type QueueOrder,
+  SuggestionRepository,
+  type ClaimedSuggestion,
+  type QueueFilter,
+  type ReviewEntry,
+  type SuggestionRecord,
+} from './suggestion.repository.js';
+
+/** Most suggestions one bulk decision may take; larger backlogs are worked in several calls. */
+export const MAX_BULK_DECISIONS = 10_000;
+const DEFAULT_BULK_LIMIT = 1_000;
+const DRY_RUN_SAMPLE = 10;
+export const DEFAULT_COOLDOWN_DAYS = 90;
+
+export enum Decision {
+  APPROVE = 'APPROVE',
+  REJECT = 'REJECT',
+}
+
+export interface SkippedDecision {
+  suggestionId: string;
+  status: SuggestionStatus;
+  reason: string;
+}
+
+export interface BulkOutcome {
+  dryRun: boolean;
+  matched: number;
+  decided: number;
+  skipped: SkippedDecision[];
+  sample: SuggestionRecord[];
+}
+
+export interface BulkRequest {
+  ids?: readonly string[] | null;
+  filter?: QueueFilter | null;
+  decision: Decision;
+  note?: string | null;
+  dryRun?: boolean | null;
+  limit?: number | null;
+}
+
+export interface GenerationRequest {
+  modelVersionId?: string | null;
+  customerIds?: readonly string[] | null;
+  tagIds?: readonly string[] | null;
+  cooldownDays?: number | null;
+}
+
+export interface TagPrecision {
+  modelVersionId: string;
+  tagId: string;
+  approved: number;
+  rejected: number;
+  corrected: number;
+  /** approved / (approved + rejected + corrected); null before the first decision. */
+  precision: number | null;
+}
+
+/** The queue, the decisions on it and their effect on customers' tags. */
+export class SuggestionService {
+  private readonly repository: SuggestionRepository;
+
+  constructor(private readonly em: EntityManager) {
+    this.repository = new SuggestionRepository(em);
+  }
+
+  async queue(
+    filter: QueueFilter,
+    order: QueueOrder,
+    page: PageRequest,
+  ): Promise<Page<SuggestionRecord> & { countsByTag: () => Promise<Map<string, number>> }> {
+    const { field } = ORDERINGS[order];
+    let after: { key: number | null; id: string } | null = null;
+    if (page.after) {
+      const [key, id] = decodeCursor(page.after, 2);
+      if (
+        typeof id !== 'string' ||
+        !/^[0-9]+$/.test(id) ||
+        (key !== null && typeof key !== 'number')
+      ) {
+        throw new InvalidInputError('after', 'after: not a cursor from this list');
+      }
+      after = { key: key as number | null, id };
+    }
+    const rows = await this.repository.findPage(filter, order, page.first, after);
+    let counts: Promise<Map<string, number>> | undefined;
+    const countsByTag = () => (counts ??= this.repository.countByTag(filter));
+    return {
+      ...toPage(
+        rows,
+        page.first,
+        (r) => encodeCursor([field ? (r[field] as number) : 0, r.id]),
+        async () => [...(await countsByTag()).values()].reduce((a, b) => a + b, 0),
+      ),
+      countsByTag,
+    };
+  }
+
+  async get(id: string): Promise<SuggestionRecord> {
+    const [row] = await this.repository.findByIds([parseId(id, 'id')]);
+    if (!row) throw new NotFoundError('TagSuggestion', id);
+    return row;
+  }
+
+  /** Applies the suggested tag (source MODEL); a CORRECTION replaces the held tag of its category. */
+  async approve(id: string, actor: string, note?: string | null): Promise<SuggestionRecord> {
+    await this.em.transactional(async (em) => {
+      const claimed = await this.claimOne(em, id);
+      if (claimed.tagStatus !== TagStatus.ACTIVE) {
+        throw new ConflictError(
+          `Tag ${claimed.tagId} was deprecated after suggestion ${id} was made; reject it instead`,
+        );
+      }
+      await this.applyApprovals(em, [claimed], actor, note ?? null, null);
+    });
+    return this.get(id);
+  }
+
+  /** Records a negative label; a sampled auto-applied suggestion's tag is removed again. */
+  async reject(id: string, actor: string, reason?: string | null): Promise<SuggestionRecord> {
+    await this.em.transactional(async (em) => {
+      const claimed = await this.claimOne(em, id);
+      await this.applyRejections(em, [claimed], actor, reason ?? null, null);
+    });
+    return this.get(id);
+  }
+
+  /**
+   * Applies another tag of the suggested tag's category instead. Logged twice: the suggested tag
+   * as REJECTED (a negative label) and the chosen one as CORRECTED.
+   */
+  async correct(
+    id: string,
+    tagId: string,
+    actor: string,
+    note?: string | null,
+  ): Promise<SuggestionRecord> {
+    const correctedId = parseId(tagId, 'tagId');
+    await this.em.transactional(async (em) => {
+      const claimed = await this.claimOne(em, id);
+      const tag = await em.findOne(Tag, { id: correctedId });
+      if (!tag) throw new InvalidInputError('tagId', `tagId: tag ${tagId} does not exist`);
+      if (tag.status !== TagStatus.ACTIVE) {
+        throw new InvalidInputError('tagId', `tagId: tag "${tag.key}" is deprecated`);
+      }
+      if (tag.id === claimed.tagId) {
+        throw new InvalidInputError(
+          'tagId',
+          'tagId: that is the suggested tag; approve it instead',
+        );
+      }
+      if (tag.categoryId !== claimed.categoryId) {
+        throw new InvalidInputError(
+          'tagId',
+          `tagId: "${tag.key}" is not in the suggested tag's category`,
+        );
+      }
+      const repository = new SuggestionRepository(em);
+      const tagging = new TaggingRepository(em);
+      await tagging.lockCustomers([claimed.customerId]);
+      await repository.markDecided(
+        [claimed.id],
+        SuggestionStatus.CORRECTED,
+        actor,
+        note ?? null,
+        tag.id,
+      );
+      const by = {
+        source: TagSource.MANUAL,
+        actor,
+        note: note ?? null,
+        confidence: null,
+        modelVersion: null,
+      };
+      if (claimed.autoApplied) {
+        await tagging.deletePairs(
+          { customerIds: [claimed.customerId], tagIds: [claimed.tagId] },
+          by,
+        );
+      }
+      const pairs = { customerIds: [claimed.customerId], tagIds: [tag.id] };
+      await tagging.replaceExclusivePairs(pairs, by);
+      await tagging.insertPairs({ ...pairs, confidences: [null], modelVersions: [null] }, by);
+      await repository.log(
+        [
+          { suggestionId: claimed.id, tagId: claimed.tagId, action: ReviewAction.REJECTED },
+          { suggestionId: claimed.id, tagId: tag.id, action: ReviewAction.CORRECTED },
+        ],
+        actor,
+        note ?? null,
+        null,
+      );
+    });
+    return this.get(id);
+  }
+
+  /**
+   * One decision for many suggestions, chosen by ids or by filter, in one transaction. Items
+   * already decided (or, by filter, taken by a concurrent reviewer) are skipped and reported.
+   */
+  async bulk(request: BulkRequest, actor: string): Promise<BulkOutcome> {
+    const hasIds = request.ids != null;
+    if (hasIds === (request.filter != null)) {
+      throw new InvalidInputError('input.ids', 'give exactly one of input.ids and input.filter');
+    }
+    const limit = request.limit ?? (hasIds ? MAX_BULK_DECISIONS : DEFAULT_BULK_LIMIT);
+    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_BULK_DECISIONS) {
+      throw new InvalidInputError(
+        'input.limit',
+        `input.limit must be between 1 and ${MAX_BULK_DECISIONS}`,
+      );
+    }
+    const ids = hasIds ? parseIds(request.ids!, 'input.ids') : [];
+    if (hasIds && (ids.length === 0 || ids.length > limit)) {
+      throw new InvalidInputError(
+        'input.ids',
+        `input.ids must hold 1 to ${limit} ids (got ${ids.length})`,
+      );
+    }
+    if (request.dryRun) {
+      if (hasIds) {
+        const rows = await this.repository.findByIds(ids);
+        this.assertAllFound(ids, rows);
+        const pending = rows.filter((r) => r.status === SuggestionStatus.PENDING);
+        return {
+          dryRun: true,
+          matched: pending.length,
+          decided: 0,
+          skipped: rows
+            .filter((r) => r.status !== SuggestionStatus.PENDING)
+            .map((r) => ({ suggestionId: r.id, status: r.status, reason: 'already decided' })),
+          sample: pending.slice(0, DRY_RUN_SAMPLE),
+        };
+      }
+      const { matched, sample } = await this.repository.preview(
+        request.filter!,
+        limit,
+        DRY_RUN_SAMPLE,
+      );
+      return { dryRun: true, matched: Math.min(matched, limit), decided: 0, skipped: [], sample };
+    }
+    const bulk = hasIds ? { ids: ids.length } : { filter: request.filter, limit };
+    return this.em.transactional(async (em) => {
+      const repository = new SuggestionRepository(em);
+      const claimed = await repository.claim(hasIds ? { ids } : { filter: request.filter!, limit });
+      if (hasIds) this.assertAllFound(ids, claimed);
+      const skipped: SkippedDecision[] = [];
+      let pending = claimed.filter((c) => {
+        if (c.status === SuggestionStatus.PENDING) return true;
+        skipped.push({ suggestionId: c.id, status: c.status, reason: 'already decided' });
+        return false;
+      });
+      if (request.decision === Decision.APPROVE) {
+        pending = this.approvable(pending, skipped);
+        await this.applyApprovals(em, pending, actor, request.note ?? null, bulk);
+      } else {
+        await this.applyRejections(em, pending, actor, request.note ?? null, bulk);
+      }
+      return {
+        dryRun: false,
+        matched: claimed.length,
+        decided: pending.length,
+        skipped,
+        sample: (
+          await repository.findByIds(pending.slice(0, DRY_RUN_SAMPLE).map((c) => c.id))
+        ).sort((a, b) => Number(a.id) - Number(b.id)),
+      };
+    });
+  }
+
+  /** Drops what cannot be approved together: deprecated tags, and all but the most confident of
+   * several suggestions for one customer in one exclusive category. */
+  private approvable(
+    claimed: ClaimedSuggestion[],
+    skipped: SkippedDecision[],
+  ): ClaimedSuggestion[] {
+    const best = new Map<string, ClaimedSuggestion>();
+    const out: ClaimedSuggestion[] = [];
+    for (const c of claimed) {
+      if (c.tagStatus !== TagStatus.ACTIVE) {
+        skipped.push({ suggestionId: c.id, status: c.status, reason: 'tag deprecated' });
+        continue;
+      }
+      if (!c.exclusive) {
+        out.push(c);
+        continue;
+      }
+      const key = `${c.customerId}:${c.categoryId}`;
+      const other = best.get(key);
+      if (!other || c.confidence > other.confidence) best.set(key, c);
+    }
+    for (const c of claimed) {
+      if (c.tagStatus !== TagStatus.ACTIVE || !c.exclusive) continue;
+      if (best.get(`${c.customerId}:${c.categoryId}`) === c) out.push(c);
+      else {
+        skipped.push({
+          suggestionId: c.id,
+          status: c.status,
+          reason:
+            'another suggestion of the same exclusive category for this customer was approved',
+        });
+      }
+    }
+    return out;
+  }
+
+  private async applyApprovals(
+    em: EntityManager,
+    claimed: ClaimedSuggestion[],
+    actor: string,
+    note: string | null,
+    bulk: Record<string, unknown> | null,
+  ): Promise<void> {
+    if (claimed.length === 0) return;
+    const repository = new SuggestionRepository(em);
+    const tagging = new TaggingRepository(em);
+    await tagging.lockCustomers([...new Set(claimed.map((c) => c.customerId))]);
+    await repository.markDecided(
+      claimed.map((c) => c.id),
+      SuggestionStatus.APPROVED,
+      actor,
+      note,
+    );
+    const pairs = {
+      customerIds: claimed.map((c) => c.customerId),
+      tagIds: claimed.map((c) => c.tagId),
+    };
+    const by = { source: TagSource.MODEL, actor, note };
+    await tagging.replaceExclusivePairs(pairs, { ...by, confidence: null, modelVersion: null });
+    await tagging.insertPairs(
+      {
+        ...pairs,
+        confidences: claimed.map((c) => c.confidence),
+        modelVersions: claimed.map((c) => c.modelVersion),
+      },
+      by,
+    );
+    await repository.log(entries(claimed, ReviewAction.APPROVED), actor, note, bulk);
+  }
+
+  private async applyRejections(
+    em: EntityManager,
+    claimed: ClaimedSuggestion[],
+    actor: string,
+    reason: string | null,
+    bulk: Record<string, unknown> | null,
+  ): Promise<void> {
+    if (claimed.length === 0) return;
+    const repository = new SuggestionRepository(em);
+    await repository.markDecided(
+      claimed.map((c) => c.id),
+      SuggestionStatus.REJECTED,
+      actor,
+      reason,
+    );
+    const applied = claimed.filter((c) => c.autoApplied);
+    if (applied.length > 0) {
+      const tagging = new TaggingRepository(em);
+      await tagging.lockCustomers([...new Set(applied.map((c) => c.customerId))]);
+      await tagging.deletePairs(
+        { customerIds: applied.map((c) => c.customerId), tagIds: applied.map((c) => c.tagId) },
+        { source: TagSource.MODEL, actor, note: reason, confidence: null, modelVersion: null },
+      );
+    }
+    await repository.log(entries(claimed, ReviewAction.REJECTED), actor, reason, bulk);
+  }
+
+  /** Locks one suggestion; NOT_FOUND when unknown, CONFLICT when someone decided it first. */
+  private async claimOne(em: EntityManager, id: string): Promise<ClaimedSuggestion> {
+    const [claimed] = await new SuggestionRepository(em).claim({ ids: [parseId(id, 'id')] });
+    if (!claimed) throw new NotFoundError('TagSuggestion', id);
+    if (claimed.status !== SuggestionStatus.PENDING) {
+      throw new ConflictError(
+        `Suggestion ${id} was already decided: ${claimed.status}` +
+          (claimed.reviewedBy ? ` by ${claimed.reviewedBy}` : '') +
+          (claimed.reviewedAt ? ` at ${claimed.reviewedAt.toISOString()}` : ''),
+        { status: claimed.status, reviewedBy: claimed.reviewedBy },
+      );
+    }
+    return claimed;
+  }
+
+  private assertAllFound(ids: readonly string[], rows: readonly { id: string }[]): void {
+    const found = new Set(rows.map((r) => r.id));
+    const index = ids.findIndex((id) => !found.has(id));
+    if (index >= 0) {
+      throw new InvalidInputError(
+        `input.ids[${index}]`,
+        `input.ids[${index}]: suggestion ${ids[index]} does not exist`,
+      );
+    }
+  }
+
+  /** Online precision per (model version, tag) from reviewer decisions. */
+  async precision(modelVersionIds: readonly string[]): Promise<TagPrecision[]> {
+    const rows = await this.repository.decisionCounts(modelVersionIds);
+    return rows.map((r) => {
+      const decided = r.approved + r.rejected + r.corrected;
+      return { ...r, precision: decided === 0 ? null : r.approved / decided };
+    });
+  }
+
+  /** Sets a tag's auto-apply policy; a null threshold turns it off. */
+  async setAutoApplyPolicy(
+    tagId: string,
+    threshold: number | null,
+    sampleRate: number | null | undefined,
+  ): Promise<Tag> {
+    const tag = await this.em.findOne(Tag, { id: parseId(tagId, 'tagId') });
+    if (!tag) throw new NotFoundError('Tag', tagId);
+    if (threshold !== null && !(threshold > 0 && threshold <= 1)) {
+      throw new InvalidInputError('threshold', 'threshold must be in (0, 1], or null to turn off');
+    }
+    if (sampleRate != null && !(sampleRate >= 0 && sampleRate <= 1)) {
+      throw new InvalidInputError('sampleRate', 'sampleRate must be between 0 and 1');
+    }
+    tag.autoApplyThreshold = threshold;
+    if (sampleRate != null) tag.autoApplySampleRate = sampleRate;
+    await this.em.flush();
+    return tag;
+  }
+
+  /** Records a scoring run; the caller enqueues it for a worker. */
+  async createRun(request: GenerationRequest, createdBy: string): Promise<SuggestionRun> {
+    const cooldownDays = request.cooldownDays ?? DEFAULT_COOLDOWN_DAYS;
+    if (!Number.isInteger(cooldownDays) || cooldownDays < 0) {
+      throw new InvalidInputError(
+        'input.cooldownDays',
+        'input.cooldownDays must be a whole number ≥ 0',
+      );
+    }
+    const run = this.em.create(SuggestionRun, {
+      params: {
+        ...(request.modelVersionId
+          ? { modelVersionId: parseId(request.modelVersionId, 'input.modelVersionId') }
+          : {}),
+        ...(request.customerIds?.length
+          ? { customerIds: parseIds(request.customerIds, 'input.customerIds') }
+          : {}),
+        ...(request.tagIds?.length ? { tagIds: parseIds(request.tagIds, 'input.tagIds') } : {}),
+        cooldownDays,
+      },
+      createdBy,
+      status: SuggestionRunStatus.QUEUED,
+      report: null,
+      createdAt: new Date(),
+    });
+    await this.em.flush();
+    return run;
+  }
+
+  async getRun(id: string): Promise<SuggestionRun> {
+    const run = await this.em.findOne(SuggestionRun, { id: parseId(id, 'id') });
+    if (!run) throw new NotFoundError('SuggestionRun', id);
+    return run;
+  }
+}
+
+function entries(claimed: readonly ClaimedSuggestion[], action: ReviewAction): ReviewEntry[] {
+  return claimed.map((c) => ({ suggestionId: c.id, tagId: c.tagId, action }));
+}
