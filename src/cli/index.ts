@@ -12,6 +12,7 @@ import { registerRulesCommand } from './rules.js';
 import { registerSchemaCommand } from './schema.js';
 import { registerSeedCommand } from './seed.js';
 import { registerSegmentsCommand } from './segments.js';
+import { registerSuggestCommand } from './suggest.js';
 import { registerTrainCommand } from './train.js';
 
 export function buildProgram(): Command {
@@ -23,6 +24,7 @@ export function buildProgram(): Command {
   registerSeedCommand(program);
   registerFeaturesCommand(program);
   registerTrainCommand(program);
+  registerSuggestCommand(program);
   registerImportCommand(program);
   registerApiKeyCommand(program);
   registerSchemaCommand(program);

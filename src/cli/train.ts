@@ -1,8 +1,16 @@
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import { trainModels } from '../jobs/train.job.js';
 import { withDatabase } from './context.js';
 import { createProgress } from './progress.js';
 import { parseCount } from './seed.js';
+
+function parsePrecision(value: string): number {
+  const p = Number(value);
+  if (!(p > 0 && p < 1)) {
+    throw new InvalidArgumentError('a precision between 0 and 1, e.g. 0.8');
+  }
+  return p;
+}
 
 export function registerTrainCommand(program: Command): void {
   program
@@ -12,11 +20,22 @@ export function registerTrainCommand(program: Command): void {
     .option('--tags <keys>', 'comma-separated tag keys (default: tags of suggestable categories)')
     .option('--promote', 'make the new version ACTIVE right away')
     .option(
+      '--target-precision <p>',
+      'suggest a tag only above the threshold reaching this validation precision (default 0.9)',
+      parsePrecision,
+    )
+    .option(
       '--models-dir <dir>',
       'where model folders are written (default: TAGWISE_MODELS_DIR or models)',
     )
     .action(
-      async (options: { seed: number; tags?: string; promote?: boolean; modelsDir: string }) => {
+      async (options: {
+        seed: number;
+        tags?: string;
+        promote?: boolean;
+        modelsDir: string;
+        targetPrecision?: number;
+      }) => {
         await withDatabase(async ({ orm, config }) => {
           const progress = createProgress();
           const report = await trainModels(orm, {
@@ -26,6 +45,9 @@ export function registerTrainCommand(program: Command): void {
               .map((t) => t.trim())
               .filter(Boolean),
             promote: options.promote,
+            ...(options.targetPrecision !== undefined
+              ? { targetPrecision: options.targetPrecision }
+              : {}),
             createdBy: 'cli',
             modelsDir: options.modelsDir ?? config.modelsDir,
             onProgress: progress.update,

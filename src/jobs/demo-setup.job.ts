@@ -10,9 +10,11 @@ import { seedDemo, seedDemoRules } from '../modules/demo/demo.service.js';
 import { DomainError } from '../modules/common/domain.errors.js';
 import { refreshFeatures } from './feature-refresh.job.js';
 import { runRules } from './rules.job.js';
+import { generateSuggestions } from './suggest.job.js';
 import { trainModels } from './train.job.js';
 
 const DEMO_STATE_KEY = 'demo_seeded';
+const DEMO_TARGET_PRECISION = 0.5;
 
 /**
  * Generates the demo the first time the embedded default starts (or TAGWISE_DEMO=1), and
@@ -46,11 +48,20 @@ export async function seedDemoOnFirstStart(
     const model = await trainModels(orm, {
       promote: true,
       createdBy: 'demo',
+      // Demo tags are hand-applied to a few of each persona's members, so most true members look
+      // like negatives and measured precision stays low: at the product's default 0.9 no tag is
+      // confident and the review queue — what the demo is for — would stay empty.
+      targetPrecision: DEMO_TARGET_PRECISION,
       modelsDir: config.modelsDir,
     });
     logger.info(
       { version: model.version, backend: model.backend, ms: model.ms },
       'demo model trained and promoted',
+    );
+    const suggestions = await generateSuggestions(orm);
+    logger.info(
+      { created: suggestions.created, ms: suggestions.ms },
+      'demo suggestions generated for the review queue',
     );
   } catch (error) {
     // A demo too small to learn from still serves everything else.

@@ -57,6 +57,11 @@ describe('demo data', () => {
       await seedDemoOnFirstStart(t.app.orm, config, logger);
       const key = (await fs.readFile(path.join(dataDir, 'demo-admin-key'), 'utf8')).trim();
       expect(key).toMatch(/^tw_/);
+      // The demo model is promoted and fills the review queue for a new user.
+      const [queue] = await t.sql<{ n: number }>(
+        `select count(*)::int as n from tag_suggestion where status = 'PENDING'`,
+      );
+      expect(queue!.n).toBeGreaterThan(0);
       const before = await t.sql('select count(*)::int as n from customer');
       await seedDemoOnFirstStart(t.app.orm, config, logger);
       expect(await t.sql('select count(*)::int as n from customer')).toEqual(before);

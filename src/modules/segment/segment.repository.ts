@@ -38,12 +38,11 @@ export class SegmentRepository {
 
   /** Tag and category keys, numeric features of the current set and saved segments: 4 reads. */
   async loadEnvironment(): Promise<ConditionEnvironment> {
-    const [tags, categories, set, segments] = await Promise.all([
-      this.em.execute<{ key: string }[]>('select key from tag'),
-      this.em.execute<{ key: string }[]>('select key from tag_category'),
-      new FeatureRepository(this.em).loadFeatureSet(),
-      this.findAll(),
-    ]);
+    // One after the other: inside a transaction they share one connection.
+    const tags = await this.em.execute<{ key: string }[]>('select key from tag');
+    const categories = await this.em.execute<{ key: string }[]>('select key from tag_category');
+    const set = await new FeatureRepository(this.em).loadFeatureSet();
+    const segments = await this.findAll();
     const byKey = new Map(segments.map((s) => [s.key, s]));
     const resolveSegment = (key: string) => byKey.get(key)?.definition;
     return {

@@ -206,10 +206,8 @@ export class SegmentService {
   }
 
   async dependants(em: EntityManager, key: string): Promise<Dependants> {
-    const [segments, rules] = await Promise.all([
-      em.find(Segment, { key: { $ne: key } }, { orderBy: { key: 'asc' } }),
-      em.find(Rule, {}, { orderBy: { name: 'asc' } }),
-    ]);
+    const segments = await em.find(Segment, { key: { $ne: key } }, { orderBy: { key: 'asc' } });
+    const rules = await em.find(Rule, {}, { orderBy: { name: 'asc' } });
     return {
       segments: segments
         .filter((s) => referencedSegments(s.definition).includes(key))

@@ -1,0 +1,298 @@
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { refreshFeatures } from '../../src/jobs/feature-refresh.job.js';
+import { Role } from '../../src/modules/auth/api-key.entity.js';
+import { importFile } from '../../src/modules/import/import.service.js';
+import { createTestApp, errorOf, type TestApp } from '../support/app.js';
+import { applyTags, createCustomers, createTaxonomy, type Taxonomy } from '../support/fixtures.js';
+
+const CREATE = `mutation($input: CreateRuleInput!) {
+  createRule(input: $input) { id name text mode priority trigger enabled tag { key } }
+}`;
+const RUN = `query($id: ID!) { ruleRun(id: $id) {
+  id status dryRun error
+  reports { ruleName tagKey matched added removed unchanged conflicts sampleAdded sampleRemoved }
+  conflicts(first: 50) { totalCount edges { node { kind customer { externalId } rule { name } tag { key } } } }
+} }`;
+
+describe('rules', () => {
+  let t: TestApp;
+  let tax: Taxonomy;
+  let ids: Record<string, string>;
+  let modelVersionId: string;
+
+  /** Queues a run over GraphQL, works it off as the worker would, returns the report. */
+  async function run(dryRun = false) {
+    const queued = await t.ok(`mutation($d: Boolean!) { runRules(dryRun: $d) { id status } }`, {
+      d: dryRun,
+    });
+    expect(queued.runRules.status).toBe('QUEUED');
+    await t.app.queue.runRules(queued.runRules.id);
+    const data = await t.ok(RUN, { id: queued.runRules.id });
+    expect(data.ruleRun.status).toBe('SUCCEEDED');
+    return data.ruleRun;
+  }
+
+  const counts = async () =>
+    (
+      await t.sql(`select (select count(*)::int from customer_tag) as tags,
+        (select count(*)::int from tag_history) as history,
+        (select count(*)::int from rule_conflict) as conflicts`)
+    )[0];
+
+  async function suggestion(customer: string, tag: string, status: string) {
+    await t.sql(
+      `insert into tag_suggestion (customer_id, tag_id, source, kind, confidence, threshold, margin,
+         model_version_id, explanation, status)
+       values (?, ?, 'MODEL', 'ADD', 0.9, 0.5, 0.4, ?, '{}', ?)`,
+      [ids[customer], tax.tags[tag], modelVersionId, status],
+    );
+  }
+
+  beforeAll(async () => {
+    t = await createTestApp();
+    tax = await createTaxonomy(t);
+    ids = await createCustomers(
+      t,
+      Array.from({ length: 10 }, (_, i) => ({
+        externalId: `r${i}`,
+        name: `R ${i}`,
+        companySize: i * 100,
+      })),
+    );
+    [{ id: modelVersionId }] = (await t.sql(
+      `insert into model_version (version, seed, params, feature_schema, training_summary, metrics, backend, artifact_path)
+       values ('test', 1, '{}', '{}', '{}', '{}', 'cpu', '/tmp') returning id`,
+    )) as [{ id: string }];
+  });
+  afterAll(() => t?.close());
+
+  it('validates rules with field paths and roles', async () => {
+    const bad = await t.gql(CREATE, {
+      input: { name: 'Bad', tagId: tax.tags['high-value'], text: 'company_size > 1 AND tag:nope' },
+    });
+    expect(errorOf(bad)).toMatchObject({
+      code: 'BAD_USER_INPUT',
+      field: 'input.text.and[1].tag.has',
+    });
+    const noEvents = await t.gql(CREATE, {
+      input: {
+        name: 'Bad',
+        tagId: tax.tags['high-value'],
+        text: 'company_size > 1',
+        trigger: true,
+      },
+    });
+    expect(errorOf(noEvents)).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.trigger' });
+    const viewer = await t.gql(
+      CREATE,
+      { input: { name: 'V', tagId: tax.tags['high-value'], text: 'company_size > 1' } },
+      { as: Role.VIEWER },
+    );
+    expect(errorOf(viewer).code).toBe('FORBIDDEN');
+    expect(await t.sql('select * from rule')).toEqual([]);
+  });
+
+  it('applies and retracts set-based, idempotently, with history and conflicts', async () => {
+    // r1 holds high-value by hand; r6 holds normal-value from an import; r9 normal-value by hand.
+    await applyTags(t, [ids.r1!], [tax.tags['high-value']!]);
+    await applyTags(t, [ids.r9!], [tax.tags['normal-value']!]);
+    await t.sql(`insert into customer_tag (customer_id, tag_id, source) values (?, ?, 'IMPORT')`, [
+      ids.r6,
+      tax.tags['normal-value'],
+    ]);
+    // A reviewer rejected high-value for r7.
+    await suggestion('r7', 'high-value', 'REJECTED');
+    const created = await t.ok(
+      CREATE,
+      {
+        input: {
+          name: 'Big companies',
+          tagId: tax.tags['high-value'],
+          definition: { field: { name: 'COMPANY_SIZE', op: 'GTE', value: 500 } },
+          mode: 'APPLY_AND_RETRACT',
+          priority: 10,
+        },
+      },
+      Role.DATA_SCIENTIST,
+    );
+    expect(created.createRule).toMatchObject({
+      text: 'company_size >= 500',
+      tag: { key: 'high-value' },
+      mode: 'APPLY_AND_RETRACT',
+    });
+
+    const before = await counts();
+    const dry = await run(true);
+    expect(dry.dryRun).toBe(true);
+    expect(await counts()).toEqual(before);
+    const first = await run();
+    expect(first.reports).toEqual([dry.reports[0]]);
+    expect(first.reports[0]).toMatchObject({
+      ruleName: 'Big companies',
+      matched: 5, // r5..r9
+      added: 3, // r5, r6 (replacing the imported normal-value), r8
+      removed: 0,
+      unchanged: 0,
+      conflicts: 3, // r7 rejected, r9 reviewer's normal-value, r1 reviewer's high-value
+    });
+    expect(first.reports[0].sampleAdded).toEqual([ids.r5, ids.r6, ids.r8]);
+    const conflicts = first.conflicts.edges.map((e: any) => [
+      e.node.customer.externalId,
+      e.node.kind,
+    ]);
+    expect(conflicts.sort()).toEqual([
+      ['r1', 'RETRACT_APPROVED'],
+      ['r7', 'APPLY_REJECTED'],
+      ['r9', 'REPLACE_APPROVED'],
+    ]);
+    const history = await t.sql<{ external_id: string; action: string; source: string }>(
+      `select c.external_id, h.action, h.source from tag_history h join customer c on c.id = h.customer_id
+       where h.actor = 'rule:Big companies' order by c.external_id, h.action`,
+    );
+    expect(history).toEqual([
+      { external_id: 'r5', action: 'APPLIED', source: 'RULE' },
+      { external_id: 'r6', action: 'APPLIED', source: 'RULE' },
+      { external_id: 'r6', action: 'REPLACED', source: 'RULE' },
+      { external_id: 'r8', action: 'APPLIED', source: 'RULE' },
+    ]);
+
+    const settled = await counts();
+    const second = await run();
+    expect(second.reports[0]).toMatchObject({ added: 0, removed: 0, unchanged: 3, conflicts: 3 });
+    expect(await counts()).toEqual(settled);
+
+    // r5 shrinks: the rule takes its tag back; r1's hand-applied one stays.
+    await t.ok(
+      `mutation { upsertCustomers(input: [{ externalId: "r5", companySize: 10 }]) { updated } }`,
+    );
+    const third = await run();
+    expect(third.reports[0]).toMatchObject({ added: 0, removed: 1, sampleRemoved: [ids.r5] });
+    const held = await t.sql<{ external_id: string; source: string }>(
+      `select c.external_id, ct.source from customer_tag ct join customer c on c.id = ct.customer_id
+       where ct.tag_id = ? order by 1`,
+      [tax.tags['high-value']],
+    );
+    expect(held).toEqual([
+      { external_id: 'r1', source: 'MANUAL' },
+      { external_id: 'r6', source: 'RULE' },
+      { external_id: 'r8', source: 'RULE' },
+    ]);
+    const listed = await t.ok(
+      `query($r: ID) { ruleConflicts(first: 2, ruleId: $r) { totalCount pageInfo { hasNextPage } edges { node { kind } } } }`,
+      { r: created.createRule.id },
+      Role.VIEWER,
+    );
+    expect(listed.ruleConflicts.totalCount).toBe(3);
+    expect(listed.ruleConflicts.pageInfo.hasNextPage).toBe(true);
+  });
+
+  it('lets the higher priority rule win an exclusive category, stably', async () => {
+    await t.ok(CREATE, {
+      input: {
+        name: 'Mid companies',
+        tagId: tax.tags['normal-value'],
+        text: 'company_size >= 300',
+        mode: 'APPLY_AND_RETRACT',
+        priority: 1,
+      },
+    });
+    const first = await run();
+    const mid = first.reports.find((r: any) => r.ruleName === 'Mid companies');
+    expect(first.reports.map((r: any) => r.ruleName)).toEqual(['Big companies', 'Mid companies']);
+    // r3, r4, r5 (r5 shrank to 10: not), so r3, r4; r6–r9 are claimed by Big companies.
+    expect(mid).toMatchObject({ matched: 2, added: 2 });
+    const settled = await counts();
+    const again = await run();
+    expect(again.reports.every((r: any) => r.added === 0 && r.removed === 0)).toBe(true);
+    expect(await counts()).toEqual(settled);
+    await t.ok(`mutation($i: UpdateRuleInput!) { updateRule(input: $i) { enabled } }`, {
+      i: {
+        id: (await t.sql(`select id from rule where name = 'Mid companies'`))[0]!.id,
+        enabled: false,
+      },
+    });
+  });
+
+  it('runs after a feature refresh', async () => {
+    const report = await refreshFeatures(t.app.orm, { mode: 'full' });
+    expect(report.ruleRunId).toBeDefined();
+    const data = await t.ok(RUN, { id: report.ruleRunId });
+    expect(data.ruleRun.reports.map((r: any) => r.ruleName)).toEqual(['Big companies']);
+    const list = await t.ok(`{ rules(first: 10) { totalCount edges { node { name enabled } } } }`);
+    expect(list.rules.edges.map((e: any) => e.node.name)).toEqual([
+      'Big companies',
+      'Mid companies',
+    ]);
+  });
+
+  it('triggers on recordEvents in the same request, and on event imports', async () => {
+    await suggestion('r3', 'event-attendee', 'REJECTED');
+    await t.ok(CREATE, {
+      input: {
+        name: 'Attendee',
+        tagId: tax.tags['event-attendee'],
+        text: 'event:EVENT_ATTENDANCE within 90d',
+        trigger: true,
+      },
+    });
+    const now = new Date().toISOString();
+    const recorded = await t.ok(
+      `mutation($input: [EventInput!]!) { recordEvents(input: $input) { recorded triggered } }`,
+      {
+        input: [
+          { customerExternalId: 'r2', type: 'EVENT_ATTENDANCE', occurredAt: now },
+          { customerExternalId: 'r3', type: 'EVENT_ATTENDANCE', occurredAt: now },
+          { customerId: ids.r4, type: 'PAGE_VIEW', occurredAt: now },
+        ],
+      },
+    );
+    expect(recorded.recordEvents).toEqual({ recorded: 3, triggered: 1 });
+    const holders = async () =>
+      t.sql<{ external_id: string; source: string }>(
+        `select c.external_id, ct.source from customer_tag ct join customer c on c.id = ct.customer_id
+         where ct.tag_id = ? order by 1`,
+        [tax.tags['event-attendee']],
+      );
+    expect(await holders()).toEqual([{ external_id: 'r2', source: 'TRIGGER' }]);
+    const [conflict] = await t.sql(
+      `select kind from rule_conflict k join rule r on r.id = k.rule_id where r.name = 'Attendee'`,
+    );
+    expect(conflict).toEqual({ kind: 'APPLY_REJECTED' });
+
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'tagwise-rules-'));
+    const file = path.join(dir, 'events.ndjson');
+    await fs.writeFile(
+      file,
+      [
+        JSON.stringify({ customerExternalId: 'r0', type: 'EVENT_ATTENDANCE', occurredAt: now }),
+        JSON.stringify({ customerExternalId: 'r1', type: 'EMAIL_OPEN', occurredAt: now }),
+      ].join('\n'),
+    );
+    const report = await importFile(t.app.orm, { kind: 'events', file });
+    expect(report).toMatchObject({ inserted: 2, triggered: 1 });
+    expect(await holders()).toEqual([
+      { external_id: 'r0', source: 'TRIGGER' },
+      { external_id: 'r2', source: 'TRIGGER' },
+    ]);
+  });
+
+  it('keeps a segment a rule depends on', async () => {
+    const segment = await t.ok(
+      `mutation { createSegment(input: { key: "bigs", name: "Bigs", text: "company_size >= 800" }) { id } }`,
+    );
+    await t.ok(CREATE, {
+      input: { name: 'Bigs are readers', tagId: tax.tags.reader, text: 'segment:bigs' },
+    });
+    const refused = await t.gql(`mutation($id: ID!) { deleteSegment(id: $id) { id } }`, {
+      id: segment.createSegment.id,
+    });
+    expect(errorOf(refused)).toMatchObject({ code: 'CONFLICT' });
+    expect(refused.errors![0]!.extensions!.dependants).toEqual({
+      segments: [],
+      rules: ['Bigs are readers'],
+    });
+  });
+});
