@@ -208,6 +208,26 @@ describe('suggestions and the review queue', () => {
     }
   });
 
+  it('filters the queue by a saved segment', async () => {
+    const created = await t.ok(
+      `mutation { createSegment(input: { key: "south", name: "South China", text: "region = \\"South China\\"" }) { id } }`,
+    );
+    const data = await t.ok(
+      `query($segment: ID!) { reviewQueue(first: 500, filter: { segmentId: $segment }) {
+         totalCount edges { node { customer { region } } } } }`,
+      { segment: created.createSegment.id },
+    );
+    const expected = await count(
+      `tag_suggestion s join customer c on c.id = s.customer_id
+       where s.status = 'PENDING' and c.region = 'South China'`,
+    );
+    expect(expected).toBeGreaterThan(0);
+    expect(data.reviewQueue.totalCount).toBe(expected);
+    for (const { node } of data.reviewQueue.edges) expect(node.customer.region).toBe('South China');
+    const missing = await t.gql(`{ reviewQueue(filter: { segmentId: "999999" }) { totalCount } }`);
+    expect(errorOf(missing)).toMatchObject({ code: 'BAD_USER_INPUT', field: 'filter.segmentId' });
+  });
+
   it('serves a queue page of customers, tags and clusters in a constant number of statements', async () => {
     const query = `query($n: Int!) { reviewQueue(first: $n) { edges { node {
         id confidence explanation { text } tag { key category { key } } cluster { label }

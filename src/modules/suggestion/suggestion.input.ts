@@ -43,6 +43,9 @@ export class ReviewQueueFilter {
   @Field(() => [SuggestionKind], { nullable: true })
   kinds?: SuggestionKind[] | null;
 
+  @Field(() => ID, { nullable: true, description: 'Customers in this saved segment' })
+  segmentId?: string | null;
+
   @Field(() => Date, { nullable: true, description: 'Created at or after' })
   createdFrom?: Date | null;
 

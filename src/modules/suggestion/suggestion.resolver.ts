@@ -15,7 +15,7 @@ import {
 } from 'type-graphql';
 import { viewerOf, type GraphQLContext } from '../../graphql/context.js';
 import { Role } from '../auth/api-key.entity.js';
-import { parseId, parseIds } from '../common/domain.errors.js';
+import { InvalidInputError, NotFoundError, parseId, parseIds } from '../common/domain.errors.js';
 import type { CustomerRecord } from '../customer/customer.repository.js';
 import { CustomerType } from '../customer/customer.type.js';
 import { ClusterType, ModelVersionType } from '../model-registry/model-registry.type.js';
@@ -67,6 +67,30 @@ export function toQueueFilter(
   };
 }
 
+/** toQueueFilter plus the saved segment, compiled to SQL, when the filter names one. */
+async function queueFilter(
+  ctx: GraphQLContext,
+  filter: ReviewQueueFilter | null | undefined,
+  path = 'filter',
+): Promise<QueueFilter> {
+  const resolved = toQueueFilter(filter, path);
+  if (filter?.segmentId) {
+    const id = parseId(filter.segmentId, `${path}.segmentId`);
+    const segment = await ctx.services.segments.getSegment(id).catch((error: unknown) => {
+      if (error instanceof NotFoundError) {
+        throw new InvalidInputError(
+          `${path}.segmentId`,
+          `${path}.segmentId: segment ${id} does not exist`,
+        );
+      }
+      throw error;
+    });
+    const environment = await ctx.services.segments.loadEnvironment();
+    resolved.segment = environment.compile(segment.definition);
+  }
+  return resolved;
+}
+
 @ObjectType('AutoApplyPolicy')
 class AutoApplyPolicyType {
   @Field(() => Float, { nullable: true, description: 'null: every suggestion goes to review' })
@@ -87,7 +111,7 @@ export class SuggestionResolver {
     @Ctx() ctx: GraphQLContext,
   ) {
     return ReviewQueueConnection.fromPage(
-      await ctx.services.suggestions.queue(toQueueFilter(args.filter), args.orderBy, args),
+      await ctx.services.suggestions.queue(await queueFilter(ctx, args.filter), args.orderBy, args),
     );
   }
 
@@ -138,14 +162,14 @@ export class SuggestionResolver {
   @Mutation(() => ReviewSuggestionsResult, {
     description: 'Approve or reject many by ids or by filter; dryRun counts without writing',
   })
-  reviewSuggestions(
+  async reviewSuggestions(
     @Arg('input', () => ReviewSuggestionsInput) input: ReviewSuggestionsInput,
     @Ctx() ctx: GraphQLContext,
   ) {
     return ctx.services.suggestions.bulk(
       {
         ids: input.ids ?? null,
-        filter: input.filter ? toQueueFilter(input.filter, 'input.filter') : null,
+        filter: input.filter ? await queueFilter(ctx, input.filter, 'input.filter') : null,
         decision: input.decision,
         note: input.note ?? null,
         dryRun: input.dryRun,
