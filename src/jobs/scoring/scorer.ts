@@ -1,6 +1,5 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import * as tf from '@tensorflow/tfjs';
 import {
   loadClassifier,
   decideTags,
@@ -82,7 +81,6 @@ export async function createScorer(config: ScorerConfig): Promise<Scorer> {
       { cause: error },
     );
   }
-  flushSubnormalWeights(classifier.network);
   const { meta } = classifier;
   const k = kmeans.centroids.length;
   const problems = [
@@ -102,31 +100,6 @@ export async function createScorer(config: ScorerConfig): Promise<Scorer> {
     );
   }
   return { config, preprocessor, kmeans, classifier };
-}
-
-const MIN_NORMAL_FLOAT32 = 1.1754943508222875e-38;
-
-/**
- * Sets subnormal weights to 0. Training with an L2 penalty shrinks the weights of inputs that
- * never vary (missing flags, rare categories) into the subnormal range, and x86 multiplies
- * subnormals ~60× slower: a third of the hidden kernel made every forward pass (wasm and cpu
- * backends alike) 13 µs per row instead of 0.3. A subnormal times a scaled feature is far below
- * float32 resolution of any logit, so scores do not change.
- */
-export function flushSubnormalWeights(network: tf.LayersModel): number {
-  let flushed = 0;
-  const weights = network.getWeights().map((w) => {
-    const values = w.dataSync() as Float32Array;
-    const clean = values.map((v) => {
-      if (v === 0 || Math.abs(v) >= MIN_NORMAL_FLOAT32) return v;
-      flushed++;
-      return 0;
-    });
-    return tf.tensor(clean, w.shape, 'float32');
-  });
-  if (flushed > 0) network.setWeights(weights);
-  tf.dispose(weights);
-  return flushed;
 }
 
 const COPY_ESCAPES: Record<string, string> = {

@@ -26,28 +26,6 @@ export type WorkerReply =
 
 const encoder = new TextEncoder();
 
-/**
- * Makes `new Intl.NumberFormat(locale, options)` return one shared formatter per arguments, in
- * this thread only. explain.ts builds a formatter for every number it words (~17 µs each, ~70 %
- * of an explanation's cost at 1 integrated-gradient step); formatters are immutable, so sharing
- * them changes no text. Remove once explain.ts keeps its formatters itself.
- */
-function shareNumberFormats(): void {
-  const Original = Intl.NumberFormat;
-  const formats = new Map<string, Intl.NumberFormat>();
-  const Shared = function (locales?: string | string[], options?: Intl.NumberFormatOptions) {
-    const key = JSON.stringify([locales, options]);
-    let format = formats.get(key);
-    if (!format) formats.set(key, (format = new Original(locales, options)));
-    return format;
-  } as unknown as typeof Intl.NumberFormat;
-  Object.assign(Shared, {
-    prototype: Original.prototype,
-    supportedLocalesOf: Original.supportedLocalesOf,
-  });
-  Intl.NumberFormat = Shared;
-}
-
 function failed(id: number | null, error: unknown): WorkerReply {
   const e = error instanceof Error ? error : new Error(String(error));
   return { type: 'failed', id, name: e.name, message: e.message, stack: e.stack };
@@ -57,7 +35,6 @@ async function run(): Promise<void> {
   const port = parentPort;
   if (!port) throw new Error('scoring.worker.ts runs only as a worker thread');
   let scorer: Awaited<ReturnType<typeof createScorer>>;
-  shareNumberFormats();
   try {
     const backend = await initBackend();
     scorer = await createScorer(workerData as ScorerConfig);
