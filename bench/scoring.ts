@@ -3,7 +3,7 @@ import 'reflect-metadata';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Writable } from 'node:stream';
 import { MikroORM } from '@mikro-orm/postgresql';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
@@ -36,7 +36,7 @@ function envInt(name: string, fallback: number, min = 0): number {
   return n;
 }
 
-const settings = {
+export const settings = {
   dataDir: path.resolve(ROOT, process.env.BENCH_SCORING_DATA_DIR ?? '.data/bench-scoring'),
   pgPort: envInt('BENCH_SCORING_PG_PORT', 5442, 1),
   /** Demo customers generated (and trained on); the rest are SQL copies of them. */
@@ -52,7 +52,7 @@ const settings = {
 const STAGING = 'bench_scoring_candidate';
 
 /** Seeds, refreshes, trains and replicates as needed; every step is skipped when already done. */
-async function prepare(orm: MikroORM, url: string): Promise<string> {
+export async function prepare(orm: MikroORM, url: string): Promise<string> {
   const withFeatures = await withClient(url, async (c) => {
     const { rows } = await c.query<{ n: number }>(
       'select count(*)::int as n from customer_features',
@@ -144,7 +144,11 @@ async function readSample(url: string, version: number, rows: number): Promise<U
  * The bench model (few epochs, target precision 0.9) is confident about almost nothing, which
  * says nothing about the cost of a run that suggests a lot; this variant bounds it from above.
  */
-async function denseVariant(url: string, model: ScoringModel, rate: number): Promise<ScoringModel> {
+export async function denseVariant(
+  url: string,
+  model: ScoringModel,
+  rate: number,
+): Promise<ScoringModel> {
   const dir = `${model.artifactDir}-dense-${rate}`;
   if (!fs.existsSync(dir)) {
     await initBackend();
@@ -317,7 +321,10 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((error: unknown) => {
-  console.error(error);
-  process.exit(1);
-});
+// bench/suggest.ts reuses this data set; only running this file measures scoring.
+if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
+  main().catch((error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  });
+}

@@ -6,6 +6,7 @@ import { Migration20261123105605 } from './Migration20261123105605_model_registr
 import { Migration20261123110801 } from './Migration20261123110801_model_run.js';
 import { Migration20261123113536 } from './Migration20261123113536_suggestions.js';
 import { Migration20261123121854 } from './Migration20261123121854_segments_rules.js';
+import { Migration20261123125025 } from './Migration20261123125025_suggestion_indexes.js';
 
 /** Every migration, in order. `tagwise migrate --create` writes new ones; list them here. */
 export const migrationsList: MigrationObject[] = [
@@ -16,4 +17,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261123110801_model_run', class: Migration20261123110801 },
   { name: 'Migration20261123113536_suggestions', class: Migration20261123113536 },
   { name: 'Migration20261123121854_segments_rules', class: Migration20261123121854 },
+  { name: 'Migration20261123125025_suggestion_indexes', class: Migration20261123125025 },
 ];

@@ -40,16 +40,32 @@ export interface SuggestionExplanation {
  * decided by `update … where status = 'PENDING'`, so each is decided exactly once.
  */
 @Entity({ tableName: 'tag_suggestion' })
+// Every queue index covers PENDING rows only: a scoring run inserts a million rows through each
+// index it has, and deciding or superseding a row then leaves these indexes alone.
 @Index({
   name: 'tag_suggestion_pending_uq',
   expression: `create unique index "tag_suggestion_pending_uq" on "tag_suggestion" ("customer_id", "tag_id") where status = 'PENDING'`,
 })
-@Index({ name: 'tag_suggestion_queue_margin_idx', properties: ['status', 'margin', 'id'] })
-@Index({ name: 'tag_suggestion_queue_confidence_idx', properties: ['status', 'confidence', 'id'] })
-@Index({ name: 'tag_suggestion_queue_value_idx', properties: ['status', 'customerValue', 'id'] })
-@Index({ name: 'tag_suggestion_queue_id_idx', properties: ['status', 'id'] })
-@Index({ name: 'tag_suggestion_tag_status_idx', properties: ['tag', 'status', 'margin', 'id'] })
-@Index({ name: 'tag_suggestion_customer_idx', properties: ['customer', 'tag'] })
+@Index({
+  name: 'tag_suggestion_pending_margin_idx',
+  expression: `create index "tag_suggestion_pending_margin_idx" on "tag_suggestion" ("margin", "id") where status = 'PENDING'`,
+})
+@Index({
+  name: 'tag_suggestion_pending_confidence_idx',
+  expression: `create index "tag_suggestion_pending_confidence_idx" on "tag_suggestion" ("confidence", "id") where status = 'PENDING'`,
+})
+@Index({
+  name: 'tag_suggestion_pending_value_idx',
+  expression: `create index "tag_suggestion_pending_value_idx" on "tag_suggestion" ("customer_value", "id") where status = 'PENDING'`,
+})
+@Index({
+  name: 'tag_suggestion_pending_id_idx',
+  expression: `create index "tag_suggestion_pending_id_idx" on "tag_suggestion" ("id") where status = 'PENDING'`,
+})
+@Index({
+  name: 'tag_suggestion_rejected_idx',
+  expression: `create index "tag_suggestion_rejected_idx" on "tag_suggestion" ("customer_id", "tag_id", "reviewed_at") where status in ('REJECTED', 'CORRECTED')`,
+})
 @Index({
   name: 'tag_suggestion_decided_idx',
   expression: `create index "tag_suggestion_decided_idx" on "tag_suggestion" ("model_version_id", "tag_id", "status") where status in ('APPROVED', 'REJECTED', 'CORRECTED')`,
@@ -88,10 +104,12 @@ export class TagSuggestion {
   @Property({ type: 'real', default: 0 })
   customerValue: number = 0;
 
-  @ManyToOne(() => ModelVersion, { deleteRule: 'cascade' })
+  // No foreign keys to the model registry: versions and clusters are never deleted, a run writes
+  // ids it read in the same transaction, and the checks were a quarter of a run's merge time.
+  @ManyToOne(() => ModelVersion, { createForeignKeyConstraint: false })
   modelVersion!: ModelVersion;
 
-  @ManyToOne(() => Cluster, { nullable: true, deleteRule: 'set null' })
+  @ManyToOne(() => Cluster, { nullable: true, createForeignKeyConstraint: false })
   cluster: Cluster | null = null;
 
   @Property({ type: 'jsonb' })

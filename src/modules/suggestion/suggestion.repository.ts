@@ -1,11 +1,12 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { bigintArray, parseTimestamp, textArray } from '../common/sql.js';
-import type {
-  ReviewAction,
-  SuggestionExplanation,
-  SuggestionKind,
-  SuggestionSource,
-  SuggestionStatus,
+import {
+  SuggestionStatus as SuggestionStatusValues,
+  type ReviewAction,
+  type SuggestionExplanation,
+  type SuggestionKind,
+  type SuggestionSource,
+  type SuggestionStatus,
 } from './suggestion.entity.js';
 
 /** A suggestion as read models carry it: plain columns, no ORM behaviour. */
@@ -118,6 +119,13 @@ export interface TagPrecisionRow {
 
 const COMPACT_TALLY_AFTER = 500;
 
+const STATUSES = new Set<string>(Object.values(SuggestionStatusValues));
+
+function statusLiteral(status: SuggestionStatus): string {
+  if (!STATUSES.has(status)) throw new Error(`not a suggestion status: ${status}`);
+  return `'${status}'`;
+}
+
 export class SuggestionRepository {
   constructor(private readonly em: EntityManager) {}
 
@@ -129,8 +137,13 @@ export class SuggestionRepository {
       clauses.push(sql);
       params.push(...values);
     };
-    if (filter.statuses.length === 1) add('s.status = ?', filter.statuses[0]);
-    else add('s.status = any(?::text[])', textArray(filter.statuses));
+    // Statuses are inlined, not bound: the queue indexes are partial (status = 'PENDING'), and
+    // a generic plan for `status = $1` could not use them.
+    clauses.push(
+      filter.statuses.length === 1
+        ? `s.status = ${statusLiteral(filter.statuses[0]!)}`
+        : `s.status in (${filter.statuses.map(statusLiteral).join(', ')})`,
+    );
     if (filter.tagIds?.length) add('s.tag_id = any(?::bigint[])', bigintArray(filter.tagIds));
     if (filter.categoryIds?.length) {
       add(
@@ -202,9 +215,9 @@ export class SuggestionRepository {
   ): Promise<SuggestionRecord[]> {
     const rows = await this.em.execute<SuggestionRecord[]>(
       `select ${COLUMNS} from tag_suggestion s
-       where s.customer_id = any(?::bigint[]) and s.status = any(?::text[])
+       where s.customer_id = any(?::bigint[]) and s.status in (${statuses.map(statusLiteral).join(', ')})
        order by s.customer_id, s.confidence desc, s.id`,
-      [bigintArray(customerIds), textArray(statuses)],
+      [bigintArray(customerIds)],
     );
     return rows.map(toRecord);
   }
