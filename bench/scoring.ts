@@ -66,7 +66,7 @@ export async function prepare(orm: MikroORM, url: string): Promise<string> {
   const modelsDir = path.join(settings.dataDir, 'models');
   let modelVersionId = await withClient(url, async (c) => {
     const { rows } = await c.query<{ id: string; artifact_path: string }>(
-      `select id, artifact_path from model_version order by id desc`,
+      `select id, artifact_path from model_version where created_by is distinct from 'bench' order by id desc`,
     );
     return rows.find((r) => fs.existsSync(path.resolve(r.artifact_path, 'classifier')))?.id;
   });

@@ -43,6 +43,15 @@ export async function openDatabase(
   return startEmbeddedPostgres({ dataDir: config.dataDir, port: config.embeddedPgPort, logger });
 }
 
+/**
+ * PostgreSQL's stock settings are sized for tiny machines: with 1 GB of WAL between checkpoints a
+ * bulk write of a million suggestions or events forces checkpoints (and full-page writes) midway.
+ */
+const EMBEDDED_SETTINGS: Record<string, string> = {
+  shared_buffers: '256MB',
+  max_wal_size: '4GB',
+};
+
 export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<DatabaseHandle> {
   const { dataDir, port, logger } = options;
   const databaseName = options.databaseName ?? DATABASE_NAME;
@@ -72,7 +81,9 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<D
     // Postgres refuses to run as root; as root the cluster belongs to (and runs as) `postgres`.
     createPostgresUser: process.getuid?.() === 0,
     initdbFlags: ['--encoding=UTF8'],
-    postgresFlags: Object.entries(options.settings ?? {}).flatMap(([k, v]) => ['-c', `${k}=${v}`]),
+    postgresFlags: Object.entries({ ...EMBEDDED_SETTINGS, ...options.settings }).flatMap(
+      ([k, v]) => ['-c', `${k}=${v}`],
+    ),
     onLog: (message) => {
       recentLog.push(message.trim());
       if (recentLog.length > 20) recentLog.shift();

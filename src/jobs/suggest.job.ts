@@ -211,6 +211,10 @@ export async function generateSuggestions(
              < p.auto_apply_sample_rate as sampled
          from suggestion_pick p
          where p.rank = 1 and not p.held and not p.cooling
+           -- Only runs create PENDING rows, and they hold the advisory lock: an anti-join finds
+           -- the pending pairs for all rows at once, cheaper than ON CONFLICT's per-row check.
+           and not exists (select 1 from tag_suggestion s where s.status = 'PENDING'
+                           and s.customer_id = p.customer_id and s.tag_id = p.tag_id)
        ),
        inserted as (
          insert into tag_suggestion (customer_id, tag_id, source, kind, replaces_tag_id, confidence,
@@ -225,7 +229,6 @@ export async function generateSuggestions(
            case when auto and not sampled then $4 end,
            case when auto and not sampled then now() end
          from picked
-         on conflict (customer_id, tag_id) where status = 'PENDING' do nothing
          returning id, customer_id, tag_id, kind, status, auto_applied, confidence, model_version_id
        ),
        applied as (
@@ -256,7 +259,7 @@ export async function generateSuggestions(
          (select count(*) from inserted where kind = 'CORRECTION')::int as corrections,
          (select count(*) from inserted where status = 'AUTO_APPLIED')::int as "autoApplied",
          (select count(*) from inserted where auto_applied and status = 'PENDING')::int as "sampledForReview",
-         (select count(*) from picked)::int as picked,
+         (select count(*) from suggestion_pick where rank = 1 and not held and not cooling)::int as picked,
          (select count(*) from suggestion_pick where rank = 1 and held)::int as "alreadyHeld",
          (select count(*) from suggestion_pick where rank = 1 and not held and cooling)::int as "inCooldown",
          (select count(*) from suggestion_pick where rank > 1)::int as outranked,
