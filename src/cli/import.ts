@@ -194,6 +194,11 @@ function printReport(r: ImportReport): void {
         `${tags === 1 ? 'tag' : 'tags'} ${r.committed ? 'created' : 'to create'}`,
     );
   }
+  if (r.triggered > 0) {
+    console.log(
+      `  trigger rules ${r.committed ? 'applied' : 'would apply'} ${n(r.triggered)} tags`,
+    );
+  }
   if (r.omittedValues > 0) console.log(`  ${n(r.omittedValues)} invalid values omitted`);
   if (r.ignoredColumns.length > 0) {
     const shown = r.ignoredColumns.slice(0, 8).join(', ');

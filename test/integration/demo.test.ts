@@ -62,6 +62,17 @@ describe('demo data', () => {
         `select count(*)::int as n from tag_suggestion where status = 'PENDING'`,
       );
       expect(queue!.n).toBeGreaterThan(0);
+      // The seed articles' rules are saved and have run once.
+      const rules = await t.sql<{ name: string; trigger: boolean }>(
+        'select name, trigger from rule order by priority desc',
+      );
+      expect(rules.map((r) => r.name)).toEqual(['High value', 'Dormant', 'Member', 'Active']);
+      const [run] = await t.sql<{ status: string; reports: { added: number }[] }>(
+        `select status, reports from rule_run where origin = 'demo'`,
+      );
+      expect(run!.status).toBe('SUCCEEDED');
+      expect(run!.reports).toHaveLength(4);
+      expect(run!.reports.some((r) => r.added > 0)).toBe(true);
       const before = await t.sql('select count(*)::int as n from customer');
       await seedDemoOnFirstStart(t.app.orm, config, logger);
       expect(await t.sql('select count(*)::int as n from customer')).toEqual(before);

@@ -1,6 +1,8 @@
+import { execFile } from 'node:child_process';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { refreshFeatures } from '../../src/jobs/feature-refresh.job.js';
 import { Role } from '../../src/modules/auth/api-key.entity.js';
@@ -295,4 +297,20 @@ describe('rules', () => {
       rules: ['Bigs are readers'],
     });
   });
+
+  it('runs from the CLI, a dry run changing nothing', async () => {
+    const before = await counts();
+    const { stdout } = await promisify(execFile)(
+      'node',
+      ['bin/tagwise.js', 'rules', 'run', '--dry-run'],
+      { env: { ...process.env, DATABASE_URL: t.url, LOG_LEVEL: 'error' } },
+    );
+    expect(stdout).toMatch(/^Dry run \d+: 3 rule\(s\), nothing changed/);
+    expect(stdout).toContain('Big companies');
+    expect(await counts()).toEqual(before);
+    const [run] = await t.sql(
+      `select origin, dry_run, status from rule_run order by id desc limit 1`,
+    );
+    expect(run).toEqual({ origin: 'cli', dry_run: true, status: 'SUCCEEDED' });
+  }, 30_000);
 });

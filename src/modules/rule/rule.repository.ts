@@ -43,6 +43,11 @@ export interface ApplyOptions {
   /** A boolean SQL expression over `c` restricting the customers considered (triggers). */
   restrict?: CompiledCondition;
   runId: string | null;
+  /**
+   * Whether a later rule of this run tags the same exclusive category, so this rule's matches
+   * must be claimed (default true). Claiming is skipped for the last one: it costs a row per match.
+   */
+  claim?: boolean;
 }
 
 export interface RuleOutcome {
@@ -197,7 +202,7 @@ export class RuleRepository {
        do update set last_seen_at = now(), run_id = coalesce(excluded.run_id, rule_conflict.run_id)`,
       [rule.ruleId, rule.tagId, options.runId],
     );
-    if (rule.exclusive) {
+    if (rule.exclusive && options.claim !== false) {
       await this.sql(
         `insert into rule_claim select customer_id, ?::bigint from rule_match on conflict do nothing`,
         [rule.categoryId],

@@ -120,7 +120,9 @@ export class RuleResolver {
 
 @Resolver(() => RuleRunType)
 export class RuleRunResolver {
-  @FieldResolver(() => RuleConflictConnection, { description: 'Conflicts this run hit' })
+  @FieldResolver(() => RuleConflictConnection, {
+    description: 'Conflicts this run was the last to hit (a real run; a dry run records none)',
+  })
   async conflicts(
     @Root() run: RuleRun,
     @Args(() => PageArgs) args: PageArgs,

@@ -234,6 +234,7 @@ export class RuleService {
               source: TagSource.RULE,
               retract: rule.mode === RuleMode.APPLY_AND_RETRACT,
               runId: run.dryRun ? null : run.id,
+              claim: claimedLater(rules, i),
             });
             reports.push({ ...base, ...outcome, ms: Date.now() - started });
             onProgress?.(i + 1, rules.length);
@@ -280,6 +281,12 @@ export class RuleService {
 }
 
 class DryRunRollback extends Error {}
+
+/** Whether a rule after the i-th tags the same exclusive category (see ApplyOptions.claim). */
+function claimedLater(rules: readonly { target: RuleTarget }[], i: number): boolean {
+  const { exclusive, categoryId } = rules[i]!.target;
+  return exclusive && rules.slice(i + 1).some((r) => r.target.categoryId === categoryId);
+}
 
 function emptyReport(base: { ruleId: string; ruleName: string; tagKey: string }) {
   return {
@@ -353,7 +360,7 @@ export async function applyTriggerRules(
   const environment = await new SegmentRepository(em).loadEnvironment();
   const repository = new RuleRepository(sql);
   await repository.prepare();
-  for (const { rule, target } of rules) {
+  for (const [i, { rule, target }] of rules.entries()) {
     let compiled: CompiledCondition;
     try {
       compiled = environment.compile(rule.definition);
@@ -366,6 +373,7 @@ export async function applyTriggerRules(
       retract: false,
       restrict,
       runId: null,
+      claim: claimedLater(rules, i),
     });
     outcome.applied += result.added;
     outcome.conflicts += result.conflicts;
