@@ -1,4 +1,5 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
+import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import {
@@ -96,6 +97,9 @@ export async function generateSuggestions(
   const connectionString = orm.config.get('clientUrl')!;
   const client = new pg.Client({ connectionString });
   await client.connect();
+  // A real (unlogged) table, not a temporary one: the parallel inserts read it from a second
+  // connection. Throw-away, so not worth the WAL.
+  const pick = `suggestion_pick_${randomBytes(6).toString('hex')}`;
   try {
     await client.query(`set work_mem = '256MB'`);
     const model = await loadScoringModel(client, version.id);
@@ -127,9 +131,9 @@ export async function generateSuggestions(
 
     lap('scoring');
     progress('merging', 0, 1);
-    await client.query('begin');
-    // One run merges at a time; two would both supersede and insert around each other.
-    await client.query(`select pg_advisory_xact_lock(hashtext('suggestion_generation'))`);
+    // One run merges at a time; two would both supersede and insert around each other. A session
+    // lock, because the merge spans several transactions (released when the connection ends).
+    await client.query(`select pg_advisory_lock(hashtext('suggestion_generation'))`);
     const scope = options.customerIds ? bigintArray(sortIds(options.customerIds)) : null;
     const tagScope = options.tagIds?.length ? bigintArray([...options.tagIds]) : null;
     const cluster = await client.query(
@@ -151,7 +155,7 @@ export async function generateSuggestions(
     );
     lap('clusters');
     await client.query(
-      `create temp table suggestion_pick on commit drop as
+      `create unlogged table ${pick} as
        with cand as (
          -- The classifier's opinion wins over a cluster mapping's for the same pair.
          select distinct on (s.customer_id, s.tag_id) s.*
@@ -192,6 +196,7 @@ export async function generateSuggestions(
          and x.category_id = e.category_id and x.tag_id <> e.tag_id`,
       [tagScope, cooldownDays],
     );
+    await client.query(`analyze ${pick}`);
     lap('pick');
     const superseded = await client.query(
       `update tag_suggestion s set status = 'SUPERSEDED', reviewed_at = now()
@@ -201,20 +206,20 @@ export async function generateSuggestions(
       [version.id, scope, tagScope],
     );
     lap('supersede');
-    const { rows } = await client.query<Record<string, number>>(
-      `with picked as (
+    // Halves by customer, inserted in parallel on two connections: index upkeep for a million
+    // rows is most of a run's merge, and the scoring workers have released both cores by now.
+    const parts = 2;
+    const insertPart = (connection: pg.ClientBase, part: number) =>
+      connection.query<Record<string, number>>(
+        `with picked as (
          select p.*,
            p.replaces_tag_id is null and p.auto_apply_threshold is not null
              and p.confidence >= p.auto_apply_threshold as auto,
            -- A hash, not random(): the same run samples the same suggestions.
            (hashtext(p.customer_id::text || ':' || p.tag_id::text)::bigint & 65535) / 65536.0
              < p.auto_apply_sample_rate as sampled
-         from suggestion_pick p
-         where p.rank = 1 and not p.held and not p.cooling
-           -- Only runs create PENDING rows, and they hold the advisory lock: an anti-join finds
-           -- the pending pairs for all rows at once, cheaper than ON CONFLICT's per-row check.
-           and not exists (select 1 from tag_suggestion s where s.status = 'PENDING'
-                           and s.customer_id = p.customer_id and s.tag_id = p.tag_id)
+         from ${pick} p
+         where p.rank = 1 and not p.held and not p.cooling and p.customer_id % $6 = $5
        ),
        inserted as (
          insert into tag_suggestion (customer_id, tag_id, source, kind, replaces_tag_id, confidence,
@@ -229,6 +234,7 @@ export async function generateSuggestions(
            case when auto and not sampled then $4 end,
            case when auto and not sampled then now() end
          from picked
+         on conflict (customer_id, tag_id) where status = 'PENDING' do nothing
          returning id, customer_id, tag_id, kind, status, auto_applied, confidence, model_version_id
        ),
        applied as (
@@ -259,17 +265,42 @@ export async function generateSuggestions(
          (select count(*) from inserted where kind = 'CORRECTION')::int as corrections,
          (select count(*) from inserted where status = 'AUTO_APPLIED')::int as "autoApplied",
          (select count(*) from inserted where auto_applied and status = 'PENDING')::int as "sampledForReview",
-         (select count(*) from suggestion_pick where rank = 1 and not held and not cooling)::int as picked,
-         (select count(*) from suggestion_pick where rank = 1 and held)::int as "alreadyHeld",
-         (select count(*) from suggestion_pick where rank = 1 and not held and cooling)::int as "inCooldown",
-         (select count(*) from suggestion_pick where rank > 1)::int as outranked,
+         (select count(*) from picked)::int as picked,
          (select count(*) from history)::int as "historyRows",
          (select count(*) from logged)::int as "logRows"`,
-      [version.id, options.runId ?? null, version.version, AUTO_APPLY_ACTOR],
+        [version.id, options.runId ?? null, version.version, AUTO_APPLY_ACTOR, part, parts],
+      );
+    const second = new pg.Client({ connectionString });
+    await second.connect();
+    let results: Record<string, number>[];
+    try {
+      results = await Promise.all(
+        [client, second].map(async (connection, part) => {
+          await connection.query('begin');
+          try {
+            const { rows } = await insertPart(connection, part);
+            await connection.query('commit');
+            return rows[0]!;
+          } catch (error) {
+            await connection.query('rollback').catch(() => {});
+            throw error;
+          }
+        }),
+      );
+    } finally {
+      await second.end();
+    }
+    const { rows: skipped } = await client.query<Record<string, number>>(
+      `select count(*) filter (where rank = 1 and held)::int as "alreadyHeld",
+              count(*) filter (where rank = 1 and not held and cooling)::int as "inCooldown",
+              count(*) filter (where rank > 1)::int as outranked
+       from ${pick}`,
     );
-    await client.query('commit');
+    const counts: Record<string, number> = { ...skipped[0]! };
+    for (const part of results) {
+      for (const [key, value] of Object.entries(part)) counts[key] = (counts[key] ?? 0) + value;
+    }
     lap('insert');
-    const counts = rows[0]!;
     progress('merging', 1, 1);
     return {
       modelVersionId: version.id,
@@ -291,10 +322,8 @@ export async function generateSuggestions(
       ms: Date.now() - started,
       phaseMs,
     };
-  } catch (error) {
-    await client.query('rollback').catch(() => {});
-    throw error;
   } finally {
+    await client.query(`drop table if exists ${pick}`).catch(() => {});
     await client.end();
   }
 }
