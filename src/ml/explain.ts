@@ -253,3 +253,13 @@ export async function explainPredictions(
     };
   });
 }
+
+/** One sentence for a reviewer: what raised the score, else the segment the customer is in. */
+export function explanationText(
+  contributions: readonly { direction: string; text: string }[],
+  clusterLabel: string | null,
+): string {
+  const raising = contributions.filter((c) => c.direction === 'raises').map((c) => c.text);
+  if (raising.length > 0) return raising.join('; ');
+  return clusterLabel ? `in segment "${clusterLabel}"` : '';
+}

@@ -6,7 +6,7 @@ import {
   predictTags,
   type TagClassifier,
 } from '../../ml/classifier.js';
-import { explainPredictions, type Contribution } from '../../ml/explain.js';
+import { explainPredictions } from '../../ml/explain.js';
 import { assignClusters, type KMeansModel } from '../../ml/kmeans.js';
 import { concatColumns, selectRows } from '../../ml/matrix.js';
 import {
@@ -171,12 +171,6 @@ export interface ScoredBatch {
 const number = (value: number) => String(value);
 const rounded = (value: number) => Math.round(value * 1e4) / 1e4;
 
-function explanationText(contributions: readonly Contribution[], clusterLabel: string): string {
-  const raising = contributions.filter((c) => c.direction === 'raises').map((c) => c.text);
-  // With nothing above an average customer's, the segment is still something a reviewer can check.
-  return raising.length > 0 ? raising.join('; ') : `in segment "${clusterLabel}"`;
-}
-
 /**
  * Scores feature rows exactly as training built the classifier input (preprocess, distances to
  * the k-means centroids appended), keeps decideTags' confident tags and writes them as COPY text.
@@ -222,11 +216,9 @@ export async function scoreFeatureRows(scorer: Scorer, batch: FeatureBatch): Pro
         text: c.text,
       }));
       return escapeCopyText(
-        JSON.stringify({
-          text: explanationText(e.contributions, label),
-          cluster: label,
-          contributions,
-        }),
+        // No summary sentence: it repeats the contributions' texts, a quarter of every stored
+        // row; explanationText derives it when a suggestion is read.
+        JSON.stringify({ cluster: label, contributions }),
       );
     });
   }

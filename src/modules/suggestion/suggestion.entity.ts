@@ -30,7 +30,8 @@ export enum SuggestionKind {
 }
 
 export interface SuggestionExplanation {
-  text: string;
+  /** Stored for CLUSTER suggestions only; derived from the contributions for MODEL ones. */
+  text?: string;
   cluster?: string | null;
   contributions?: { feature: string; direction: string; contribution: number; text: string }[];
 }
