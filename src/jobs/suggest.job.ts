@@ -157,10 +157,14 @@ export async function generateSuggestions(
     await client.query(
       `create unlogged table ${pick} as
        with cand as (
-         -- The classifier's opinion wins over a cluster mapping's for the same pair.
-         select distinct on (s.customer_id, s.tag_id) s.*
-         from suggestion_candidate s
-         order by s.customer_id, s.tag_id, (s.source = 'MODEL') desc, s.confidence desc
+         ${
+           // The scorer writes each pair once; only cluster mappings can repeat one, and then
+           // the classifier's opinion wins.
+           cluster.rowCount
+             ? `select distinct on (s.customer_id, s.tag_id) s.* from suggestion_candidate s
+                order by s.customer_id, s.tag_id, (s.source = 'MODEL') desc, s.confidence desc`
+             : 'select * from suggestion_candidate'
+         }
        ),
        eligible as (
          select cand.*, t.category_id, cat.exclusive, t.auto_apply_threshold, t.auto_apply_sample_rate
@@ -169,32 +173,36 @@ export async function generateSuggestions(
          join tag_category cat on cat.id = t.category_id and cat.suggestable
          where $1::bigint[] is null or cand.tag_id = any($1::bigint[])
        ),
+       -- In an exclusive category only the model's best pick counts: if that is the tag the
+       -- customer already holds, the model is not asking for a change. Ranked on narrow rows of
+       -- exclusive categories only, so the sort does not drag every explanation along.
+       ranked as (
+         select customer_id, tag_id,
+           row_number() over (partition by customer_id, category_id
+                              order by confidence desc, tag_id) as rank
+         from eligible where exclusive
+       ),
        -- Joins, not per-row subqueries: hash joins over a million candidates instead of three
        -- index probes each.
        held as (
          select ct.customer_id, ct.tag_id, h.category_id
          from customer_tag ct join tag h on h.id = ct.tag_id
-         where ct.customer_id in (select customer_id from suggestion_candidate)
+         ${scope ? 'where ct.customer_id = any($3::bigint[])' : ''}
        ),
        cooling as (
          select distinct customer_id, tag_id from tag_suggestion
          where status in ('REJECTED', 'CORRECTED') and reviewed_at > now() - make_interval(days => $2)
        )
        select e.*, h.tag_id is not null as held, c.tag_id is not null as cooling,
-         x.tag_id as replaces_tag_id,
-         -- In an exclusive category only the model's best pick counts: if that is the tag the
-         -- customer already holds, the model is not asking for a change.
-         case when e.exclusive
-           then row_number() over (partition by e.customer_id, e.category_id
-                                   order by e.confidence desc, e.tag_id)
-           else 1 end as rank
+         x.tag_id as replaces_tag_id, coalesce(r.rank, 1) as rank
        from eligible e
+       left join ranked r on r.customer_id = e.customer_id and r.tag_id = e.tag_id
        left join held h on h.customer_id = e.customer_id and h.tag_id = e.tag_id
        left join cooling c on c.customer_id = e.customer_id and c.tag_id = e.tag_id
        -- An exclusive category holds at most one tag per customer, so this adds no rows.
        left join held x on e.exclusive and x.customer_id = e.customer_id
          and x.category_id = e.category_id and x.tag_id <> e.tag_id`,
-      [tagScope, cooldownDays],
+      scope ? [tagScope, cooldownDays, scope] : [tagScope, cooldownDays],
     );
     await client.query(`analyze ${pick}`);
     lap('pick');

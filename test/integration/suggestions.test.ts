@@ -590,4 +590,44 @@ describe('suggestions and the review queue', () => {
     );
     expect(errorOf(denied).code).toBe('FORBIDDEN');
   });
+
+  it('proposes the mapped tag to the members of a cluster (source CLUSTER)', async () => {
+    const [cluster] = await t.sql<{ id: string; label: string }>(
+      `select c.id, c.label from cluster c join model_version mv on mv.id = c.model_version_id
+       where mv.status = 'ACTIVE' order by c.size desc limit 1`,
+    );
+    await t.ok(
+      `mutation($c: ID!, $t: ID!) { mapClusterToTag(clusterId: $c, tagId: $t) { id } }`,
+      { c: cluster!.id, t: tagId['seafood-fan'] },
+      Role.DATA_SCIENTIST,
+    );
+    const run = await generateSuggestions(t.app.orm, { tagIds: [tagId['seafood-fan']!] });
+    expect(run.clusterCandidates).toBeGreaterThan(0);
+    const rows = await t.sql<{
+      text: string;
+      cluster: string;
+      member: boolean;
+      confidence: number;
+    }>(
+      `select s.explanation ->> 'text' as text, s.explanation ->> 'cluster' as cluster,
+              s.confidence, exists (select 1 from customer_cluster cc
+                where cc.customer_id = s.customer_id and cc.cluster_id = ?) as member
+       from tag_suggestion s where s.source = 'CLUSTER' and s.status = 'PENDING'`,
+      [cluster!.id],
+    );
+    expect(rows.length).toBeGreaterThan(0);
+    for (const r of rows) {
+      expect(r).toMatchObject({ member: true, cluster: cluster!.label });
+      expect(r.text).toContain('Seafood fan');
+      expect(r.confidence).toBeGreaterThanOrEqual(0.5);
+    }
+    // Never alongside the classifier's own suggestion for the same pair.
+    expect(
+      await count(
+        `(select customer_id from tag_suggestion where status = 'PENDING' and tag_id = ?
+          group by customer_id having count(*) > 1) x`,
+        [tagId['seafood-fan']],
+      ),
+    ).toBe(0);
+  });
 });
