@@ -5,6 +5,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { refreshFeatures } from '../../src/jobs/feature-refresh.job.js';
+import { runRules } from '../../src/jobs/rules.job.js';
 import { Role } from '../../src/modules/auth/api-key.entity.js';
 import { importFile } from '../../src/modules/import/import.service.js';
 import { createTestApp, errorOf, type TestApp } from '../support/app.js';
@@ -313,4 +314,30 @@ describe('rules', () => {
     );
     expect(run).toEqual({ origin: 'cli', dry_run: true, status: 'SUCCEEDED' });
   }, 30_000);
+  it('serialises concurrent runs: the second waits, then finds nothing to change', async () => {
+    // Rule-made tags gone, so there is work for whichever run takes the lock first.
+    await t.sql(`delete from customer_tag where source = 'RULE'`);
+    const before = await counts();
+    const runs = await Promise.all([
+      runRules(t.app.orm, { origin: 'feature-refresh' }),
+      runRules(t.app.orm, { origin: 'cli' }),
+    ]);
+    expect(runs.map((r) => r.status)).toEqual(['SUCCEEDED', 'SUCCEEDED']);
+    const added = runs.map((r) => r.reports.reduce((sum, report) => sum + report.added, 0));
+    const [[first], [second]] = [
+      runs.filter((_, i) => added[i]! > 0),
+      runs.filter((_, i) => added[i] === 0),
+    ];
+    expect(first).toBeDefined();
+    expect(second).toBeDefined();
+    expect(second!.reports.every((r) => r.added === 0 && r.removed === 0)).toBe(true);
+    expect(second!.reports.map((r) => r.matched)).toEqual(first!.reports.map((r) => r.matched));
+    const settled = await counts();
+    expect(settled.tags - before.tags).toBe(added[runs.indexOf(first!)]);
+    // One history row per tag added, none from the run that found nothing to do.
+    expect(settled.history - before.history).toBe(settled.tags - before.tags);
+    const again = await runRules(t.app.orm, { origin: 'cli' });
+    expect(again.reports.every((r) => r.added === 0 && r.removed === 0)).toBe(true);
+    expect(await counts()).toEqual(settled);
+  });
 });

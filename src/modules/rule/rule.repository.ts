@@ -80,6 +80,9 @@ export class RuleRepository {
 
   /** Temporary tables for one transaction; `rule_claim` spans the rules of a run. */
   async prepare(): Promise<void> {
+    // Over a million customers the hashes, sorts and RETURNING buffers of a run outgrow the
+    // default 4MB and would spill to temporary files. Local to the caller's transaction.
+    await this.sql(`set local work_mem = '128MB'`, []);
     await this.sql(
       `create temp table if not exists rule_match (customer_id bigint primary key) on commit drop`,
       [],
@@ -121,8 +124,9 @@ export class RuleRepository {
     if (!options.restrict) await this.sql(`analyze rule_match`, []);
 
     // Matching customers without the tag: applied, unless a reviewer decided otherwise.
-    await this.sql(
-      `insert into rule_apply (customer_id, kind)
+    const [applying] = await this.sql<{ pending: number; added: number; conflicts: number }>(
+      `with applying as (
+       insert into rule_apply (customer_id, kind)
        select m.customer_id,
          case
            when exists (select 1 from tag_suggestion s
@@ -135,22 +139,35 @@ export class RuleRepository {
          end
        from rule_match m
        where not exists (select 1 from customer_tag ct
-                         where ct.customer_id = m.customer_id and ct.tag_id = ?::bigint)`,
+                         where ct.customer_id = m.customer_id and ct.tag_id = ?::bigint)
+       returning kind
+       )
+       select count(*)::int as pending, (count(*) filter (where kind is null))::int as added,
+              (count(*) filter (where kind is not null))::int as conflicts
+       from applying`,
       [rule.tagId, rule.exclusive, rule.categoryId, rule.tagId, rule.tagId],
     );
+    // Without statistics the planner takes `kind is null` for a rare value and plans the
+    // statements below for a handful of rows.
+    if (!options.restrict) await this.sql(`analyze rule_apply`, []);
     // Holders who no longer match: a rule's own assignment is removed; a reviewer's is a conflict.
-    if (options.retract) {
-      await this.sql(
-        `insert into rule_retract (customer_id, kind)
-         select ct.customer_id, case when ${REVIEWED} then 'RETRACT_APPROVED' end
-         from customer_tag ct
-         where ct.tag_id = ?::bigint
-           and not exists (select 1 from rule_match m where m.customer_id = ct.customer_id)
-           and (ct.source = 'RULE' or ${REVIEWED})`,
-        [rule.tagId],
-      );
-    }
-
+    const [retracting] = options.retract
+      ? await this.sql<{ removed: number; conflicts: number }>(
+          `with retracting as (
+           insert into rule_retract (customer_id, kind)
+           select ct.customer_id, case when ${REVIEWED} then 'RETRACT_APPROVED' end
+           from customer_tag ct
+           where ct.tag_id = ?::bigint
+             and not exists (select 1 from rule_match m where m.customer_id = ct.customer_id)
+             and (ct.source = 'RULE' or ${REVIEWED})
+           returning kind
+         )
+         select (count(*) filter (where kind is null))::int as removed,
+                (count(*) filter (where kind is not null))::int as conflicts
+         from retracting`,
+          [rule.tagId],
+        )
+      : [{ removed: 0, conflicts: 0 }];
     const by = { actor: `rule:${rule.ruleName}`, note: `rule ${rule.ruleId}` };
     if (rule.exclusive) {
       await this.sql(
@@ -209,20 +226,11 @@ export class RuleRepository {
       );
     }
 
-    const [counts] = await this.sql<{
-      added: number;
-      removed: number;
-      pending: number;
-      conflicts: number;
+    const [samples] = await this.sql<{
       sampleAdded: string[] | null;
       sampleRemoved: string[] | null;
     }>(
       `select
-         (select count(*)::int from rule_apply where kind is null) as added,
-         (select count(*)::int from rule_retract where kind is null) as removed,
-         (select count(*)::int from rule_apply) as pending,
-         (select count(*)::int from rule_apply where kind is not null)
-           + (select count(*)::int from rule_retract where kind is not null) as conflicts,
          (select array_agg(customer_id::text) from (select customer_id from rule_apply
            where kind is null order by customer_id limit ${SAMPLE}) s) as "sampleAdded",
          (select array_agg(customer_id::text) from (select customer_id from rule_retract
@@ -231,12 +239,12 @@ export class RuleRepository {
     );
     return {
       matched: match!.n,
-      added: counts!.added,
-      removed: counts!.removed,
-      unchanged: match!.n - counts!.pending,
-      conflicts: counts!.conflicts,
-      sampleAdded: counts!.sampleAdded ?? [],
-      sampleRemoved: counts!.sampleRemoved ?? [],
+      added: applying!.added,
+      removed: retracting!.removed,
+      unchanged: match!.n - applying!.pending,
+      conflicts: applying!.conflicts + retracting!.conflicts,
+      sampleAdded: samples!.sampleAdded ?? [],
+      sampleRemoved: samples!.sampleRemoved ?? [],
     };
   }
 }

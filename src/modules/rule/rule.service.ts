@@ -213,6 +213,10 @@ export class RuleService {
       const reports: RuleReportData[] = [];
       await this.em
         .transactional(async (tx) => {
+          // One run at a time (a feature refresh's and an API or CLI one): the second waits for
+          // the first to commit, then reads rules and tags afresh and finds nothing left to do.
+          // Without it both would insert the same tags and conflicts around each other.
+          await tx.execute(`select pg_advisory_xact_lock(hashtext('rule_run'))`);
           const rules = await loadRules(tx, { enabled: true });
           const environment = await new SegmentRepository(tx).loadEnvironment();
           const repository = new RuleRepository(runnerFor(tx));
