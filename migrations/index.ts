@@ -7,6 +7,7 @@ import { Migration20261123110801 } from './Migration20261123110801_model_run.js'
 import { Migration20261123113536 } from './Migration20261123113536_suggestions.js';
 import { Migration20261123121854 } from './Migration20261123121854_segments_rules.js';
 import { Migration20261123125025 } from './Migration20261123125025_suggestion_indexes.js';
+import { Migration20261123132500 } from './Migration20261123132500_suggestion_insert_tally.js';
 
 /** Every migration, in order. `tagwise migrate --create` writes new ones; list them here. */
 export const migrationsList: MigrationObject[] = [
@@ -18,4 +19,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261123113536_suggestions', class: Migration20261123113536 },
   { name: 'Migration20261123121854_segments_rules', class: Migration20261123121854 },
   { name: 'Migration20261123125025_suggestion_indexes', class: Migration20261123125025 },
+  { name: 'Migration20261123132500_suggestion_insert_tally', class: Migration20261123132500 },
 ];

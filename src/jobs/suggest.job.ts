@@ -245,6 +245,12 @@ export async function generateSuggestions(
          on conflict (customer_id, tag_id) where status = 'PENDING' do nothing
          returning id, customer_id, tag_id, kind, status, auto_applied, confidence, model_version_id
        ),
+       -- The queue's per-tag counts; no insert trigger does this (see the migration).
+       tallied as (
+         insert into suggestion_tally (tag_id, status, n)
+         select tag_id, status, count(*) from inserted group by tag_id, status
+         returning 1
+       ),
        applied as (
          insert into customer_tag (customer_id, tag_id, source, confidence, model_version, applied_by, note)
          select customer_id, tag_id, 'MODEL', confidence, $3, $4,
