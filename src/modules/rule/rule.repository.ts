@@ -126,21 +126,21 @@ export class RuleRepository {
     // Matching customers without the tag: applied, unless a reviewer decided otherwise.
     const [applying] = await this.sql<{ pending: number; added: number; conflicts: number }>(
       `with applying as (
-       insert into rule_apply (customer_id, kind)
-       select m.customer_id,
-         case
-           when exists (select 1 from tag_suggestion s
-                        where s.customer_id = m.customer_id and s.tag_id = ?::bigint and ${REJECTED})
-             then 'APPLY_REJECTED'
-           when ?::boolean and exists (select 1 from customer_tag ct join tag t on t.id = ct.tag_id
-                        where ct.customer_id = m.customer_id and t.category_id = ?::bigint
-                          and ct.tag_id <> ?::bigint and ${REVIEWED})
-             then 'REPLACE_APPROVED'
-         end
-       from rule_match m
-       where not exists (select 1 from customer_tag ct
-                         where ct.customer_id = m.customer_id and ct.tag_id = ?::bigint)
-       returning kind
+         insert into rule_apply (customer_id, kind)
+         select m.customer_id,
+           case
+             when exists (select 1 from tag_suggestion s
+                          where s.customer_id = m.customer_id and s.tag_id = ?::bigint and ${REJECTED})
+               then 'APPLY_REJECTED'
+             when ?::boolean and exists (select 1 from customer_tag ct join tag t on t.id = ct.tag_id
+                          where ct.customer_id = m.customer_id and t.category_id = ?::bigint
+                            and ct.tag_id <> ?::bigint and ${REVIEWED})
+               then 'REPLACE_APPROVED'
+           end
+         from rule_match m
+         where not exists (select 1 from customer_tag ct
+                           where ct.customer_id = m.customer_id and ct.tag_id = ?::bigint)
+         returning kind
        )
        select count(*)::int as pending, (count(*) filter (where kind is null))::int as added,
               (count(*) filter (where kind is not null))::int as conflicts
@@ -154,17 +154,17 @@ export class RuleRepository {
     const [retracting] = options.retract
       ? await this.sql<{ removed: number; conflicts: number }>(
           `with retracting as (
-           insert into rule_retract (customer_id, kind)
-           select ct.customer_id, case when ${REVIEWED} then 'RETRACT_APPROVED' end
-           from customer_tag ct
-           where ct.tag_id = ?::bigint
-             and not exists (select 1 from rule_match m where m.customer_id = ct.customer_id)
-             and (ct.source = 'RULE' or ${REVIEWED})
-           returning kind
-         )
-         select (count(*) filter (where kind is null))::int as removed,
-                (count(*) filter (where kind is not null))::int as conflicts
-         from retracting`,
+             insert into rule_retract (customer_id, kind)
+             select ct.customer_id, case when ${REVIEWED} then 'RETRACT_APPROVED' end
+             from customer_tag ct
+             where ct.tag_id = ?::bigint
+               and not exists (select 1 from rule_match m where m.customer_id = ct.customer_id)
+               and (ct.source = 'RULE' or ${REVIEWED})
+             returning kind
+           )
+           select (count(*) filter (where kind is null))::int as removed,
+                  (count(*) filter (where kind is not null))::int as conflicts
+           from retracting`,
           [rule.tagId],
         )
       : [{ removed: 0, conflicts: 0 }];
@@ -221,7 +221,9 @@ export class RuleRepository {
     );
     if (rule.exclusive && options.claim !== false) {
       await this.sql(
-        `insert into rule_claim select customer_id, ?::bigint from rule_match on conflict do nothing`,
+        // No conflict handling needed: the match left out every customer already claimed for
+        // this category, and rule_match holds each customer once.
+        `insert into rule_claim select customer_id, ?::bigint from rule_match`,
         [rule.categoryId],
       );
     }
