@@ -280,6 +280,19 @@ describe('rules', () => {
       { external_id: 'r0', source: 'TRIGGER' },
       { external_id: 'r2', source: 'TRIGGER' },
     ]);
+
+    // A retracting trigger rule takes its event-time tag back once the customer stops matching.
+    const [rule] = await t.sql<{ id: string }>(`select id from rule where name = 'Attendee'`);
+    await t.ok(`mutation($i: UpdateRuleInput!) { updateRule(input: $i) { mode } }`, {
+      i: { id: rule!.id, mode: 'APPLY_AND_RETRACT' },
+    });
+    await t.sql(
+      `update event set occurred_at = now() - interval '200 days'
+       where type = 'EVENT_ATTENDANCE' and customer_id = ?`,
+      [ids.r2],
+    );
+    await runRules(t.app.orm, { origin: 'cli' });
+    expect(await holders()).toEqual([{ external_id: 'r0', source: 'TRIGGER' }]);
   });
 
   it('keeps a segment a rule depends on', async () => {

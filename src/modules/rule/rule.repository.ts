@@ -159,7 +159,7 @@ export class RuleRepository {
              from customer_tag ct
              where ct.tag_id = ?::bigint
                and not exists (select 1 from rule_match m where m.customer_id = ct.customer_id)
-               and (ct.source = 'RULE' or ${REVIEWED})
+               and (ct.source in ('RULE', 'TRIGGER') or ${REVIEWED})
              returning kind
            )
            select (count(*) filter (where kind is null))::int as removed,
@@ -200,7 +200,8 @@ export class RuleRepository {
         `with removed as (
            delete from customer_tag ct using rule_retract r
            where r.kind is null and ct.customer_id = r.customer_id and ct.tag_id = ?::bigint
-             and ct.source = 'RULE'
+             -- A trigger rule's event-time tags are the rule's too: "active" must lapse.
+             and ct.source in ('RULE', 'TRIGGER')
            returning ct.*
          )
          insert into tag_history (customer_id, tag_id, action, source, before, actor, note)
