@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { createCpuProbe, postmasterPid } from './cpu.js';
 import { measure, type BenchQuery, type Measurement } from './load.js';
 import { cpuTable, resultsTable, writeSection } from './report.js';
-import { prepareDatabase, startServer, withClient, type ServerProcess } from './setup.js';
+import { envInt, prepareDatabase, startServer, type ServerProcess, withClient } from './setup.js';
 import type { DatabaseHandle } from '../src/config/database.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -17,14 +17,6 @@ const SECTION = '## customers(first: 50) with tags and categories (issue 2)';
 const API_KEY = 'tagwise-bench-admin-key';
 // On 2 cores a quarter of a core taken by unrelated processes already moves the numbers.
 const MAX_FOREIGN_CORES = 0.25;
-
-function envInt(name: string, fallback: number, min = 0): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw.trim() === '') return fallback;
-  const n = Number(raw.replace(/_/g, ''));
-  if (!Number.isInteger(n) || n < min) throw new Error(`${name} must be a whole number ≥ ${min}`);
-  return n;
-}
 
 const settings = {
   dataDir: path.resolve(ROOT, process.env.BENCH_DATA_DIR ?? '.data/bench'),

@@ -24,17 +24,9 @@ import { predictTags } from '../src/ml/classifier.js';
 import { assignClusters } from '../src/ml/kmeans.js';
 import { concatColumns } from '../src/ml/matrix.js';
 import { transformFeatures } from '../src/ml/preprocessing.js';
-import { prepareDatabase, withClient } from './setup.js';
+import { envInt, prepareDatabase, withClient } from './setup.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-
-function envInt(name: string, fallback: number, min = 0): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw.trim() === '') return fallback;
-  const n = Number(raw.replace(/_/g, ''));
-  if (!Number.isInteger(n) || n < min) throw new Error(`${name} must be a whole number ≥ ${min}`);
-  return n;
-}
 
 export const settings = {
   dataDir: path.resolve(ROOT, process.env.BENCH_SCORING_DATA_DIR ?? '.data/bench-scoring'),

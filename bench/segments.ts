@@ -12,17 +12,9 @@ import { positionalSql } from '../src/modules/rule/rule.repository.js';
 import { parseCondition } from '../src/modules/segment/condition/index.js';
 import { SegmentRepository } from '../src/modules/segment/segment.repository.js';
 import { Tag } from '../src/modules/taxonomy/tag.entity.js';
-import { prepareDatabase, withClient } from './setup.js';
+import { envInt, prepareDatabase, withClient } from './setup.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-
-function envInt(name: string, fallback: number, min = 0): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw.trim() === '') return fallback;
-  const n = Number(raw.replace(/_/g, ''));
-  if (!Number.isInteger(n) || n < min) throw new Error(`${name} must be a whole number ≥ ${min}`);
-  return n;
-}
 
 const settings = {
   dataDir: path.resolve(ROOT, process.env.BENCH_SEGMENTS_DATA_DIR ?? '.data/bench-segments'),
