@@ -8,6 +8,7 @@ import { Migration20261123113536 } from './Migration20261123113536_suggestions.j
 import { Migration20261123121854 } from './Migration20261123121854_segments_rules.js';
 import { Migration20261123125025 } from './Migration20261123125025_suggestion_indexes.js';
 import { Migration20261123132500 } from './Migration20261123132500_suggestion_insert_tally.js';
+import { Migration20261123133705 } from './Migration20261123133705_suggestion_customer_cascade.js';
 
 /** Every migration, in order. `tagwise migrate --create` writes new ones; list them here. */
 export const migrationsList: MigrationObject[] = [
@@ -20,4 +21,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261123121854_segments_rules', class: Migration20261123121854 },
   { name: 'Migration20261123125025_suggestion_indexes', class: Migration20261123125025 },
   { name: 'Migration20261123132500_suggestion_insert_tally', class: Migration20261123132500 },
+  { name: 'Migration20261123133705_suggestion_customer_cascade', class: Migration20261123133705 },
 ];

@@ -630,4 +630,12 @@ describe('suggestions and the review queue', () => {
       ),
     ).toBe(0);
   });
+
+  it('erases a deleted customer’s suggestions and review log', async () => {
+    const [s] = await suggestions(`s.status = 'PENDING'`);
+    expect(await count('tag_suggestion where customer_id = ?', [s!.customerId])).toBeGreaterThan(0);
+    await t.sql('delete from customer where id = ?', [s!.customerId]);
+    expect(await count('tag_suggestion where customer_id = ?', [s!.customerId])).toBe(0);
+    expect(await count('review_log where customer_id = ?', [s!.customerId])).toBe(0);
+  });
 });
