@@ -173,15 +173,6 @@ export async function generateSuggestions(
          join tag_category cat on cat.id = t.category_id and cat.suggestable
          where $1::bigint[] is null or cand.tag_id = any($1::bigint[])
        ),
-       -- In an exclusive category only the model's best pick counts: if that is the tag the
-       -- customer already holds, the model is not asking for a change. Ranked on narrow rows of
-       -- exclusive categories only, so the sort does not drag every explanation along.
-       ranked as (
-         select customer_id, tag_id,
-           row_number() over (partition by customer_id, category_id
-                              order by confidence desc, tag_id) as rank
-         from eligible where exclusive
-       ),
        -- Joins, not per-row subqueries: hash joins over a million candidates instead of three
        -- index probes each.
        held as (
@@ -194,9 +185,14 @@ export async function generateSuggestions(
          where status in ('REJECTED', 'CORRECTED') and reviewed_at > now() - make_interval(days => $2)
        )
        select e.*, h.tag_id is not null as held, c.tag_id is not null as cooling,
-         x.tag_id as replaces_tag_id, coalesce(r.rank, 1) as rank
+         x.tag_id as replaces_tag_id,
+         -- In an exclusive category only the model's best pick counts: if that is the tag the
+         -- customer already holds, the model is not asking for a change.
+         case when e.exclusive
+           then row_number() over (partition by e.customer_id, e.category_id
+                                   order by e.confidence desc, e.tag_id)
+           else 1 end as rank
        from eligible e
-       left join ranked r on r.customer_id = e.customer_id and r.tag_id = e.tag_id
        left join held h on h.customer_id = e.customer_id and h.tag_id = e.tag_id
        left join cooling c on c.customer_id = e.customer_id and c.tag_id = e.tag_id
        -- An exclusive category holds at most one tag per customer, so this adds no rows.
