@@ -1,4 +1,3 @@
-import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import { ArtifactError, type ScorerConfig } from './scorer.js';
 import type { ScoreTask, WorkerReply } from './scoring.worker.js';
@@ -19,16 +18,6 @@ function workerExecArgv(): string[] {
     else if (!PRELOAD_FLAGS.some((flag) => arg.startsWith(`${flag}=`))) out.push(arg);
   }
   return out;
-}
-
-/**
- * Loads @swc/core's native binding in this thread for good. Each worker compiles TypeScript with
- * it (worker-entry.js); when the binding was first loaded by a worker that has since exited,
- * loading it again in the next worker crashes the process (SIGSEGV in napi_register_module_v1,
- * seen under vitest, whose main thread never loads SWC). Loaded here, it is never torn down.
- */
-function keepSwcLoaded(): void {
-  createRequire(import.meta.url)('@swc/core');
 }
 
 /** Rebuilds an error a worker reported, keeping its kind for `instanceof` where it matters. */
@@ -95,7 +84,6 @@ export class ScoringPool {
         });
       });
     };
-    keepSwcLoaded();
     try {
       const backends = await Promise.all(Array.from({ length: size }, (_, i) => spawn(i)));
       pool = new ScoringPool(slots, backends[0]!);

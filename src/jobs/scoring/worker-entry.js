@@ -1,5 +1,6 @@
-// A worker thread starts as plain Node — without vitest's transform or, once the pool drops the
-// parent's preloads, SWC — so it registers TypeScript itself before loading the worker module.
-import '../../../bin/register.js';
+// A worker thread starts as plain Node — without vitest's transform or the parent's loader — so
+// it registers a TypeScript loader of its own before loading the worker module.
+import { register } from 'node:module';
 
+register('./ts-hooks.js', import.meta.url);
 await import('./scoring.worker.ts');
