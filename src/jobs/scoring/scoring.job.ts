@@ -329,7 +329,9 @@ async function runPipeline(
   const onAbort = () =>
     pool.abort(signal!.reason instanceof Error ? signal!.reason : new Error('aborted'));
   signal?.addEventListener('abort', onAbort, { once: true });
-  const tasks = new TaskQueue<Promise<ScoredReply>>(pool.size * TASKS_AHEAD_PER_WORKER);
+  // Each task is boxed: an async shift() returning a bare promise would adopt it, and the writer
+  // would wait on the task itself instead of racing it against the pool's failure.
+  const tasks = new TaskQueue<{ result: Promise<ScoredReply> }>(pool.size * TASKS_AHEAD_PER_WORKER);
   const totals = { customers: 0, candidates: 0, parse: 0, score: 0, explain: 0 };
 
   const feed = (async () => {
@@ -338,7 +340,7 @@ async function runPipeline(
         const result = pool.submit(batch);
         // Observed in order by the writer; this only keeps an early failure from being unhandled.
         result.catch(() => {});
-        if (!(await tasks.push(result))) return;
+        if (!(await tasks.push({ result }))) return;
       }
     } finally {
       tasks.close();
@@ -351,7 +353,7 @@ async function runPipeline(
   async function* candidateLines(): AsyncGenerator<Uint8Array> {
     try {
       for (let task = await tasks.shift(); task; task = await tasks.shift()) {
-        const reply = await Promise.race([task, pool.failed]);
+        const reply = await Promise.race([task.result, pool.failed]);
         totals.customers += reply.customers;
         totals.candidates += reply.candidates;
         totals.parse += reply.parseMs;

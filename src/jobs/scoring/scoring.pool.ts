@@ -131,7 +131,12 @@ export class ScoringPool {
     const task = slot.pending.get(reply.id);
     if (!task) return;
     slot.pending.delete(reply.id);
-    if (reply.type === 'scored') task.resolve(reply);
-    else this.abort(reviveError(reply));
+    if (reply.type === 'scored') {
+      task.resolve(reply);
+    } else {
+      const error = reviveError(reply);
+      task.reject(error);
+      this.abort(error);
+    }
   }
 }
