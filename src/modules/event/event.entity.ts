@@ -47,7 +47,9 @@ export class Event {
   @Property({ type: 'text', nullable: true, unique: true })
   externalId: string | null = null;
 
-  @ManyToOne(() => Customer, { deleteRule: 'cascade' })
+  // No foreign key (see migrations/*_customer_erasure.ts): a per-row check would lock a customer
+  // row for every bulk-written row; a statement trigger on customer erases these rows instead.
+  @ManyToOne(() => Customer, { createForeignKeyConstraint: false })
   customer!: Customer;
 
   @Property({ type: 'text' })

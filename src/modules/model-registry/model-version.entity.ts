@@ -103,7 +103,9 @@ export class CustomerCluster {
   @ManyToOne(() => ModelVersion, { primary: true, deleteRule: 'cascade' })
   modelVersion!: ModelVersion;
 
-  @ManyToOne(() => Customer, { primary: true, deleteRule: 'cascade' })
+  // No foreign key (see migrations/*_customer_erasure.ts): a per-row check would lock a customer
+  // row for every bulk-written row; a statement trigger on customer erases these rows instead.
+  @ManyToOne(() => Customer, { primary: true, createForeignKeyConstraint: false })
   customer!: Customer;
 
   @ManyToOne(() => Cluster, { deleteRule: 'cascade' })

@@ -153,7 +153,9 @@ export class RuleConflict {
   })
   ruleId: string;
 
-  @ManyToOne(() => Customer, { deleteRule: 'cascade' })
+  // No foreign key (see migrations/*_customer_erasure.ts): a per-row check would lock a customer
+  // row for every bulk-written row; a statement trigger on customer erases these rows instead.
+  @ManyToOne(() => Customer, { createForeignKeyConstraint: false })
   customer!: Customer;
 
   @ManyToOne(() => Tag, {

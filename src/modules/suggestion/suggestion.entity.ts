@@ -75,8 +75,8 @@ export class TagSuggestion {
   @PrimaryKey({ type: 'bigint', autoincrement: true })
   id!: string;
 
-  // No foreign key: its per-row check locks (and so rewrites) a customer row for every one of a
-  // run's million inserts. A statement trigger on customer deletes the suggestions instead.
+  // No foreign key (see migrations/*_customer_erasure.ts): a per-row check would lock a customer
+  // row for every bulk-written row; a statement trigger on customer erases these rows instead.
   @ManyToOne(() => Customer, { createForeignKeyConstraint: false })
   customer!: Customer;
 
@@ -163,7 +163,9 @@ export class ReviewLog {
   @ManyToOne(() => TagSuggestion, { deleteRule: 'cascade' })
   suggestion!: TagSuggestion;
 
-  @ManyToOne(() => Customer, { deleteRule: 'cascade' })
+  // No foreign key (see migrations/*_customer_erasure.ts): a per-row check would lock a customer
+  // row for every bulk-written row; a statement trigger on customer erases these rows instead.
+  @ManyToOne(() => Customer, { createForeignKeyConstraint: false })
   customer!: Customer;
 
   /** The tag the action is about: the suggested one, or for CORRECTED the one applied instead. */

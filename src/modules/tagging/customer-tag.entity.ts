@@ -16,7 +16,9 @@ export enum TagSource {
 export class CustomerTag {
   [PrimaryKeyProp]?: ['customer', 'tag'];
 
-  @ManyToOne(() => Customer, { primary: true, deleteRule: 'cascade' })
+  // No foreign key (see migrations/*_customer_erasure.ts): a per-row check would lock a customer
+  // row for every bulk-written row; a statement trigger on customer erases these rows instead.
+  @ManyToOne(() => Customer, { primary: true, createForeignKeyConstraint: false })
   customer!: Customer;
 
   @ManyToOne(() => Tag, { primary: true, deleteRule: 'restrict' })
