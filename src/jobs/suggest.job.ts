@@ -50,7 +50,7 @@ export interface SuggestReport {
   workers: number;
   ms: number;
   /** Wall time per step, to tell where a slow run went. */
-  phaseMs: { scoring: number; clusters: number; pick: number; supersede: number; insert: number };
+  phaseMs: { scoring: number; clusters: number; supersede: number; merge: number };
 }
 
 const AUTO_APPLY_ACTOR = 'auto-apply';
@@ -99,17 +99,17 @@ export async function generateSuggestions(
   await client.connect();
   // A real (unlogged) table, not a temporary one: the parallel inserts read it from a second
   // connection. Throw-away, so not worth the WAL.
-  const pick = `suggestion_pick_${randomBytes(6).toString('hex')}`;
+  const candidates = `suggestion_candidate_${randomBytes(6).toString('hex')}`;
   try {
     await client.query(`set work_mem = '256MB'`);
     const model = await loadScoringModel(client, version.id);
     await client.query(
-      `create temp table suggestion_candidate (
+      `create unlogged table ${candidates} (
          customer_id bigint not null, tag_id bigint not null, confidence real not null,
          threshold real not null, cluster_id bigint, customer_value real, explanation jsonb,
          source text not null default 'MODEL')`,
     );
-    const phaseMs = { scoring: 0, clusters: 0, pick: 0, supersede: 0, insert: 0 };
+    const phaseMs = { scoring: 0, clusters: 0, supersede: 0, merge: 0 };
     let mark = Date.now();
     const lap = (phase: keyof typeof phaseMs) => {
       phaseMs[phase] = Date.now() - mark;
@@ -124,9 +124,7 @@ export async function generateSuggestions(
         ...(options.workers ? { workers: options.workers } : {}),
         onProgress: (done, total) => progress('scoring', done, total),
       },
-      client.query(
-        copyFrom(`copy suggestion_candidate (${CANDIDATE_COLUMNS.join(', ')}) from stdin`),
-      ),
+      client.query(copyFrom(`copy ${candidates} (${CANDIDATE_COLUMNS.join(', ')}) from stdin`)),
     );
 
     lap('scoring');
@@ -137,7 +135,7 @@ export async function generateSuggestions(
     const scope = options.customerIds ? bigintArray(sortIds(options.customerIds)) : null;
     const tagScope = options.tagIds?.length ? bigintArray([...options.tagIds]) : null;
     const cluster = await client.query(
-      `insert into suggestion_candidate
+      `insert into ${candidates}
          (customer_id, tag_id, confidence, threshold, cluster_id, customer_value, explanation, source)
        select cc.customer_id, cl.tag_id,
               -- The core of a segment is surer than its edge: 1 at the centroid, 0.5 at the rim.
@@ -153,55 +151,9 @@ export async function generateSuggestions(
        where cc.model_version_id = $1 and ($2::bigint[] is null or cc.customer_id = any($2::bigint[]))`,
       [version.id, scope, model.valueFeature ?? ''],
     );
+    // The candidates' statistics steer the joins below (hash joins, not a million index probes).
+    await client.query(`analyze ${candidates}`);
     lap('clusters');
-    await client.query(
-      `create unlogged table ${pick} as
-       with cand as (
-         ${
-           // The scorer writes each pair once; only cluster mappings can repeat one, and then
-           // the classifier's opinion wins.
-           cluster.rowCount
-             ? `select distinct on (s.customer_id, s.tag_id) s.* from suggestion_candidate s
-                order by s.customer_id, s.tag_id, (s.source = 'MODEL') desc, s.confidence desc`
-             : 'select * from suggestion_candidate'
-         }
-       ),
-       eligible as (
-         select cand.*, t.category_id, cat.exclusive, t.auto_apply_threshold, t.auto_apply_sample_rate
-         from cand
-         join tag t on t.id = cand.tag_id and t.status = 'ACTIVE'
-         join tag_category cat on cat.id = t.category_id and cat.suggestable
-         where $1::bigint[] is null or cand.tag_id = any($1::bigint[])
-       ),
-       -- Joins, not per-row subqueries: hash joins over a million candidates instead of three
-       -- index probes each.
-       held as (
-         select ct.customer_id, ct.tag_id, h.category_id
-         from customer_tag ct join tag h on h.id = ct.tag_id
-         ${scope ? 'where ct.customer_id = any($3::bigint[])' : ''}
-       ),
-       cooling as (
-         select distinct customer_id, tag_id from tag_suggestion
-         where status in ('REJECTED', 'CORRECTED') and reviewed_at > now() - make_interval(days => $2)
-       )
-       select e.*, h.tag_id is not null as held, c.tag_id is not null as cooling,
-         x.tag_id as replaces_tag_id,
-         -- In an exclusive category only the model's best pick counts: if that is the tag the
-         -- customer already holds, the model is not asking for a change.
-         case when e.exclusive
-           then row_number() over (partition by e.customer_id, e.category_id
-                                   order by e.confidence desc, e.tag_id)
-           else 1 end as rank
-       from eligible e
-       left join held h on h.customer_id = e.customer_id and h.tag_id = e.tag_id
-       left join cooling c on c.customer_id = e.customer_id and c.tag_id = e.tag_id
-       -- An exclusive category holds at most one tag per customer, so this adds no rows.
-       left join held x on e.exclusive and x.customer_id = e.customer_id
-         and x.category_id = e.category_id and x.tag_id <> e.tag_id`,
-      scope ? [tagScope, cooldownDays, scope] : [tagScope, cooldownDays],
-    );
-    await client.query(`analyze ${pick}`);
-    lap('pick');
     const superseded = await client.query(
       `update tag_suggestion s set status = 'SUPERSEDED', reviewed_at = now()
        where s.status = 'PENDING' and not s.auto_applied and s.model_version_id <> $1
@@ -210,20 +162,74 @@ export async function generateSuggestions(
       [version.id, scope, tagScope],
     );
     lap('supersede');
-    // Halves by customer, inserted in parallel on two connections: index upkeep for a million
-    // rows is most of a run's merge, and the scoring workers have released both cores by now.
-    const parts = 2;
+    // Halves by customer, picked and inserted in parallel on two connections: index upkeep for a
+    // million rows is most of a run's merge, and the scoring workers have released both cores by
+    // now. Every rule of the pick is per customer, so the halves never need each other's rows.
+    // Id ranges, not `id % 2`: the planner estimates a range from statistics, but a modulo as
+    // 0.5 % of the rows, and then probes indexes a million times instead of hashing.
+    const { rows: range } = await client.query<{ lo: string | null; hi: string | null }>(
+      `select min(customer_id)::text as lo, (max(customer_id) + 1)::text as hi from ${candidates}`,
+    );
+    const lo = BigInt(range[0]!.lo ?? 0);
+    const hi = BigInt(range[0]!.hi ?? 0);
+    const bounds = [lo, lo + (hi - lo) / 2n, hi].map(String);
     const insertPart = (connection: pg.ClientBase, part: number) =>
       connection.query<Record<string, number>>(
-        `with picked as (
+        `with cand as (
+         ${
+           // The scorer writes each pair once; only cluster mappings can repeat one, and then
+           // the classifier's opinion wins.
+           cluster.rowCount
+             ? `select distinct on (s.customer_id, s.tag_id) s.* from ${candidates} s
+                where s.customer_id >= $5 and s.customer_id < $6
+                order by s.customer_id, s.tag_id, (s.source = 'MODEL') desc, s.confidence desc`
+             : `select * from ${candidates} s where s.customer_id >= $5 and s.customer_id < $6`
+         }
+       ),
+       eligible as (
+         select cand.*, t.category_id, cat.exclusive, t.auto_apply_threshold, t.auto_apply_sample_rate
+         from cand
+         join tag t on t.id = cand.tag_id and t.status = 'ACTIVE'
+         join tag_category cat on cat.id = t.category_id and cat.suggestable
+         where $7::bigint[] is null or cand.tag_id = any($7::bigint[])
+       ),
+       -- Joins, not per-row subqueries: hash joins over a million candidates instead of three
+       -- index probes each.
+       held as (
+         select ct.customer_id, ct.tag_id, h.category_id
+         from customer_tag ct join tag h on h.id = ct.tag_id
+         where ct.customer_id >= $5 and ct.customer_id < $6 ${scope ? 'and ct.customer_id = any($9::bigint[])' : ''}
+       ),
+       cooling as (
+         select distinct customer_id, tag_id from tag_suggestion
+         where status in ('REJECTED', 'CORRECTED') and reviewed_at > now() - make_interval(days => $8)
+           and customer_id >= $5 and customer_id < $6
+       ),
+       pick as (
+         select e.*, h.tag_id is not null as held, c.tag_id is not null as cooling,
+           x.tag_id as replaces_tag_id,
+           -- In an exclusive category only the model's best pick counts: if that is the tag the
+           -- customer already holds, the model is not asking for a change.
+           case when e.exclusive
+             then row_number() over (partition by e.customer_id, e.category_id
+                                     order by e.confidence desc, e.tag_id)
+             else 1 end as rank
+         from eligible e
+         left join held h on h.customer_id = e.customer_id and h.tag_id = e.tag_id
+         left join cooling c on c.customer_id = e.customer_id and c.tag_id = e.tag_id
+         -- An exclusive category holds at most one tag per customer, so this adds no rows.
+         left join held x on e.exclusive and x.customer_id = e.customer_id
+           and x.category_id = e.category_id and x.tag_id <> e.tag_id
+       ),
+       picked as (
          select p.*,
            p.replaces_tag_id is null and p.auto_apply_threshold is not null
              and p.confidence >= p.auto_apply_threshold as auto,
            -- A hash, not random(): the same run samples the same suggestions.
            (hashtext(p.customer_id::text || ':' || p.tag_id::text)::bigint & 65535) / 65536.0
              < p.auto_apply_sample_rate as sampled
-         from ${pick} p
-         where p.rank = 1 and not p.held and not p.cooling and p.customer_id % $6 = $5
+         from pick p
+         where p.rank = 1 and not p.held and not p.cooling
        ),
        inserted as (
          insert into tag_suggestion (customer_id, tag_id, source, kind, replaces_tag_id, confidence,
@@ -277,8 +283,21 @@ export async function generateSuggestions(
          (select count(*) from inserted where auto_applied and status = 'PENDING')::int as "sampledForReview",
          (select count(*) from picked)::int as picked,
          (select count(*) from history)::int as "historyRows",
-         (select count(*) from logged)::int as "logRows"`,
-        [version.id, options.runId ?? null, version.version, AUTO_APPLY_ACTOR, part, parts],
+         (select count(*) from logged)::int as "logRows",
+         (select count(*) filter (where rank = 1 and held) from pick)::int as "alreadyHeld",
+         (select count(*) filter (where rank = 1 and not held and cooling) from pick)::int as "inCooldown",
+         (select count(*) filter (where rank > 1) from pick)::int as outranked`,
+        [
+          version.id,
+          options.runId ?? null,
+          version.version,
+          AUTO_APPLY_ACTOR,
+          bounds[part],
+          bounds[part + 1],
+          tagScope,
+          cooldownDays,
+          ...(scope ? [scope] : []),
+        ],
       );
     const second = new pg.Client({ connectionString });
     await second.connect();
@@ -300,17 +319,11 @@ export async function generateSuggestions(
     } finally {
       await second.end();
     }
-    const { rows: skipped } = await client.query<Record<string, number>>(
-      `select count(*) filter (where rank = 1 and held)::int as "alreadyHeld",
-              count(*) filter (where rank = 1 and not held and cooling)::int as "inCooldown",
-              count(*) filter (where rank > 1)::int as outranked
-       from ${pick}`,
-    );
-    const counts: Record<string, number> = { ...skipped[0]! };
+    const counts: Record<string, number> = {};
     for (const part of results) {
       for (const [key, value] of Object.entries(part)) counts[key] = (counts[key] ?? 0) + value;
     }
-    lap('insert');
+    lap('merge');
     progress('merging', 1, 1);
     return {
       modelVersionId: version.id,
@@ -333,7 +346,7 @@ export async function generateSuggestions(
       phaseMs,
     };
   } finally {
-    await client.query(`drop table if exists ${pick}`).catch(() => {});
+    await client.query(`drop table if exists ${candidates}`).catch(() => {});
     await client.end();
   }
 }
