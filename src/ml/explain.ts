@@ -1,8 +1,7 @@
-import type * as tf from '@tensorflow/tfjs';
-import { initBackend } from './backend.js';
 import { type TagClassifier } from './classifier.js';
 import { CLUSTER_DISTANCE_PREFIX } from './kmeans.js';
 import { assertFiniteMatrix, type Matrix } from './matrix.js';
+import { forward, logitGradient, unpackNetwork, workspace } from './network.js';
 import {
   describeColumns,
   type FeatureRow,
@@ -147,75 +146,28 @@ function validate(model: ExplainModel, data: ExplainData, o: ExplainOptions): vo
   if (!(o.ratio > 1)) throw new RangeError('ratio must be greater than 1');
 }
 
-/** One dense layer's parameters as plain arrays: kernel is inputs × units, row-major. */
-interface Dense {
-  kernel: Float32Array;
-  bias: Float32Array;
-  inputs: number;
-  units: number;
-}
-
-/** The classifier network (see buildNetwork) as arrays, for gradients computed by hand. */
-interface Unpacked {
-  hidden: Dense[];
-  logits: Dense;
-  /** The inputs feed the logits directly too, after the last hidden layer's units. */
-  linearPath: boolean;
-}
-
-const unpackedNetworks = new WeakMap<tf.LayersModel, Unpacked>();
-
-function unpack(model: TagClassifier): Unpacked {
-  const cached = unpackedNetworks.get(model.network);
-  if (cached) return cached;
-  const dense = (name: string): Dense => {
-    const [kernel, bias] = model.network.getLayer(name).getWeights();
-    const [inputs, units] = kernel!.shape as [number, number];
-    return {
-      kernel: Float32Array.from(kernel!.dataSync()),
-      bias: Float32Array.from(bias!.dataSync()),
-      inputs,
-      units,
-    };
-  };
-  const hidden = model.meta.params.hiddenUnits.map((_, i) => dense(`hidden_${i + 1}`));
-  const unpacked: Unpacked = {
-    hidden,
-    logits: dense('logits'),
-    linearPath: model.meta.params.linearPath && hidden.length > 0,
-  };
-  unpackedNetworks.set(model.network, unpacked);
-  return unpacked;
-}
-
 /**
  * Attributions (rows × columns) by integrated gradients of each row's tag logit from the mean
  * input: they add up to logit(row) − logit(mean), so they say what moved this customer's score
  * away from an average customer's.
  *
- * The gradient of one logit of a ReLU network is a forward pass for the ReLU masks and one
- * backward pass, done here in plain arrays: tf.grad on the wasm backend took ~40 µs a row (most
- * of a scoring run), these loops a few µs, with the same result (test/unit/ml/explain.test.ts).
+ * Gradients come from the network as plain arrays (network.ts), not tf.grad; the result is the
+ * same (test/unit/ml/explain.test.ts).
  */
 export function attribute(
   model: TagClassifier,
   data: Pick<ExplainData, 'features' | 'tagIndices'>,
   o: Pick<ExplainOptions, 'steps'>,
 ): Float32Array {
-  const net = unpack(model);
-  const { meta } = model;
+  const net = unpackNetwork(model.network);
   const d = data.features.cols;
-  const t = meta.tags.length;
   const x = data.features.data;
-  const means = Float64Array.from(meta.columnMeans);
+  const means = Float64Array.from(model.meta.columnMeans);
   const out = new Float32Array(data.features.rows * d);
-  // Scratch buffers: activations and their gradients per layer, reused for every row.
-  const activations = [new Float64Array(d), ...net.hidden.map((l) => new Float64Array(l.units))];
-  const gradients = activations.map((a) => new Float64Array(a.length));
+  const w = workspace(net);
+  const input = w.activations[0]!;
   const delta = new Float64Array(d);
   const total = new Float64Array(d);
-  const last = net.hidden.length;
-
   for (let row = 0; row < data.features.rows; row++) {
     const tag = data.tagIndices[row]!;
     for (let j = 0; j < d; j++) delta[j] = x[row * d + j]! - means[j]!;
@@ -223,46 +175,10 @@ export function attribute(
     for (let s = 0; s < o.steps; s++) {
       // Midpoints of `steps` equal segments of the path: the Riemann sum with the smallest error.
       const alpha = (s + 0.5) / o.steps;
-      const input = activations[0]!;
       for (let j = 0; j < d; j++) input[j] = means[j]! + alpha * delta[j]!;
-      // Loops run along kernel rows (contiguous memory), not down its columns.
-      for (let l = 0; l < last; l++) {
-        const { kernel, bias, inputs, units } = net.hidden[l]!;
-        const from = activations[l]!;
-        const to = activations[l + 1]!;
-        for (let u = 0; u < units; u++) to[u] = bias[u]!;
-        for (let i = 0; i < inputs; i++) {
-          const value = from[i]!;
-          if (value === 0) continue;
-          const base = i * units;
-          for (let u = 0; u < units; u++) to[u] += value * kernel[base + u]!;
-        }
-        // Also the ReLU's mask for the backward pass: the output is positive where it passes.
-        for (let u = 0; u < units; u++) if (!(to[u]! > 0)) to[u] = 0;
-      }
-      // d logit[tag] / d (last hidden units, and the inputs on the linear path).
-      const top = gradients[last]!;
-      for (let i = 0; i < top.length; i++) top[i] = net.logits.kernel[i * t + tag]!;
-      for (let l = last - 1; l >= 0; l--) {
-        const { kernel, inputs, units } = net.hidden[l]!;
-        const output = activations[l + 1]!;
-        const upstream = gradients[l + 1]!;
-        const below = gradients[l]!;
-        // Through the ReLU: no gradient where the unit was off.
-        for (let u = 0; u < units; u++) if (!(output[u]! > 0)) upstream[u] = 0;
-        for (let i = 0; i < inputs; i++) {
-          const base = i * units;
-          let sum = 0;
-          for (let u = 0; u < units; u++) sum += upstream[u]! * kernel[base + u]!;
-          below[i] = sum;
-        }
-      }
-      const grad = gradients[0]!;
-      if (net.linearPath) {
-        const offset = net.hidden[last - 1]!.units;
-        for (let j = 0; j < d; j++) grad[j] += net.logits.kernel[(offset + j) * t + tag]!;
-      }
-      for (let j = 0; j < d; j++) total[j] += grad[j]!;
+      forward(net, w, false);
+      const gradient = logitGradient(net, w, tag);
+      for (let j = 0; j < d; j++) total[j] += gradient[j]!;
     }
     for (let j = 0; j < d; j++) out[row * d + j] = (total[j]! / o.steps) * delta[j]!;
   }
@@ -299,7 +215,6 @@ export async function explainPredictions(
 ): Promise<Explanation[]> {
   const o: ExplainOptions = { ...DEFAULT_EXPLAIN_OPTIONS, ...options };
   validate(model, data, o);
-  await initBackend();
   const { meta } = model.classifier;
   const specs = new Map(model.preprocessor.features.map((f) => [f.name, f]));
   const featureOf = new Map(describeColumns(model.preprocessor).map((c) => [c.name, c.feature]));
