@@ -148,7 +148,7 @@ export async function denseVariant(
     const batch = parseFeatureLines(await readSample(url, model.featureSetVersion, 20_000));
     const inputs = transformFeatures(scorer.preprocessor, batch.rows);
     const features = concatColumns(inputs, assignClusters(scorer.kmeans, inputs).distances);
-    const probabilities = await predictTags(scorer.classifier, features);
+    const probabilities = await predictTags(scorer.classifier, features, { batchSize: 4096 });
     const t = scorer.classifier.meta.tags.length;
     const thresholds = Array.from({ length: t }, (_, j) => {
       const column = Float64Array.from(

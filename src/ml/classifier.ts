@@ -11,7 +11,6 @@ import {
   selectRowValues,
 } from './matrix.js';
 import { averagePrecision, precisionRecallAt, rocAuc, thresholdForPrecision } from './metrics.js';
-import { predictProbabilities, unpackNetwork } from './network.js';
 import { createRng, deriveSeed, permutation, stratifiedSplit } from './random.js';
 
 export interface EpochProgress {
@@ -264,6 +263,26 @@ function l2Penalty(kernels: readonly tf.Variable[], l2: number): tf.Scalar {
 }
 
 /** Probabilities (rows × tags) from the network, in batches, leaving no tensor behind. */
+async function predictProbabilities(
+  network: tf.LayersModel,
+  features: Matrix,
+  tags: number,
+  batchSize: number,
+): Promise<Float32Array> {
+  const out = new Float32Array(features.rows * tags);
+  const d = features.cols;
+  for (let start = 0; start < features.rows; start += batchSize) {
+    const end = Math.min(start + batchSize, features.rows);
+    const probabilities = tf.tidy(() => {
+      const x = tf.tensor2d(features.data.subarray(start * d, end * d), [end - start, d]);
+      return tf.sigmoid(network.predictOnBatch(x) as tf.Tensor);
+    });
+    out.set(await probabilities.data(), start * tags);
+    probabilities.dispose();
+  }
+  return out;
+}
+
 interface Prepared {
   /** 1, 0, or NaN (unknown), rows × tags. */
   labels: Float32Array;
@@ -559,12 +578,11 @@ export async function trainClassifier(
   network.setWeights(restored);
   tf.dispose(restored);
 
-  // Thresholds are chosen on the same arithmetic that scoring will use.
-  const arrays = unpackNetwork(network);
-  const validationProbabilities = predictProbabilities(
-    arrays,
-    validationFeatures.data,
-    validationFeatures.rows,
+  const validationProbabilities = await predictProbabilities(
+    network,
+    validationFeatures,
+    t,
+    o.predictBatchSize,
   );
   const targetPrecisions = tags.map((tag) => o.targetPrecisionByTag[tag] ?? o.targetPrecision);
   const thresholds = tags.map((_tag, j) => {
@@ -583,7 +601,12 @@ export async function trainClassifier(
   let metrics = validationMetrics;
   if (testRows.length > 0) {
     const testFeatures = selectRows(features, testRows);
-    const testProbabilities = predictProbabilities(arrays, testFeatures.data, testFeatures.rows);
+    const testProbabilities = await predictProbabilities(
+      network,
+      testFeatures,
+      t,
+      o.predictBatchSize,
+    );
     metrics = evaluateSplit(tags, testProbabilities, subset(prepared, t, testRows), thresholds);
   }
 
@@ -615,6 +638,13 @@ export async function trainClassifier(
   return { model: { network, meta }, history, trainingMs: performance.now() - started };
 }
 
+export interface PredictOptions {
+  /** Rows per forward pass: large enough that per-call overhead vanishes (tf's default is 32). */
+  batchSize: number;
+}
+
+export const DEFAULT_PREDICT_OPTIONS: PredictOptions = { batchSize: 2048 };
+
 /**
  * Probability of every tag for every row (rows × tags, row-major). `features` must have the
  * model's columns; when it names them (a FeatureMatrix) the names are checked too.
@@ -622,7 +652,9 @@ export async function trainClassifier(
 export async function predictTags(
   model: TagClassifier,
   features: Matrix & { columns?: readonly string[] },
+  options: Partial<PredictOptions> = {},
 ): Promise<Float32Array> {
+  const o: PredictOptions = { ...DEFAULT_PREDICT_OPTIONS, ...options };
   assertFiniteMatrix(features, 'prediction features');
   const expected = model.meta.columns;
   if (features.cols !== expected.length) {
@@ -631,7 +663,11 @@ export async function predictTags(
   if (features.columns && features.columns.some((name, j) => name !== expected[j])) {
     throw new RangeError('the feature columns differ from those the model was trained on');
   }
-  return predictProbabilities(unpackNetwork(model.network), features.data, features.rows);
+  if (!Number.isInteger(o.batchSize) || o.batchSize < 1) {
+    throw new RangeError('batchSize must be a positive integer');
+  }
+  await initBackend();
+  return predictProbabilities(model.network, features, model.meta.tags.length, o.batchSize);
 }
 
 export interface TagDecision {

@@ -183,7 +183,7 @@ export async function scoreFeatureRows(scorer: Scorer, batch: FeatureBatch): Pro
   const inputs = transformFeatures(preprocessor, rows);
   const assignment = assignClusters(kmeans, inputs);
   const features = concatColumns(inputs, assignment.distances);
-  const probabilities = await predictTags(classifier, features);
+  const probabilities = await predictTags(classifier, features, { batchSize: rows.length });
   const decisions = decideTags(classifier, probabilities);
   const scored = performance.now();
 

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { predictTags, type TagClassifier, trainClassifier } from '../../../src/ml/classifier.js';
-import { attribute, explainPredictions } from '../../../src/ml/explain.js';
+import { explainPredictions } from '../../../src/ml/explain.js';
 import { assignClusters, distanceColumnNames } from '../../../src/ml/kmeans.js';
 import { concatColumns, createMatrix } from '../../../src/ml/matrix.js';
 import {
@@ -145,75 +145,4 @@ describe('explainPredictions', () => {
       ),
     ).rejects.toThrow(/tag index 1/);
   });
-});
-
-describe('attribute', () => {
-  // The reference: integrated gradients by TF.js autodiff, as the scorer computed them before.
-  function reference(
-    classifier: TagClassifier,
-    x: Float32Array,
-    rows: number,
-    tags: number[],
-    steps: number,
-  ) {
-    const d = classifier.meta.columns.length;
-    const t = classifier.meta.tags.length;
-    return tf.tidy(() => {
-      const input = tf.tensor2d(x, [rows, d]);
-      const means = tf.tensor1d(classifier.meta.columnMeans);
-      const delta = input.sub(means);
-      const alphas = tf.tensor3d(
-        Array.from({ length: steps }, (_, s) => (s + 0.5) / steps),
-        [steps, 1, 1],
-      );
-      const path = means.add(alphas.mul(delta)).reshape([steps * rows, d]);
-      const selector = new Float32Array(rows * t);
-      tags.forEach((tag, i) => (selector[i * t + tag] = 1));
-      const mask = tf.tile(tf.tensor2d(selector, [rows, t]), [steps, 1]);
-      const logit = (p: tf.Tensor) => tf.sum((classifier.network.apply(p) as tf.Tensor).mul(mask));
-      const gradients = tf.grad(logit)(path).reshape([steps, rows, d]);
-      return gradients.mean(0).mul(delta).dataSync() as Float32Array;
-    });
-  }
-
-  it.each([
-    { hiddenUnits: [], linearPath: false },
-    { hiddenUnits: [6], linearPath: false },
-    { hiddenUnits: [6], linearPath: true },
-    { hiddenUnits: [6, 4], linearPath: true },
-  ])(
-    'matches TF.js gradients for hidden layers $hiddenUnits, linear path $linearPath',
-    async (shape) => {
-      const rng = createRng(9);
-      const n = 200;
-      const d = 5;
-      const x = Float32Array.from({ length: n * d }, () => gaussian(rng));
-      const labels = Float32Array.from({ length: n * 2 }, (_, i) =>
-        x[Math.floor(i / 2) * d + (i % 2)]! + 0.5 * x[Math.floor(i / 2) * d + 2]! > 0 ? 1 : 0,
-      );
-      const { model } = await trainClassifier(
-        {
-          features: createMatrix(x, n, d),
-          columns: ['a', 'b', 'c', 'd', 'e'],
-          tags: ['first', 'second'],
-          labels,
-        },
-        { seed: 2, maxEpochs: 5, ...shape },
-      );
-      try {
-        const tags = Array.from({ length: n }, (_, i) => i % 2);
-        for (const steps of [1, 3]) {
-          const ours = attribute(
-            model,
-            { features: createMatrix(x, n, d), tagIndices: tags },
-            { steps },
-          );
-          const theirs = reference(model, x, n, tags, steps);
-          for (let i = 0; i < ours.length; i++) expect(ours[i]).toBeCloseTo(theirs[i]!, 4);
-        }
-      } finally {
-        model.network.dispose();
-      }
-    },
-  );
 });
