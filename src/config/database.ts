@@ -45,10 +45,13 @@ export async function openDatabase(
 
 /**
  * PostgreSQL's stock settings are sized for tiny machines: with 1 GB of WAL between checkpoints a
- * bulk write of a million suggestions or events forces checkpoints (and full-page writes) midway.
+ * bulk write of a million suggestions or events forces checkpoints (and full-page writes) midway,
+ * and with 8 MB of WAL buffers (a 32nd of shared_buffers) the writers of such a statement keep
+ * waiting for WAL to reach the disk (inserting 872,000 suggestions: 25 s, 21.6 s with 64 MB).
  */
 const EMBEDDED_SETTINGS: Record<string, string> = {
   shared_buffers: '256MB',
+  wal_buffers: '64MB',
   max_wal_size: '4GB',
 };
 

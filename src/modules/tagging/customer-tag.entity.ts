@@ -21,7 +21,8 @@ export class CustomerTag {
   @ManyToOne(() => Customer, { primary: true, createForeignKeyConstraint: false })
   customer!: Customer;
 
-  @ManyToOne(() => Tag, { primary: true, deleteRule: 'restrict' })
+  // Checked per statement, not per row: see migrations/*_tag_reference_checks.ts.
+  @ManyToOne(() => Tag, { primary: true, createForeignKeyConstraint: false })
   tag!: Tag;
 
   @Enum({ items: () => TagSource, type: 'text' })

@@ -34,7 +34,8 @@ export class TagHistory {
   @ManyToOne(() => Customer, { createForeignKeyConstraint: false })
   customer!: Customer;
 
-  @ManyToOne(() => Tag, { deleteRule: 'restrict' })
+  // Checked per statement, not per row: see migrations/*_tag_reference_checks.ts.
+  @ManyToOne(() => Tag, { createForeignKeyConstraint: false })
   tag!: Tag;
 
   @Enum({ items: () => TagAction, type: 'text' })
@@ -43,7 +44,8 @@ export class TagHistory {
   @Enum({ items: () => TagSource, type: 'text' })
   source!: TagSource;
 
-  @ManyToOne(() => Tag, { nullable: true, deleteRule: 'restrict' })
+  // Checked per statement, not per row: see migrations/*_tag_reference_checks.ts.
+  @ManyToOne(() => Tag, { nullable: true, createForeignKeyConstraint: false })
   relatedTag: Tag | null = null;
 
   @Property({ type: 'jsonb', nullable: true })
