@@ -261,13 +261,16 @@ export async function explainPredictions(
         return {
           feature,
           contribution,
-          direction: contribution > 0 ? 'raises' : 'lowers',
+          direction: directionOf(contribution),
           text,
         };
       }),
     };
   });
 }
+
+export const directionOf = (contribution: number): Contribution['direction'] =>
+  contribution > 0 ? 'raises' : 'lowers';
 
 /** One sentence for a reviewer: what raised the score, else the segment the customer is in. */
 export function explanationText(

@@ -224,12 +224,12 @@ describe('scoring customers for suggestions', () => {
       });
       expect(row.explanation.cluster).toBe(want.explanation.cluster);
       expect(row.explanation.contributions).toEqual(
-        want.explanation.contributions.map((c: any) => ({
+        want.explanation.contributions.map(({ direction: _, ...c }: any) => ({
           ...c,
           contribution: expect.closeTo(c.contribution, 3),
         })),
       );
-      // The sentence is derived when read (explanationText), not stored with every row.
+      // The sentence and the directions are derived when read, not stored with every row.
       expect(row.explanation).not.toHaveProperty('text');
     });
   });

@@ -169,7 +169,8 @@ export interface ScoredBatch {
 
 /** Shortest text that reads back as the same double (a float32 probability stays exact). */
 const number = (value: number) => String(value);
-const rounded = (value: number) => Math.round(value * 1e4) / 1e4;
+// Four decimals, except that a contribution never rounds to 0: its sign is its direction.
+const rounded = (value: number) => Math.round(value * 1e4) / 1e4 || value;
 
 /**
  * Scores feature rows exactly as training built the classifier input (preprocess, distances to
@@ -209,17 +210,14 @@ export async function scoreFeatureRows(scorer: Scorer, batch: FeatureBatch): Pro
     );
     explanations = explained.map((e, i) => {
       const label = config.clusterLabels[assignment.clusters[decisions[i]!.row]!]!;
+      // No direction (the contribution's sign) and no summary sentence (the texts joined): both
+      // are derived when a suggestion is read, and were a third of every stored row.
       const contributions = e.contributions.map((c) => ({
         feature: c.feature,
-        direction: c.direction,
         contribution: rounded(c.contribution),
         text: c.text,
       }));
-      return escapeCopyText(
-        // No summary sentence: it repeats the contributions' texts, a quarter of every stored
-        // row; explanationText derives it when a suggestion is read.
-        JSON.stringify({ cluster: label, contributions }),
-      );
+      return escapeCopyText(JSON.stringify({ cluster: label, contributions }));
     });
   }
 

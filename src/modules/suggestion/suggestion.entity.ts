@@ -33,7 +33,8 @@ export interface SuggestionExplanation {
   /** Stored for CLUSTER suggestions only; derived from the contributions for MODEL ones. */
   text?: string;
   cluster?: string | null;
-  contributions?: { feature: string; direction: string; contribution: number; text: string }[];
+  /** Without direction (the sign of the contribution) when written by a scoring run. */
+  contributions?: { feature: string; direction?: string; contribution: number; text: string }[];
 }
 
 /**

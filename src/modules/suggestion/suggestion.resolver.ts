@@ -21,7 +21,7 @@ import { CustomerType } from '../customer/customer.type.js';
 import { ClusterType, ModelVersionType } from '../model-registry/model-registry.type.js';
 import type { ModelVersion } from '../model-registry/model-version.entity.js';
 import type { TagMetrics } from '../../ml/classifier.js';
-import { explanationText } from '../../ml/explain.js';
+import { directionOf, explanationText } from '../../ml/explain.js';
 import { TagType } from '../taxonomy/taxonomy.type.js';
 import type { TagRecord } from '../taxonomy/taxonomy.loaders.js';
 import { SuggestionStatus, type SuggestionRun } from './suggestion.entity.js';
@@ -253,7 +253,10 @@ export class SuggestionResolver {
 
   @FieldResolver(() => ExplanationType)
   explanation(@Root() s: SuggestionRecord): ExplanationType {
-    const contributions = s.explanation?.contributions ?? [];
+    const contributions = (s.explanation?.contributions ?? []).map((c) => ({
+      ...c,
+      direction: c.direction ?? directionOf(c.contribution),
+    }));
     const cluster = s.explanation?.cluster ?? null;
     return {
       // Cluster-mapped suggestions store their sentence; model ones derive it.
