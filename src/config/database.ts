@@ -53,6 +53,7 @@ const EMBEDDED_SETTINGS: Record<string, string> = {
   shared_buffers: '256MB',
   wal_buffers: '64MB',
   max_wal_size: '4GB',
+  checkpoint_timeout: '15min',
 };
 
 export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<DatabaseHandle> {

@@ -3,6 +3,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { refreshFeatures } from '../../src/jobs/feature-refresh.job.js';
 import { runRules } from '../../src/jobs/rules.job.js';
@@ -352,5 +353,47 @@ describe('rules', () => {
     const again = await runRules(t.app.orm, { origin: 'cli' });
     expect(again.reports.every((r) => r.added === 0 && r.removed === 0)).toBe(true);
     expect(await counts()).toEqual(settled);
+  });
+
+  it('loses no tag to a writer applying the same tag mid-run', async () => {
+    // The first test's rule gives high-value to every company of 500 or more.
+    await t.sql(`delete from customer_tag where source = 'RULE'`);
+    const [holder] = await t.sql<{ customer_id: string; tag_id: string }>(
+      `select r.customer_id::text, r.tag_id::text from (
+         select c.id as customer_id, ?::bigint as tag_id from customer c
+         where c.company_size >= 500 order by c.id limit 1) r`,
+      [tax.tags['high-value']],
+    );
+    // A reviewer's transaction tags the customer but has not committed when the run reads who
+    // lacks the tag; the run's insert then waits on it and meets the committed row.
+    const [{ started }] = (await t.sql(`select now() as started`)) as [{ started: Date }];
+    const writer = new pg.Client({ connectionString: t.url });
+    await writer.connect();
+    try {
+      await writer.query('begin');
+      await writer.query(
+        `insert into customer_tag (customer_id, tag_id, source, applied_by) values ($1, $2, 'MANUAL', 'reviewer')`,
+        [holder!.customer_id, holder!.tag_id],
+      );
+      const running = runRules(t.app.orm, { origin: 'cli' });
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      await writer.query('commit');
+      const done = await running;
+      expect(done.status).toBe('SUCCEEDED');
+    } finally {
+      await writer.end();
+    }
+    const [held] = await t.sql(
+      `select source, applied_by from customer_tag where customer_id = ? and tag_id = ?`,
+      [holder!.customer_id, holder!.tag_id],
+    );
+    expect(held).toEqual({ source: 'MANUAL', applied_by: 'reviewer' });
+    // The rule's retried insert wrote no history for the tag it did not add.
+    const history = await t.sql(
+      `select actor from tag_history where customer_id = ? and tag_id = ? and action = 'APPLIED'
+       and actor like 'rule:%' and occurred_at > ?`,
+      [holder!.customer_id, holder!.tag_id, started],
+    );
+    expect(history).toEqual([]);
   });
 });

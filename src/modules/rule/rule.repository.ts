@@ -183,18 +183,31 @@ export class RuleRepository {
         [rule.categoryId, rule.tagId, options.source, rule.tagId, by.actor, by.note],
       );
     }
-    await this.sql(
-      `with inserted as (
-         insert into customer_tag (customer_id, tag_id, source, applied_by, note)
-         select a.customer_id, ?::bigint, ?, ?, ? from rule_apply a where a.kind is null
-         on conflict do nothing
-         returning *
-       )
-       insert into tag_history (customer_id, tag_id, action, source, after, actor, note)
-       select customer_id, tag_id, 'APPLIED', source, ${snapshotSql('inserted')}, applied_by, note
-       from inserted`,
-      [rule.tagId, options.source, by.actor, by.note],
-    );
+    // rule_apply holds only customers without the tag, so ON CONFLICT's speculative insertion
+    // (a third of this statement: 5.8 s vs 3.9 s for 400,000 tags) is needed only when another
+    // writer applied the same tag meanwhile; then the statement runs again with it.
+    const applyTag = (onConflict: string) =>
+      this.sql(
+        `with inserted as (
+           insert into customer_tag (customer_id, tag_id, source, applied_by, note)
+           select a.customer_id, ?::bigint, ?, ?, ? from rule_apply a where a.kind is null
+           ${onConflict}
+           returning *
+         )
+         insert into tag_history (customer_id, tag_id, action, source, after, actor, note)
+         select customer_id, tag_id, 'APPLIED', source, ${snapshotSql('inserted')}, applied_by, note
+         from inserted`,
+        [rule.tagId, options.source, by.actor, by.note],
+      );
+    await this.sql('savepoint rule_apply_tag', []);
+    try {
+      await applyTag('');
+    } catch (error) {
+      if ((error as { code?: string }).code !== '23505') throw error;
+      await this.sql('rollback to savepoint rule_apply_tag', []);
+      await applyTag('on conflict do nothing');
+    }
+    await this.sql('release savepoint rule_apply_tag', []);
     if (options.retract) {
       await this.sql(
         `with removed as (
