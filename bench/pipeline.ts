@@ -46,9 +46,16 @@ async function main(): Promise<void> {
   });
   const orm = await MikroORM.init(createOrmConfig({ url: db.handle.url, logger: () => {} }));
   try {
-    const events = await withClient(db.handle.url, async (c) =>
-      Number((await c.query<{ n: string }>('select count(*) as n from event')).rows[0]!.n),
-    );
+    // Every run measures the seeded data set: events earlier runs added (all with a `bench…`
+    // externalId) would otherwise double the table every other run.
+    const events = await withClient(db.handle.url, async (c) => {
+      const removed = await c.query(`delete from event where external_id like 'bench%'`);
+      if (removed.rowCount) {
+        await c.query('vacuum analyze event');
+        await c.query('checkpoint');
+      }
+      return Number((await c.query<{ n: string }>('select count(*) as n from event')).rows[0]!.n);
+    });
 
     const full = await refreshFeatures(orm, { mode: 'full' });
     console.error(`full refresh: ${full.customers} customers in ${full.ms} ms`);
@@ -56,8 +63,10 @@ async function main(): Promise<void> {
     // 1% of customers get a new event, as a day's ingest would queue them.
     await withClient(db.handle.url, (c) =>
       c.query(
-        `insert into event (customer_id, type, occurred_at, channel)
-         select id, 'PAGE_VIEW', now(), 'WEB' from customer order by random() limit $1`,
+        `insert into event (external_id, customer_id, type, occurred_at, channel)
+         select 'bench-incremental-' || id || '-' || extract(epoch from now()), id, 'PAGE_VIEW',
+                now(), 'WEB'
+         from customer order by random() limit $1`,
         [Math.round(customers / 100)],
       ),
     );
@@ -67,8 +76,12 @@ async function main(): Promise<void> {
     const file = path.join(os.tmpdir(), `tagwise-bench-events-${process.pid}.csv`);
     writeEventsCsv(file, importRows, `bench${Date.now()}`);
     const started = performance.now();
-    const report = await importFile(orm, { kind: 'events', file });
+    let merging = 0;
+    const report = await importFile(orm, { kind: 'events', file }, (progress) => {
+      if (progress.phase === 'merging' && !merging) merging = performance.now();
+    });
     const importSeconds = (performance.now() - started) / 1000;
+    const readSeconds = (merging - started) / 1000;
     fs.rmSync(file, { force: true });
     fs.rmSync(`${file}.rejects.csv`, { force: true });
     console.error(`import: ${report.inserted} inserted in ${importSeconds.toFixed(1)} s`);
@@ -86,8 +99,11 @@ async function main(): Promise<void> {
       `| full feature refresh, ${full.customers} customers | ${(full.ms / 1000).toFixed(1)} s | ≤ 20 s |`,
       `| incremental refresh, ${incremental.customers} queued customers (1%) | ${(incremental.ms / 1000).toFixed(2)} s | ≤ 2 s |`,
       '',
-      'The import inserts into `event` with its foreign key, three indexes and the feature-queue ' +
-        'trigger; that merge, not parsing or COPY (about 210,000 rows/s alone), bounds it.',
+      `Of the import, reading, parsing and COPY into the staging table took ${readSeconds.toFixed(1)} s ` +
+        `(${Math.round(report.rows / readSeconds)} rows/s); the rest, ${(importSeconds - readSeconds).toFixed(1)} s, ` +
+        'is the merge: one `insert into event … select` that checks each externalId against the ' +
+        'table and maintains its four indexes (primary key, unique externalId, customer + time, ' +
+        'type + time for conditions). That insert, not parsing or COPY, bounds the import.',
     ].join('\n');
     console.log(body);
     await writeSection(path.join(ROOT, 'BENCHMARKS.md'), SECTION, body);
