@@ -190,6 +190,10 @@ function attribute(model: TagClassifier, data: ExplainData, o: ExplainOptions): 
   return out;
 }
 
+/** How a contribution moved the score; stored explanations keep only its sign. */
+export const directionOf = (contribution: number): Contribution['direction'] =>
+  contribution > 0 ? 'raises' : 'lowers';
+
 /**
  * Indices of the `k` entries largest in magnitude (above 1e-6), largest first, ties by index: an
  * insertion into a list of k instead of sorting every feature group of every candidate.
@@ -268,9 +272,6 @@ export async function explainPredictions(
     };
   });
 }
-
-export const directionOf = (contribution: number): Contribution['direction'] =>
-  contribution > 0 ? 'raises' : 'lowers';
 
 /** One sentence for a reviewer: what raised the score, else the segment the customer is in. */
 export function explanationText(
