@@ -8,7 +8,14 @@ import { fileURLToPath } from 'node:url';
 import { createCpuProbe, postmasterPid } from './cpu.js';
 import { measure, type BenchQuery, type Measurement } from './load.js';
 import { cpuTable, resultsTable, writeSection } from './report.js';
-import { envInt, prepareDatabase, startServer, type ServerProcess, withClient } from './setup.js';
+import {
+  envInt,
+  prepareDatabase,
+  startCommandArgs,
+  startServer,
+  type ServerProcess,
+  withClient,
+} from './setup.js';
 import type { DatabaseHandle } from '../src/config/database.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -155,6 +162,8 @@ function sectionBody(
     /** Share of the CPU other processes used just before the runs. */
     busyBefore: number;
     revision: string;
+    /** What node ran for the API: `npm start`'s flags and entry point. */
+    serverArgs: string;
   },
 ): string {
   const headline = results[0]!;
@@ -163,7 +172,7 @@ function sectionBody(
   const mark = (ok: boolean) => (ok ? 'met' : '**missed**');
   return `Command: \`npm run bench\` (\`BENCH_DURATION=${settings.durationSeconds}\`, \`BENCH_WARMUP=${settings.warmupSeconds}\`, \`BENCH_CONNECTIONS=${settings.connections}\`, \`BENCH_CUSTOMERS=${settings.customers}\`).
 
-Run ${facts.date} at ${facts.revision} on a 2-core machine: \`nproc\` = ${facts.nproc}, ${facts.cpu}, Node ${facts.node}, embedded PostgreSQL ${facts.postgres}, ${facts.customers.toLocaleString('en-US')} customers seeded (\`seedDemo\`, seed 42). The API runs in its own process (\`node --import ./bin/register.js src/main.ts\`, \`NODE_ENV=production\`, \`LOG_LEVEL=warn\`); autocannon, the API and PostgreSQL share the same 2 cores (${(facts.busyBefore * 100).toFixed(0)} % of the CPU was busy with other work just before the runs). Each query: ${settings.warmupSeconds} s warm-up, then ${settings.durationSeconds} s with ${settings.connections} connections, \`POST /graphql\` on 127.0.0.1 with an admin API key. Errors count socket errors, timeouts, non-2xx answers and 200 answers carrying GraphQL \`errors\`; idle ms is the median of 5 sequential requests before the load.
+Run ${facts.date} at ${facts.revision} on a 2-core machine: \`nproc\` = ${facts.nproc}, ${facts.cpu}, Node ${facts.node}, embedded PostgreSQL ${facts.postgres}, ${facts.customers.toLocaleString('en-US')} customers seeded (\`seedDemo\`, seed 42). The API runs in its own process as \`npm start\` starts it (\`node ${facts.serverArgs}\`, \`NODE_ENV=production\`, \`LOG_LEVEL=warn\`); autocannon, the API and PostgreSQL share the same 2 cores (${(facts.busyBefore * 100).toFixed(0)} % of the CPU was busy with other work just before the runs). Each query: ${settings.warmupSeconds} s warm-up, then ${settings.durationSeconds} s with ${settings.connections} connections, \`POST /graphql\` on 127.0.0.1 with an admin API key. Errors count socket errors, timeouts, non-2xx answers and 200 answers carrying GraphQL \`errors\`; idle ms is the median of 5 sequential requests before the load.
 
 ${resultsTable(results)}
 
@@ -260,6 +269,7 @@ async function main(): Promise<void> {
       customers: db.customers,
       busyBefore,
       revision: measuredRevision,
+      serverArgs: (await startCommandArgs(ROOT)).join(' '),
     };
     console.log(`\n${resultsTable(results)}\n`);
     const cpu = cpuTable(results);

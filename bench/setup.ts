@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { MikroORM } from '@mikro-orm/postgresql';
@@ -98,6 +99,19 @@ export interface ServerProcess {
 }
 
 /**
+ * The arguments `npm start` gives node (its flags and the entry point), so the bench measures the
+ * server exactly as it is started.
+ */
+export async function startCommandArgs(root: string): Promise<string[]> {
+  const manifest = JSON.parse(await fs.readFile(path.join(root, 'package.json'), 'utf8')) as {
+    scripts: { start: string };
+  };
+  const [command, ...args] = manifest.scripts.start.split(/\s+/);
+  if (command !== 'node') throw new Error(`npm start runs ${command}, not node`);
+  return args;
+}
+
+/**
  * The API in its own process, as in production: autocannon in this process must not share (and
  * so slow down or flatter) the server's event loop.
  */
@@ -111,7 +125,7 @@ export async function startServer(options: {
   await assertPortFree(options.port);
   const child = spawn(
     process.execPath,
-    [...(options.nodeArgs ?? []), '--import', './bin/register.js', path.join('src', 'main.ts')],
+    [...(options.nodeArgs ?? []), ...(await startCommandArgs(options.root))],
     {
       cwd: options.root,
       env: {

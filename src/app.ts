@@ -63,6 +63,8 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
 
     const http = express();
     http.disable('x-powered-by');
+    // GraphQL answers POSTs, which no cache revalidates: hashing every body for an ETag is waste.
+    http.disable('etag');
     http.get('/health', async (_req, res) => {
       try {
         await orm.em.getConnection().execute('select 1');
