@@ -27,6 +27,12 @@ export interface ExplainOptions {
    * `{ days_since_last_purchase: 'no purchase for {value} days' }`.
    */
   descriptions: Readonly<Record<string, string>>;
+  /**
+   * How a feature without a value reads, where "<description> is unknown" would mislead: a
+   * customer with no purchases has no share of spend, which is a fact about them, not a gap in
+   * the data — e.g. `{ avg_order_value: 'no purchases yet, so no average purchase amount' }`.
+   */
+  missing: Readonly<Record<string, string>>;
   /** Label per cluster, used when the model takes distances to cluster centroids. */
   clusterLabels: readonly string[];
   /** A value this many times the median is worded as a multiple of it. */
@@ -38,6 +44,7 @@ export const DEFAULT_EXPLAIN_OPTIONS: ExplainOptions = {
   batchSize: 512,
   steps: 8,
   descriptions: {},
+  missing: {},
   clusterLabels: [],
   ratio: 1.5,
 };
@@ -90,12 +97,14 @@ function toNumber(value: FeatureValue): number {
 
 function describeFeature(spec: FeatureSpec, value: FeatureValue, o: ExplainOptions): string {
   const description = o.descriptions[spec.name] ?? spec.name.replace(/_/g, ' ');
+  const missing = () => o.missing[spec.name] ?? `${description} is unknown`;
   if (spec.kind === 'categorical') {
-    const missing = value === null || value === undefined || value === '';
-    return `${description} is ${missing ? 'unknown' : String(value)}`;
+    return value === null || value === undefined || value === ''
+      ? missing()
+      : `${description} is ${String(value)}`;
   }
   const v = toNumber(value);
-  if (!Number.isFinite(v)) return `${description} is unknown`;
+  if (!Number.isFinite(v)) return missing();
   if (description.includes('{value}')) {
     return description
       .replaceAll('{value}', numberFormat(v))

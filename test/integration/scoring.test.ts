@@ -26,7 +26,10 @@ import {
   type FeatureRow,
 } from '../../src/ml/preprocessing.js';
 import { seedDemo } from '../../src/modules/demo/demo.service.js';
-import { featureDefinitions } from '../../src/modules/feature/feature.definitions.js';
+import {
+  featureDefinitions,
+  featureWording,
+} from '../../src/modules/feature/feature.definitions.js';
 import { FeatureRepository } from '../../src/modules/feature/feature.repository.js';
 import { createTestApp, type TestApp } from '../support/app.js';
 
@@ -171,9 +174,7 @@ describe('scoring customers for suggestions', () => {
       {
         ...EXPLAIN,
         clusterLabels: model.clusterLabels,
-        descriptions: Object.fromEntries(
-          featureDefinitions(set).map((d) => [d.name, d.description]),
-        ),
+        ...featureWording(featureDefinitions(set)),
       },
     );
     expected = decisions.map((d, i) => {
@@ -299,9 +300,15 @@ describe('scoring customers for suggestions', () => {
     const broken = `${model.artifactDir}-broken`;
     await fs.cp(model.artifactDir, broken, { recursive: true });
     await fs.rm(path.join(broken, 'classifier', 'weights.bin'));
-    const failure = score({ model: { ...model, artifactDir: broken }, workers: 2 });
+    const out = collector();
+    const failure = scoreCustomers(
+      { connectionString: t.url, model: { ...model, artifactDir: broken }, workers: 2 },
+      out.sink,
+    );
     await expect(failure).rejects.toBeInstanceOf(ArtifactError);
     await expect(failure).rejects.toThrow(/weights\.bin/);
+    // No line will come: a COPY fed by the sink must end rather than wait.
+    expect(out.sink.destroyed).toBe(true);
     expect(await settledThreads(threads)).toBeLessThanOrEqual(threads);
 
     await expect(

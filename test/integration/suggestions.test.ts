@@ -146,6 +146,23 @@ describe('suggestions and the review queue', () => {
     expect(again.superseded).toBe(0);
   });
 
+  it('a run whose scoring cannot start fails with the reason and changes nothing', async () => {
+    const [active] = await t.sql<{ dir: string }>(
+      `select artifact_path as dir from model_version where status = 'ACTIVE'`,
+    );
+    const weights = path.join(active!.dir, 'classifier', 'weights.bin');
+    const before = await count('tag_suggestion');
+    await fs.rename(weights, `${weights}.away`);
+    try {
+      // Before the fix this never settled: the candidate COPY waited for lines forever.
+      await expect(generateSuggestions(t.app.orm, { workers: 2 })).rejects.toThrow(/weights\.bin/);
+    } finally {
+      await fs.rename(`${weights}.away`, weights);
+    }
+    expect(await count('tag_suggestion')).toBe(before);
+    expect(await count(`pg_tables where tablename like 'suggestion_candidate_%'`)).toBe(0);
+  });
+
   it('pages through every ordering without skipping or repeating, with counts per tag', async () => {
     for (const orderBy of [
       'MOST_UNCERTAIN',

@@ -25,6 +25,8 @@ export interface ScorerConfig {
   valueFeature: string | null;
   /** Reviewer wording per feature name (feature definitions' descriptions). */
   descriptions: Readonly<Record<string, string>>;
+  /** Wording of a missing value, where the definition gives one. */
+  missing: Readonly<Record<string, string>>;
   /** null: no explanations (the column is \N). */
   explain: { topK: number; steps: number; batchSize: number } | null;
 }
@@ -206,6 +208,7 @@ export async function scoreFeatureRows(scorer: Scorer, batch: FeatureBatch): Pro
         batchSize: config.explain.batchSize,
         clusterLabels: config.clusterLabels,
         descriptions: config.descriptions,
+        missing: config.missing,
       },
     );
     explanations = explained.map((e, i) => {

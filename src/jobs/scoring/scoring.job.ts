@@ -1,9 +1,13 @@
 import os from 'node:os';
-import { Readable } from 'node:stream';
+import { Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
-import { featureDefinitions, featureSetSchema } from '../../modules/feature/feature.definitions.js';
+import {
+  featureDefinitions,
+  featureSetSchema,
+  featureWording,
+} from '../../modules/feature/feature.definitions.js';
 import type { ScorerConfig } from './scorer.js';
 import { ScoringPool, type ScoredReply } from './scoring.pool.js';
 
@@ -108,16 +112,17 @@ function validateCustomerIds(ids: readonly string[]): void {
 }
 
 /** Reviewer wording per feature, from the feature set stored like FeatureRepository does. */
-async function loadDescriptions(client: pg.Client): Promise<Record<string, string>> {
+/** How explanations word each feature and its missing value, from the current feature set. */
+async function loadWording(
+  client: pg.Client,
+): Promise<Pick<ScorerConfig, 'descriptions' | 'missing'>> {
   const { rows } = await client.query<{ value: Record<string, unknown> }>(
     `select value from app_state where key = 'feature_set'`,
   );
   const stored = Object.entries(rows[0]?.value ?? {}).filter(([key]) => key !== 'version');
   const parsed = featureSetSchema.safeParse(Object.fromEntries(stored));
-  if (!parsed.success) return {};
-  return Object.fromEntries(
-    featureDefinitions({ version: 0, ...parsed.data }).map((d) => [d.name, d.description]),
-  );
+  if (!parsed.success) return { descriptions: {}, missing: {} };
+  return featureWording(featureDefinitions({ version: 0, ...parsed.data }));
 }
 
 interface Plan {
@@ -262,6 +267,20 @@ export async function scoreCustomers(
   options: ScoreOptions,
   sink: NodeJS.WritableStream,
 ): Promise<ScoreReport> {
+  try {
+    return await score(options, sink);
+  } catch (error) {
+    // Also when no line was written yet (bad options, a worker that cannot start): a COPY
+    // waiting on `sink` would otherwise wait forever. The caller hears of the failure from this
+    // rejection; the sink's own 'error' (a COPY answers its abort with one) adds nothing.
+    const stream = sink as Partial<Writable>;
+    stream.on?.('error', () => {});
+    stream.destroy?.(error instanceof Error ? error : new Error(String(error)));
+    throw error;
+  }
+}
+
+async function score(options: ScoreOptions, sink: NodeJS.WritableStream): Promise<ScoreReport> {
   const startedAt = performance.now();
   const { model, signal } = options;
   validateModel(model);
@@ -288,7 +307,7 @@ export async function scoreCustomers(
       clusterIds: model.clusterIds,
       clusterLabels: model.clusterLabels,
       valueFeature: model.valueFeature,
-      descriptions: await loadDescriptions(client),
+      ...(await loadWording(client)),
       explain: explain
         ? { ...explain, batchSize: Math.max(1, Math.floor(EXPLAIN_PASS_ROWS / explain.steps)) }
         : null,

@@ -9,13 +9,19 @@ const ENTRY = new URL('./worker-entry.js', import.meta.url);
 // register it a second time and compile every module twice.
 const PRELOAD_FLAGS = ['--import', '--require', '-r', '--loader', '--experimental-loader'];
 
-function workerExecArgv(): string[] {
+/**
+ * The parent's node flags minus preloads and V8 heap sizing (`npm start` sets the young
+ * generation; a worker given such a flag fails to start with ERR_WORKER_INVALID_EXEC_ARGV).
+ */
+export function workerExecArgv(argv: readonly string[] = process.execArgv): string[] {
   const out: string[] = [];
-  const argv = process.execArgv;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (PRELOAD_FLAGS.includes(arg)) i++;
-    else if (!PRELOAD_FLAGS.some((flag) => arg.startsWith(`${flag}=`))) out.push(arg);
+    else if (PRELOAD_FLAGS.some((flag) => arg.startsWith(`${flag}=`))) continue;
+    else if (/^--max-(semi|old)-space-size(=|$)/.test(arg)) {
+      if (!arg.includes('=')) i++;
+    } else out.push(arg);
   }
   return out;
 }

@@ -55,6 +55,8 @@ export interface FeatureDefinition {
   kind: FeatureKind;
   /** How a reviewer or data scientist reads it. */
   description: string;
+  /** How a missing value reads when it means something (no purchases yet), not "unknown". */
+  missing?: string;
   /** SQL over `c` (customer), `ev` (the per-customer event aggregates) and `p.as_of`. */
   sql: string;
 }
@@ -110,11 +112,17 @@ export function eventAggregates(set: FeatureSet): string[] {
 }
 
 export function featureDefinitions(set: FeatureSet): FeatureDefinition[] {
-  const n = (name: string, description: string, sql: string): FeatureDefinition => ({
+  const n = (
+    name: string,
+    description: string,
+    sql: string,
+    missing?: string,
+  ): FeatureDefinition => ({
     name,
     kind: 'numeric',
     description,
     sql,
+    ...(missing === undefined ? {} : { missing }),
   });
   const categories = set.spendCategories ?? [];
   const profile: Record<ProfileFeature, FeatureDefinition> = {
@@ -131,11 +139,17 @@ export function featureDefinitions(set: FeatureSet): FeatureDefinition[] {
     },
   };
   return [
-    n('days_since_last_purchase', 'days since the last purchase', days('ev.last_purchase')),
+    n(
+      'days_since_last_purchase',
+      'days since the last purchase',
+      days('ev.last_purchase'),
+      'no purchase yet',
+    ),
     n(
       'days_since_last_interaction',
       'days since the last event of any kind',
       days('ev.last_interaction'),
+      'no events yet',
     ),
     n('tenure_days', 'days since the customer was created', days('c.created_at')),
     ...WINDOWS.map((d) =>
@@ -146,12 +160,18 @@ export function featureDefinitions(set: FeatureSet): FeatureDefinition[] {
       n(`spend_${d}d`, `spend in the last ${d} days`, `coalesce(ev.spend_${d}d, 0)`),
     ),
     n('spend_all', 'spend ever', 'coalesce(ev.spend_all, 0)'),
-    n('avg_order_value', 'average purchase amount', ratio('ev.spend_all', 'ev.purchases_all')),
+    n(
+      'avg_order_value',
+      'average purchase amount',
+      ratio('ev.spend_all', 'ev.purchases_all'),
+      'no purchases yet, so no average purchase amount',
+    ),
     ...categories.map((category, i) =>
       n(
         `spend_share_${slug(category)}`,
         `share of spend on ${category}`,
         ratio(`ev.spend_cat_${i}`, 'ev.spend_all'),
+        `no spend yet, so no share of spend on ${category}`,
       ),
     ),
     ...CHANNELS.map((ch) =>
@@ -159,6 +179,7 @@ export function featureDefinitions(set: FeatureSet): FeatureDefinition[] {
         `channel_share_${ch.toLowerCase()}`,
         `share of events in channel ${ch}`,
         ratio(`ev.channel_${ch.toLowerCase()}::numeric`, 'ev.channel_events'),
+        `no events with a channel yet, so no share of events in channel ${ch}`,
       ),
     ),
     ...ENGAGEMENT_TYPES.flatMap((type) =>
@@ -192,4 +213,17 @@ export function featureDefinitions(set: FeatureSet): FeatureDefinition[] {
       ),
     ),
   ];
+}
+
+/** Explanation wording of the definitions: descriptions, and missing values where they mean something. */
+export function featureWording(definitions: readonly FeatureDefinition[]): {
+  descriptions: Record<string, string>;
+  missing: Record<string, string>;
+} {
+  return {
+    descriptions: Object.fromEntries(definitions.map((d) => [d.name, d.description])),
+    missing: Object.fromEntries(
+      definitions.flatMap((d) => (d.missing === undefined ? [] : [[d.name, d.missing]])),
+    ),
+  };
 }

@@ -129,6 +129,21 @@ describe('explainPredictions', () => {
     expect(texts.segment).toMatch(/^in segment "(quiet|busy)"$/);
   });
 
+  it('words a missing value as its definition says, else as unknown', async () => {
+    const texts = async (raw: FeatureRow) => {
+      const [explanation] = await explainPredictions(
+        { classifier, preprocessor },
+        { features: createMatrix(rowOf(0).slice(), 1, features.cols), raw: [raw], tagIndices: [0] },
+        { topK: 4, missing: { spend_90d: 'no purchases yet' } },
+      );
+      return Object.fromEntries(explanation!.contributions.map((c) => [c.feature, c.text]));
+    };
+    const words = await texts({ spend_90d: null, visits: null, region: '' });
+    expect(words.spend_90d).toBe('no purchases yet');
+    expect(words.visits).toBe('visits is unknown');
+    expect(words.region).toBe('region is unknown');
+  });
+
   it('leaves no tensors behind', async () => {
     await explain([0, 1]);
     await predictTags(classifier, features);
