@@ -3,10 +3,8 @@ import 'reflect-metadata';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { MikroORM } from '@mikro-orm/postgresql';
-import { from as copyFrom } from 'pg-copy-streams';
 import { createOrmConfig } from '../src/config/mikro-orm.config.js';
 import { refreshFeatures } from '../src/jobs/feature-refresh.job.js';
 import { importFile } from '../src/modules/import/import.service.js';
@@ -18,24 +16,14 @@ const SECTION = '## Event import and feature refresh (issue 3)';
 const customers = Number(process.env.BENCH_PIPELINE_CUSTOMERS ?? 100_000);
 const importRows = Number(process.env.BENCH_IMPORT_ROWS ?? 1_000_000);
 
-const demoCustomer = (i: number) => `demo-${String((i % customers) + 1).padStart(7, '0')}`;
-
-/**
- * A CSV of new purchase and page-view events for existing demo customers, named by externalId —
- * or, given `customerIds`, by database id, ready for a plain COPY into `event`.
- */
-function writeEventsCsv(
-  file: string,
-  rows: number,
-  run: string,
-  customerIds?: Map<string, string>,
-): void {
+/** A CSV of new purchase and page-view events for existing demo customers. */
+function writeEventsCsv(file: string, rows: number, run: string): void {
   const out = fs.openSync(file, 'w');
-  let chunk = `externalId,${customerIds ? 'customerId' : 'customerExternalId'},type,occurredAt,amount,currency,category,channel\n`;
+  let chunk = 'externalId,customerExternalId,type,occurredAt,amount,currency,category,channel\n';
   const categories = ['wine', 'meat', 'fish', 'fruit', 'sweets', 'gold'];
   const base = Date.parse('2026-01-01T00:00:00Z');
   for (let i = 0; i < rows; i++) {
-    const customer = customerIds ? customerIds.get(demoCustomer(i))! : demoCustomer(i);
+    const customer = `demo-${String((i % customers) + 1).padStart(7, '0')}`;
     const at = new Date(base + (i % 25_000_000) * 1000).toISOString();
     chunk +=
       i % 3 === 0
@@ -97,8 +85,6 @@ async function main(): Promise<void> {
     fs.rmSync(file, { force: true });
     fs.rmSync(`${file}.rejects.csv`, { force: true });
     console.error(`import: ${report.inserted} inserted in ${importSeconds.toFixed(1)} s`);
-    const ceiling = await copyCeiling(db.handle.url, file, importRows);
-    console.error(`COPY straight into event: ${(ceiling.ms / 1000).toFixed(1)} s`);
 
     const rate = Math.round(report.rows / importSeconds);
     const body = [
@@ -118,13 +104,6 @@ async function main(): Promise<void> {
         'is the merge: one `insert into event … select` that checks each externalId against the ' +
         'table and maintains its four indexes (primary key, unique externalId, customer + time, ' +
         'type + time for conditions). That insert, not parsing or COPY, bounds the import.',
-      '',
-      `For scale, the ceiling of any import into \`event\` as it is: the same ${importRows} rows with ` +
-        'their customers already resolved, COPYed straight into the table (no staging, no checks, ' +
-        `rolled back), after the imported rows were deleted again: ${(ceiling.ms / 1000).toFixed(1)} s ` +
-        `(${Math.round(importRows / (ceiling.ms / 1000))} rows/s), of ${ceiling.events} events before it. ` +
-        'Maintaining the four indexes is what costs; COPY into the table with its primary key alone ' +
-        'reaches the 200,000 rows/s the issue quotes.',
     ].join('\n');
     console.log(body);
     await writeSection(path.join(ROOT, 'BENCHMARKS.md'), SECTION, body);
@@ -132,50 +111,6 @@ async function main(): Promise<void> {
     await orm.close();
     await db.handle.stop();
   }
-}
-
-/**
- * Times a plain COPY of `rows` resolved events into `event`, in a transaction rolled back. The
- * rows the import just added are removed first, so the table is the size the import saw.
- */
-async function copyCeiling(
-  url: string,
-  file: string,
-  rows: number,
-): Promise<{ ms: number; events: number }> {
-  return withClient(url, async (c) => {
-    await c.query(`delete from event where external_id like 'bench%'`);
-    await c.query('vacuum analyze event');
-    const { rows: customerRows } = await c.query<{ id: string; externalId: string }>(
-      `select id, external_id as "externalId" from customer`,
-    );
-    writeEventsCsv(
-      file,
-      rows,
-      `bench-ceiling${Date.now()}`,
-      new Map(customerRows.map((r) => [r.externalId, r.id])),
-    );
-    const events = Number(
-      (await c.query<{ n: string }>('select count(*) as n from event')).rows[0]!.n,
-    );
-    await c.query('checkpoint');
-    await c.query('begin');
-    const started = performance.now();
-    await pipeline(
-      fs.createReadStream(file),
-      c.query(
-        copyFrom(
-          `copy event (external_id, customer_id, type, occurred_at, amount, currency, category, channel)
-           from stdin with (format csv, header)`,
-        ),
-      ),
-    );
-    const ms = performance.now() - started;
-    await c.query('rollback');
-    fs.rmSync(file, { force: true });
-    await c.query('vacuum event');
-    return { ms, events };
-  });
 }
 
 main().catch((error: unknown) => {
