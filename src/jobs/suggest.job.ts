@@ -99,8 +99,12 @@ export async function generateSuggestions(
   await client.connect();
   // A real (unlogged) table, not a temporary one: the parallel inserts read it from a second
   // connection. Throw-away, so not worth the WAL.
-  const candidates = `suggestion_candidate_${randomBytes(6).toString('hex')}`;
+  const candidates = `${CANDIDATE_TABLE_PREFIX}${randomBytes(6).toString('hex')}`;
   try {
+    await client.query(`select pg_advisory_lock(${CANDIDATE_LOCK_CLASS}, hashtext($1))`, [
+      candidates,
+    ]);
+    await dropAbandonedCandidateTables(client);
     await client.query(`set work_mem = '256MB'`);
     const model = await loadScoringModel(client, version.id);
     await client.query(
@@ -348,6 +352,36 @@ export async function generateSuggestions(
   } finally {
     await client.query(`drop table if exists ${candidates}`).catch(() => {});
     await client.end();
+  }
+}
+
+export const CANDIDATE_TABLE_PREFIX = 'suggestion_candidate_';
+/** Advisory lock class of candidate tables: a run holds (class, hash of its table) throughout. */
+export const CANDIDATE_LOCK_CLASS = 7041;
+
+/**
+ * Drops the candidate tables of runs that died without their `finally` (a killed process, a lost
+ * connection): a run holds its table's advisory lock for as long as its session lives, so a
+ * table whose lock can be taken has no run left.
+ */
+async function dropAbandonedCandidateTables(client: pg.Client): Promise<void> {
+  const { rows } = await client.query<{ name: string }>(
+    `select tablename as name from pg_tables
+     where schemaname = current_schema() and starts_with(tablename, $1)`,
+    [CANDIDATE_TABLE_PREFIX],
+  );
+  for (const { name } of rows) {
+    const lock = [CANDIDATE_LOCK_CLASS, name];
+    const { rows: taken } = await client.query<{ ok: boolean }>(
+      'select pg_try_advisory_lock($1, hashtext($2)) as ok',
+      lock,
+    );
+    if (!taken[0]!.ok) continue;
+    try {
+      await client.query(`drop table if exists ${client.escapeIdentifier(name)}`);
+    } finally {
+      await client.query('select pg_advisory_unlock($1, hashtext($2))', lock);
+    }
   }
 }
 

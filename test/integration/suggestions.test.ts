@@ -1,9 +1,15 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { refreshFeatures } from '../../src/jobs/feature-refresh.job.js';
-import { generateSuggestions, type SuggestReport } from '../../src/jobs/suggest.job.js';
+import {
+  CANDIDATE_LOCK_CLASS,
+  CANDIDATE_TABLE_PREFIX,
+  generateSuggestions,
+  type SuggestReport,
+} from '../../src/jobs/suggest.job.js';
 import { trainModels, type TrainReport } from '../../src/jobs/train.job.js';
 import { Role } from '../../src/modules/auth/api-key.entity.js';
 import { seedDemo } from '../../src/modules/demo/demo.service.js';
@@ -161,6 +167,27 @@ describe('suggestions and the review queue', () => {
     }
     expect(await count('tag_suggestion')).toBe(before);
     expect(await count(`pg_tables where tablename like 'suggestion_candidate_%'`)).toBe(0);
+  });
+
+  it("drops the candidate table a dead run left behind, and not a live run's", async () => {
+    const abandoned = `${CANDIDATE_TABLE_PREFIX}abandoned000`;
+    const live = `${CANDIDATE_TABLE_PREFIX}live00000000`;
+    await t.sql(`create unlogged table ${abandoned} (x int)`);
+    const other = new pg.Client({ connectionString: t.url });
+    await other.connect();
+    try {
+      await other.query('select pg_advisory_lock($1, hashtext($2))', [CANDIDATE_LOCK_CLASS, live]);
+      await other.query(`create unlogged table ${live} (x int)`);
+      await generateSuggestions(t.app.orm, { workers: 1 });
+      const left = await t.sql<{ name: string }>(
+        `select tablename as name from pg_tables where starts_with(tablename, ?)`,
+        [CANDIDATE_TABLE_PREFIX],
+      );
+      expect(left.map((r) => r.name)).toEqual([live]);
+    } finally {
+      await other.query(`drop table if exists ${live}`);
+      await other.end();
+    }
   });
 
   it('pages through every ordering without skipping or repeating, with counts per tag', async () => {
