@@ -111,8 +111,10 @@ function validateCustomerIds(ids: readonly string[]): void {
   }
 }
 
-/** Reviewer wording per feature, from the feature set stored like FeatureRepository does. */
-/** How explanations word each feature and its missing value, from the current feature set. */
+/**
+ * How explanations word each feature and its missing value, from the feature set stored as
+ * FeatureRepository stores it.
+ */
 async function loadWording(
   client: pg.Client,
 ): Promise<Pick<ScorerConfig, 'descriptions' | 'missing'>> {
