@@ -33,6 +33,8 @@ const settings = {
   durationSeconds: envInt('BENCH_DURATION', 15, 1),
   warmupSeconds: envInt('BENCH_WARMUP', 3),
   connections: envInt('BENCH_CONNECTIONS', 16, 1),
+  /** One API process per core, as TAGWISE_API_PROCESSES would be set on such a machine. */
+  apiProcesses: envInt('BENCH_API_PROCESSES', os.availableParallelism(), 1),
   /** Comma-separated query names; a partial run does not touch BENCHMARKS.md. */
   only: process.env.BENCH_QUERIES?.split(',')
     .map((s) => s.trim())
@@ -170,9 +172,9 @@ function sectionBody(
   const trivial = results[results.length - 1]!;
   const r = ratio(headline.requestsPerSecond, trivial.requestsPerSecond);
   const mark = (ok: boolean) => (ok ? 'met' : '**missed**');
-  return `Command: \`npm run bench\` (\`BENCH_DURATION=${settings.durationSeconds}\`, \`BENCH_WARMUP=${settings.warmupSeconds}\`, \`BENCH_CONNECTIONS=${settings.connections}\`, \`BENCH_CUSTOMERS=${settings.customers}\`).
+  return `Command: \`npm run bench\` (\`BENCH_DURATION=${settings.durationSeconds}\`, \`BENCH_WARMUP=${settings.warmupSeconds}\`, \`BENCH_CONNECTIONS=${settings.connections}\`, \`BENCH_CUSTOMERS=${settings.customers}\`, \`BENCH_API_PROCESSES=${settings.apiProcesses}\`).
 
-Run ${facts.date} at ${facts.revision} on a 2-core machine: \`nproc\` = ${facts.nproc}, ${facts.cpu}, Node ${facts.node}, embedded PostgreSQL ${facts.postgres}, ${facts.customers.toLocaleString('en-US')} customers seeded (\`seedDemo\`, seed 42). The API runs in its own process as \`npm start\` starts it (\`node ${facts.serverArgs}\`, \`NODE_ENV=production\`, \`LOG_LEVEL=warn\`); autocannon, the API and PostgreSQL share the same 2 cores (${(facts.busyBefore * 100).toFixed(0)} % of the CPU was busy with other work just before the runs). Each query: ${settings.warmupSeconds} s warm-up, then ${settings.durationSeconds} s with ${settings.connections} connections, \`POST /graphql\` on 127.0.0.1 with an admin API key. Errors count socket errors, timeouts, non-2xx answers and 200 answers carrying GraphQL \`errors\`; idle ms is the median of 5 sequential requests before the load.
+Run ${facts.date} at ${facts.revision} on a 2-core machine: \`nproc\` = ${facts.nproc}, ${facts.cpu}, Node ${facts.node}, embedded PostgreSQL ${facts.postgres}, ${facts.customers.toLocaleString('en-US')} customers seeded (\`seedDemo\`, seed 42). The API runs as \`npm start\` starts it (\`node ${facts.serverArgs}\`) with \`TAGWISE_API_PROCESSES=${settings.apiProcesses}\` (a primary and that many API processes), \`NODE_ENV=production\` and \`LOG_LEVEL=warn\`; autocannon, the API and PostgreSQL share the same 2 cores (${(facts.busyBefore * 100).toFixed(0)} % of the CPU was busy with other work just before the runs). Each query: ${settings.warmupSeconds} s warm-up, then ${settings.durationSeconds} s with ${settings.connections} connections, \`POST /graphql\` on 127.0.0.1 with an admin API key. Errors count socket errors, timeouts, non-2xx answers and 200 answers carrying GraphQL \`errors\`; idle ms is the median of 5 sequential requests before the load.
 
 ${resultsTable(results)}
 
@@ -239,6 +241,7 @@ async function main(): Promise<void> {
       port: settings.port,
       apiKey: API_KEY,
       nodeArgs,
+      processes: settings.apiProcesses,
     });
     console.error(`server pid ${server.pid} at ${server.url}; ${db.customers} customers`);
 

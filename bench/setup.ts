@@ -121,6 +121,8 @@ export async function startServer(options: {
   port: number;
   apiKey: string;
   nodeArgs?: string[];
+  /** TAGWISE_API_PROCESSES of the server; default 1. */
+  processes?: number;
 }): Promise<ServerProcess> {
   await assertPortFree(options.port);
   const child = spawn(
@@ -133,6 +135,7 @@ export async function startServer(options: {
         DATABASE_URL: options.databaseUrl,
         PORT: String(options.port),
         ADMIN_API_KEY: options.apiKey,
+        TAGWISE_API_PROCESSES: String(options.processes ?? 1),
         TAGWISE_DEMO: '0',
         LOG_LEVEL: 'warn',
         NODE_ENV: 'production',

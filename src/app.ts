@@ -57,6 +57,9 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
       includeStacktraceInErrorResponses: false,
       // The default cache-control plugin wraps every field resolver; nothing here uses its hints.
       plugins: [ApolloServerPluginCacheControlDisabled()],
+      // main.ts stops everything in order on SIGINT/SIGTERM; Apollo's own handler would stop
+      // only itself and then kill the process (exit 143) while the rest is still closing.
+      stopOnTerminationSignals: false,
     });
     await server.start();
     if (config.workers) await queue.startWorkers();

@@ -22,6 +22,12 @@ const envSchema = z.object({
   TAGWISE_DATA_DIR: z.string().trim().min(1, 'must not be empty').default('.data'),
   TAGWISE_PG_PORT: port.default(5433),
   TAGWISE_WORKERS: z.enum(['0', '1'], { message: 'must be 0 or 1' }).default('1'),
+  TAGWISE_API_PROCESSES: z.coerce
+    .number({ error: 'must be a number' })
+    .int('must be a whole number')
+    .min(1, 'must be ≥ 1')
+    .max(64, 'must be ≤ 64')
+    .default(1),
   TAGWISE_MODELS_DIR: z.string().trim().min(1, 'must not be empty').default('models'),
   TAGWISE_DEMO: z.enum(['0', '1'], { message: 'must be 0 or 1' }).optional(),
   TAGWISE_DEMO_CUSTOMERS: z.coerce
@@ -55,6 +61,8 @@ export interface AppConfig {
   readonly embeddedPgPort: number;
   /** Whether this process runs queue workers (training) besides serving the API. */
   readonly workers: boolean;
+  /** Processes serving HTTP; more than 1 puts a primary in charge of the database and jobs. */
+  readonly apiProcesses: number;
   /** Model artifacts, one folder per version. */
   readonly modelsDir: string;
   /** Demo data is only ever generated into the embedded database or when asked for explicitly. */
@@ -95,6 +103,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     embeddedPgPort: e.TAGWISE_PG_PORT,
     modelsDir: path.resolve(e.TAGWISE_MODELS_DIR),
     workers: e.TAGWISE_WORKERS === '1',
+    apiProcesses: e.TAGWISE_API_PROCESSES,
     demo,
     demoCustomers: e.TAGWISE_DEMO_CUSTOMERS,
     adminApiKey: e.ADMIN_API_KEY,

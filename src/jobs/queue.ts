@@ -32,7 +32,13 @@ export class JobQueue {
   private async started(): Promise<PgBoss> {
     if (!this.boss) {
       const boss = new PgBoss({ connectionString: this.orm.config.get('clientUrl')!, max: 4 });
-      boss.on('error', (error) => this.logger.error({ err: error }, 'job queue error'));
+      boss.on('error', (error) => {
+        // 57P01: the database is shutting down (the embedded one stops itself on SIGINT/SIGTERM
+        // while the queue is still closing), which is expected, not an error of the queue.
+        if ((error as { code?: string }).code === '57P01') {
+          this.logger.debug({ err: error }, 'job queue connection closed by the database');
+        } else this.logger.error({ err: error }, 'job queue error');
+      });
       await boss.start();
       await boss.createQueue(TRAIN_QUEUE);
       await boss.createQueue(RULES_QUEUE);

@@ -29,6 +29,8 @@ describe('loadConfig', () => {
     [{ NODE_ENV: 'staging' }, 'NODE_ENV'],
     [{ ADMIN_API_KEY: 'short' }, 'ADMIN_API_KEY'],
     [{ TAGWISE_DEMO: 'yes' }, 'TAGWISE_DEMO'],
+    [{ TAGWISE_API_PROCESSES: '0' }, 'TAGWISE_API_PROCESSES'],
+    [{ TAGWISE_API_PROCESSES: 'all' }, 'TAGWISE_API_PROCESSES'],
   ])('stops on %j with one line naming %s', (env, variable) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     try {

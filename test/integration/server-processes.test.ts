@@ -1,0 +1,119 @@
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestApp, type TestApp } from '../support/app.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const KEY = 'server-processes-admin-key';
+
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** Process ids whose parent is `pid`, from /proc. */
+function childrenOf(pid: number): number[] {
+  return fs
+    .readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .filter((entry) => {
+      try {
+        const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+        return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid;
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+
+const alive = (pid: number) => fs.existsSync(`/proc/${pid}`);
+
+describe('the server with TAGWISE_API_PROCESSES', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await createTestApp();
+  });
+  afterAll(() => t?.close());
+
+  /** `src/main.ts` as `npm start` runs it, on the test database. */
+  function start(port: number) {
+    const child = spawn(
+      process.execPath,
+      ['--max-semi-space-size=64', '--import', './bin/register.js', 'src/main.ts'],
+      {
+        cwd: ROOT,
+        env: {
+          ...process.env,
+          DATABASE_URL: t.url,
+          PORT: String(port),
+          TAGWISE_API_PROCESSES: '2',
+          ADMIN_API_KEY: KEY,
+          LOG_LEVEL: 'info',
+          NODE_ENV: 'production',
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    const saw = async (text: string) => {
+      for (let waited = 0; !output.includes(text); waited += 100) {
+        if (waited > 60_000 || child.exitCode !== null)
+          throw new Error(`no "${text}" in:\n${output}`);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    };
+    return { child, exited, saw, output: () => output };
+  }
+
+  it('serves from that many processes and stops them all on SIGTERM', async () => {
+    const port = await freePort();
+    const server = start(port);
+    try {
+      await server.saw('(2 processes)');
+      const children = childrenOf(server.child.pid!);
+      expect(children).toHaveLength(2);
+      const answers = await Promise.all(
+        Array.from({ length: 8 }, () =>
+          fetch(`http://127.0.0.1:${port}/graphql`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', authorization: `Bearer ${KEY}` },
+            body: JSON.stringify({ query: '{ customers(first: 1) { totalCount } }' }),
+          }).then((r) => r.json()),
+        ),
+      );
+      for (const answer of answers)
+        expect(answer).toEqual({ data: { customers: { totalCount: 0 } } });
+
+      server.child.kill('SIGTERM');
+      expect(await server.exited).toBe(0);
+      expect(children.filter(alive)).toEqual([]);
+    } finally {
+      server.child.kill('SIGKILL');
+    }
+  }, 90_000);
+
+  it('gives up with the reason when its processes cannot listen', async () => {
+    const blocker = net.createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, resolve));
+    const { port } = blocker.address() as net.AddressInfo;
+    const server = start(port);
+    try {
+      expect(await server.exited).toBe(1);
+      expect(server.output()).toContain(`PORT ${port} is already in use`);
+      expect(server.output()).toContain('an API process failed to start');
+    } finally {
+      server.child.kill('SIGKILL');
+      blocker.close();
+    }
+  }, 90_000);
+});
