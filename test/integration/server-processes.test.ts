@@ -8,6 +8,11 @@ import { createTestApp, type TestApp } from '../support/app.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const KEY = 'server-processes-admin-key';
+const START_SCRIPT = (
+  JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {
+    scripts: { start: string };
+  }
+).scripts.start;
 
 async function freePort(): Promise<number> {
   const server = net.createServer();
@@ -46,7 +51,8 @@ describe('the server with TAGWISE_API_PROCESSES', () => {
   function start(port: number) {
     const child = spawn(
       process.execPath,
-      ['--max-semi-space-size=64', '--import', './bin/register.js', 'src/main.ts'],
+      // npm start's own node arguments, so the test runs the server exactly as it is started.
+      START_SCRIPT.split(/\s+/).slice(1),
       {
         cwd: ROOT,
         env: {
