@@ -195,14 +195,20 @@ describe('segments', () => {
   it('previews without saving', async () => {
     const before = await t.sql('select count(*)::int as n from segment');
     const data = await t.ok(
-      `query($input: SegmentDefinitionInput!) { previewSegment(input: $input) { count text sample { externalId } } }`,
-      { input: { definition: { tag: { has: 'high-value' } } } },
+      `query($definition: SegmentDefinitionInput!) { previewSegment(definition: $definition) { count text sample { externalId } } }`,
+      { definition: { definition: { tag: { has: 'high-value' } } } },
       Role.VIEWER,
     );
     expect(data.previewSegment.count).toBe(10);
     expect(data.previewSegment.text).toBe('tag:high-value');
     expect(data.previewSegment.sample).toHaveLength(10);
     expect(await t.sql('select count(*)::int as n from segment')).toEqual(before);
+    const bad = await t.gql(
+      `query($definition: SegmentDefinitionInput!) { previewSegment(definition: $definition) { count } }`,
+      { definition: { text: 'tag:high-value AND' } },
+      { as: Role.VIEWER },
+    );
+    expect(errorOf(bad)).toMatchObject({ code: 'BAD_USER_INPUT', field: 'definition.text' });
   });
 
   it('lists customer.segments with a constant number of statements', async () => {

@@ -43,10 +43,10 @@ export class SegmentResolver {
     description: 'Count and a sample of the customers a condition matches, without saving it',
   })
   previewSegment(
-    @Arg('input', () => SegmentDefinitionInput) input: SegmentDefinitionInput,
+    @Arg('definition', () => SegmentDefinitionInput) definition: SegmentDefinitionInput,
     @Ctx() ctx: GraphQLContext,
   ): Promise<SegmentPreview> {
-    return ctx.services.segments.previewSegment(input);
+    return ctx.services.segments.previewSegment(definition);
   }
 
   @Authorized(Role.ADMIN, Role.DATA_SCIENTIST)

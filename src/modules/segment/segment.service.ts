@@ -238,9 +238,10 @@ export class SegmentService {
     );
   }
 
-  async previewSegment(input: SegmentDefinitionInput): Promise<SegmentPreview> {
+  async previewSegment(given: SegmentDefinitionInput): Promise<SegmentPreview> {
     const environment = await this.loadEnvironment();
-    const definition = readCondition(input, 'input', environment, { required: true })!;
+    // Errors name the path as clients wrote it: the query's argument is `definition`.
+    const definition = readCondition(given, 'definition', environment, { required: true })!;
     const compiled = environment.compile(definition);
     const [count, sample] = await Promise.all([
       this.repository.count(compiled),
