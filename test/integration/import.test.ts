@@ -5,13 +5,12 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ImportError } from '../../src/modules/import/import.errors.js';
-import { loadMapping, parseMapping } from '../../src/modules/import/import.mapping.js';
+import { parseMapping } from '../../src/modules/import/import.mapping.js';
 import { importFile, type ImportOptions } from '../../src/modules/import/import.service.js';
 import { createTestApp, type TestApp } from '../support/app.js';
 import { createTaxonomy, type Taxonomy } from '../support/fixtures.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
-const DATASET = path.resolve(ROOT, '../shared/datasets/marketing_campaign.csv');
 const EVENT_HEADER =
   'externalId,customerExternalId,type,occurredAt,amount,currency,category,channel';
 
@@ -562,65 +561,6 @@ describe('file import', () => {
           `customer_tag ct join customer c on c.id = ct.customer_id where c.external_id = 'tu-1'`,
         ),
       ).toBe(0);
-    });
-  });
-
-  describe('the marketing campaign data set', () => {
-    it('imports with the shipped mappings, and a second run changes nothing', async () => {
-      const mapping = await loadMapping(
-        path.join(ROOT, 'examples/mappings/marketing_campaign.json'),
-      );
-      const rejectsFile = path.join(dir, 'campaign.rejects.csv');
-      const first = await run({ kind: 'customers', file: DATASET, mapping, rejectsFile });
-      expect(first).toMatchObject({
-        rows: 2240,
-        inserted: 2240,
-        rejected: 0,
-        omittedValues: 2,
-        ignoredColumns: ['Z_CostContact', 'Z_Revenue'],
-      });
-      expect(await customer('5524')).toMatchObject({
-        name: 'Customer 5524',
-        birthYear: 1957,
-        attributes: {
-          income: 58138,
-          enrolled_at: '2012-09-04',
-          education: 'Graduation',
-          marital_status: 'Single',
-          kids: 0,
-          mnt_wines: 635,
-          accepted_cmp1: 0,
-          response: 1,
-        },
-      });
-      // Blank incomes are left out, not stored as null or zero.
-      expect(
-        await count(`customer where external_id ~ '^[0-9]+$'
-                          and not jsonb_exists(attributes, 'income')`),
-      ).toBe(24);
-      const again = await run({ kind: 'customers', file: DATASET, mapping, rejectsFile });
-      expect(again).toMatchObject({ inserted: 0, updated: 0, skipped: 2240 });
-
-      const tags = await loadMapping(
-        path.join(ROOT, 'examples/mappings/marketing_campaign.tags.json'),
-      );
-      const tagged = await run({ kind: 'tags', file: DATASET, mapping: tags, rejectsFile });
-      expect(tagged).toMatchObject({
-        inserted: 334,
-        skipped: 1906,
-        rejected: 0,
-        taxonomy: { categories: 1, tags: 1 },
-      });
-      const [category] = await t.sql(
-        `select c.kind, c.suggestable, c.exclusive from tag t join tag_category c on c.id = t.category_id
-         where t.key = 'campaign-responder'`,
-      );
-      expect(category).toEqual({ kind: 'BEHAVIOUR', suggestable: true, exclusive: false });
-      expect(await run({ kind: 'tags', file: DATASET, mapping: tags, rejectsFile })).toMatchObject({
-        inserted: 0,
-        updated: 0,
-        taxonomy: { categories: 0, tags: 0 },
-      });
     });
   });
 
