@@ -12,6 +12,7 @@ import { createOrmConfig } from './config/mikro-orm.config.js';
 import { buildGraphQLSchema } from './graphql/build-schema.js';
 import { createContext, type GraphQLContext } from './graphql/context.js';
 import { createFormatError } from './graphql/format-error.js';
+import { queryLimitsPlugin } from './graphql/query-limits.js';
 import { AuthService } from './modules/auth/auth.service.js';
 import { seedDemoOnFirstStart } from './jobs/demo-setup.job.js';
 import { JobQueue } from './jobs/queue.js';
@@ -56,7 +57,7 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
       formatError: createFormatError(logger, config.nodeEnv === 'development'),
       includeStacktraceInErrorResponses: false,
       // The default cache-control plugin wraps every field resolver; nothing here uses its hints.
-      plugins: [ApolloServerPluginCacheControlDisabled()],
+      plugins: [ApolloServerPluginCacheControlDisabled(), queryLimitsPlugin(config.queryLimits)],
       // main.ts stops everything in order on SIGINT/SIGTERM; Apollo's own handler would stop
       // only itself and then kill the process (exit 143) while the rest is still closing.
       stopOnTerminationSignals: false,

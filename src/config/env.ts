@@ -36,6 +36,17 @@ const envSchema = z.object({
     .min(0, 'must be ≥ 0')
     .max(10_000_000, 'must be ≤ 10000000')
     .default(5000),
+  TAGWISE_MAX_QUERY_COST: z.coerce
+    .number({ error: 'must be a number' })
+    .int('must be a whole number')
+    .min(100, 'must be ≥ 100')
+    .default(100_000),
+  TAGWISE_MAX_QUERY_DEPTH: z.coerce
+    .number({ error: 'must be a number' })
+    .int('must be a whole number')
+    .min(3, 'must be ≥ 3')
+    .max(100, 'must be ≤ 100')
+    .default(12),
   ADMIN_API_KEY: z
     .string()
     .optional()
@@ -69,6 +80,8 @@ export interface AppConfig {
   readonly demo: boolean;
   readonly demoCustomers: number;
   readonly adminApiKey: string | undefined;
+  /** Operations costing more (values they could resolve) or nesting deeper are refused. */
+  readonly queryLimits: { maxCost: number; maxDepth: number };
   readonly logLevel: (typeof LOG_LEVELS)[number];
   readonly nodeEnv: 'development' | 'production' | 'test';
 }
@@ -107,6 +120,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     demo,
     demoCustomers: e.TAGWISE_DEMO_CUSTOMERS,
     adminApiKey: e.ADMIN_API_KEY,
+    queryLimits: { maxCost: e.TAGWISE_MAX_QUERY_COST, maxDepth: e.TAGWISE_MAX_QUERY_DEPTH },
     logLevel: e.LOG_LEVEL,
     nodeEnv: e.NODE_ENV,
   });

@@ -31,6 +31,8 @@ describe('loadConfig', () => {
     [{ TAGWISE_DEMO: 'yes' }, 'TAGWISE_DEMO'],
     [{ TAGWISE_API_PROCESSES: '0' }, 'TAGWISE_API_PROCESSES'],
     [{ TAGWISE_API_PROCESSES: 'all' }, 'TAGWISE_API_PROCESSES'],
+    [{ TAGWISE_MAX_QUERY_COST: '10' }, 'TAGWISE_MAX_QUERY_COST'],
+    [{ TAGWISE_MAX_QUERY_DEPTH: 'deep' }, 'TAGWISE_MAX_QUERY_DEPTH'],
   ])('stops on %j with one line naming %s', (env, variable) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     try {
