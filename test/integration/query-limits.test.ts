@@ -52,15 +52,13 @@ describe('query depth and cost limits', () => {
     expect(errorOf(result).message).toMatch(/nests 13 fields deep; at most 12/);
   });
 
-  it('answers 400 over HTTP for a refused query', async () => {
-    const contextValue = await t.app.contextFor({ authorization: `Bearer ${t.keys.VIEWER}` });
-    const response = await t.app.server.executeOperation(
-      {
-        query: `{ customers(first: 500) { edges { node { events(first: 500) { totalCount } } } } }`,
-      },
-      { contextValue },
-    );
-    expect(response.http.status).toBe(400);
+  it('answers 400 over HTTP for a refused query, every time it comes', async () => {
+    const query = `{ customers(first: 500) { edges { node { events(first: 500) { totalCount } } } } }`;
+    for (let i = 0; i < 2; i++) {
+      const contextValue = await t.app.contextFor({ authorization: `Bearer ${t.keys.VIEWER}` });
+      const response = await t.app.server.executeOperation({ query }, { contextValue });
+      expect(response.http.status).toBe(400);
+    }
   });
 
   it('leaves introspection free, so schema tooling works', async () => {
