@@ -34,9 +34,16 @@ export function buildProgram(): Command {
 }
 
 export async function runCli(argv: string[]): Promise<void> {
+  // `tagwise features list | head` closes the pipe early. Unhandled, the write error kills the
+  // process before the command closes the embedded database, which then runs on, orphaned.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error;
+  });
   try {
     await buildProgram().parseAsync(argv);
   } catch (error) {
+    // The reader left (`| head`) with what it wanted; streamed output ends there, not in failure.
+    if ((error as NodeJS.ErrnoException | null)?.code === 'EPIPE') return;
     if (error instanceof CommanderError) {
       process.exitCode = error.exitCode;
       return;

@@ -1,4 +1,5 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -254,5 +255,19 @@ describe('segments', () => {
     expect(lines).toHaveLength(16);
     expect(lines.slice(1).every((l) => l.includes(',South China,'))).toBe(true);
     expect(lines[1]).toContain(`${ids.s00},s00,S 0,`);
+  }, 30_000);
+
+  it('exports to a reader that stops early (`| head`) without failing', async () => {
+    const child = spawn('node', ['bin/tagwise.js', 'segments', 'export', 'csv-export'], {
+      env: { ...process.env, DATABASE_URL: t.url, LOG_LEVEL: 'error' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    // Nobody reads: the command's first write meets a closed pipe (EPIPE).
+    child.stdout.destroy();
+    let stderr = '';
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    const [code] = (await once(child, 'close')) as [number];
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
   }, 30_000);
 });
