@@ -1,6 +1,7 @@
 import fs from 'node:fs/promises';
 import { InvalidArgumentError, type Command } from 'commander';
 import { refreshFeatures } from '../jobs/feature-refresh.job.js';
+import { InvalidInputError } from '../modules/common/domain.errors.js';
 import { FeatureService } from '../modules/feature/feature.service.js';
 import { withDatabase } from './context.js';
 import { createProgress } from './progress.js';
@@ -42,7 +43,13 @@ export function registerFeaturesCommand(program: Command): void {
     .command('configure <file>')
     .description('set which traits and profile fields become features (JSON; bumps the version)')
     .action(async (file: string) => {
-      const config: unknown = JSON.parse(await fs.readFile(file, 'utf8'));
+      let config: unknown;
+      try {
+        config = JSON.parse(await fs.readFile(file, 'utf8'));
+      } catch (error) {
+        if (!(error instanceof SyntaxError)) throw error;
+        throw new InvalidInputError('file', `${file} is not valid JSON: ${error.message}`);
+      }
       await withDatabase(async ({ orm }) => {
         const set = await new FeatureService(orm.em.fork()).configure(config);
         console.log(`Feature set v${set.version} saved; run \`tagwise features\` to compute it.`);

@@ -15,6 +15,13 @@ import { registerSegmentsCommand } from './segments.js';
 import { registerSuggestCommand } from './suggest.js';
 import { registerTrainCommand } from './train.js';
 
+const FILE_PROBLEMS: Record<string, string> = {
+  ENOENT: 'no such file or directory',
+  EACCES: 'permission denied',
+  EISDIR: 'is a directory',
+  ENOTDIR: 'a part of the path is not a directory',
+};
+
 export function buildProgram(): Command {
   const program = new Command('tagwise')
     .description('Tagwise: CRM customer tagging service')
@@ -56,6 +63,13 @@ export async function runCli(argv: string[]): Promise<void> {
       error instanceof ImportError
     ) {
       console.error(error.message);
+      process.exitCode = 1;
+      return;
+    }
+    // A file that cannot be opened (a mistyped path, a missing directory) is the person's to fix.
+    const system = error as NodeJS.ErrnoException | null;
+    if (system?.path && system.code && FILE_PROBLEMS[system.code]) {
+      console.error(`${system.path}: ${FILE_PROBLEMS[system.code]}`);
       process.exitCode = 1;
       return;
     }

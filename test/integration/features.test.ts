@@ -1,3 +1,8 @@
+import { execFile } from 'node:child_process';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { refreshFeatures } from '../../src/jobs/feature-refresh.job.js';
 import { FeatureService } from '../../src/modules/feature/feature.service.js';
@@ -202,4 +207,26 @@ describe('customer features', () => {
       service.configure({ numericAttributes: ['income'], categoricalAttributes: ['income'] }),
     ).rejects.toMatchObject({ field: 'featureSet' });
   });
+
+  it('says in one line, from the command line, what is wrong with the file', async () => {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'tagwise-features-'));
+    const broken = path.join(dir, 'broken.json');
+    await fs.writeFile(broken, '{ "numericAttributes": [');
+    const configure = (file: string) =>
+      promisify(execFile)('node', ['bin/tagwise.js', 'features', 'configure', file], {
+        env: { ...process.env, DATABASE_URL: t.url, LOG_LEVEL: 'error' },
+      }).then(
+        () => ({ code: 0, stderr: '' }),
+        (error: { code: number; stderr: string }) => error,
+      );
+    const missing = await configure(path.join(dir, 'missing.json'));
+    expect(missing).toMatchObject({
+      code: 1,
+      stderr: `${path.join(dir, 'missing.json')}: no such file or directory\n`,
+    });
+    const invalid = await configure(broken);
+    expect(invalid.code).toBe(1);
+    expect(invalid.stderr).toMatch(new RegExp(`^${broken} is not valid JSON: .+\n$`));
+    await fs.rm(dir, { recursive: true, force: true });
+  }, 30_000);
 });
