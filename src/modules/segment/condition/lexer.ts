@@ -59,7 +59,7 @@ function matchAt(pattern: RegExp, text: string, at: number): string | undefined 
   return pattern.exec(text)?.[0];
 }
 
-/** Strings are JSON strings: double quotes, backslash escapes, \uXXXX. */
+/** Strings are JSON strings: double quotes, backslash escapes, \u and four hex digits. */
 function readString(text: string, start: number): Token {
   let value = '';
   let i = start + 1;
