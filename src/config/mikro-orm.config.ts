@@ -26,6 +26,7 @@ import { Rule, RuleConflict, RuleRun } from '../modules/rule/rule.entity.js';
 import { Segment } from '../modules/segment/segment.entity.js';
 import { CustomerTag } from '../modules/tagging/customer-tag.entity.js';
 import { TagHistory } from '../modules/tagging/tag-history.entity.js';
+import { TagNegative } from '../modules/tagging/tag-negative.entity.js';
 import { Tag } from '../modules/taxonomy/tag.entity.js';
 import { TagCategory } from '../modules/taxonomy/tag-category.entity.js';
 
@@ -38,6 +39,7 @@ export const entities = [
   Tag,
   CustomerTag,
   TagHistory,
+  TagNegative,
   Event,
   CustomerFeatures,
   FeatureRefreshQueue,

@@ -13,6 +13,7 @@ const OWNED = [
   'tag_suggestion',
   'review_log',
   'rule_conflict',
+  'tag_negative',
 ];
 
 describe('erasing a customer', () => {
@@ -72,6 +73,10 @@ describe('erasing a customer', () => {
       `insert into rule_conflict (rule_id, customer_id, tag_id, kind) values (?, ?, ?, 'RETRACT_APPROVED')`,
       [ruleId, customerId, tagId],
     );
+    await t.sql(`insert into tag_negative (customer_id, tag_id, source) values (?, ?, 'REVIEW')`, [
+      customerId,
+      tagId,
+    ]);
   };
 
   const rows = async (customerId: string) => {

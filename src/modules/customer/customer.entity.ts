@@ -55,6 +55,13 @@ export class Customer {
   @Property({ type: 'text', nullable: true })
   lifecycleStage: string | null = null;
 
+  /**
+   * When the customer first became known to the business (sign-up, first order), as imports map
+   * it; tenure counts from here, else from createdAt (when the row was created here).
+   */
+  @Property({ type: 'timestamptz', nullable: true })
+  firstSeenAt: Date | null = null;
+
   @Property({ type: 'jsonb', defaultRaw: "'{}'::jsonb" })
   attributes: Attributes = {};
 

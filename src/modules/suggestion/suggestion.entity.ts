@@ -13,6 +13,11 @@ export enum SuggestionStatus {
   SUPERSEDED = 'SUPERSEDED',
   /** Applied by the tag's auto-apply policy without review. */
   AUTO_APPLIED = 'AUTO_APPLIED',
+  /**
+   * No longer a question before anyone decided: the customer received the tag by other means, or
+   * the tag was deprecated or merged away.
+   */
+  RETIRED = 'RETIRED',
 }
 
 export enum SuggestionSource {

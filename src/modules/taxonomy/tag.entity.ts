@@ -53,6 +53,13 @@ export class Tag {
   @Property({ type: 'real', nullable: true })
   autoApplyThreshold: number | null = null;
 
+  /**
+   * Whether holding the tag by a rule or trigger counts as a training label. Off by default: a
+   * model trained on a rule's output learns the rule back, not what people see in customers.
+   */
+  @Property({ type: 'boolean', default: false })
+  learnFromRules: boolean = false;
+
   /** Share of auto-applied suggestions still sent to the queue for quality control. */
   @Property({ type: 'real', default: 0.1 })
   autoApplySampleRate: number = 0.1;
