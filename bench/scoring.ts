@@ -20,7 +20,7 @@ import {
 import { createScorer, parseFeatureLines } from '../src/jobs/scoring/scorer.js';
 import { trainModels } from '../src/jobs/train.job.js';
 import { initBackend } from '../src/ml/backend.js';
-import { predictTags } from '../src/ml/classifier.js';
+import { predictTags } from '../src/ml/classifier/index.js';
 import { assignClusters } from '../src/ml/kmeans.js';
 import { concatColumns } from '../src/ml/matrix.js';
 import { transformFeatures } from '../src/ml/preprocessing.js';

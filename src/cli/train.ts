@@ -1,6 +1,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { trainModels } from '../jobs/train.job.js';
 import { withDatabase } from './context.js';
+import { formatEvaluations } from './model-table.js';
 import { createProgress } from './progress.js';
 import { parseCount } from './seed.js';
 
@@ -9,6 +10,12 @@ function parsePrecision(value: string): number {
   if (!(p > 0 && p < 1)) {
     throw new InvalidArgumentError('a precision between 0 and 1, e.g. 0.8');
   }
+  return p;
+}
+
+function parseShare(value: string): number {
+  const p = Number(value);
+  if (!(p > 0 && p < 0.5)) throw new InvalidArgumentError('a share between 0 and 0.5, e.g. 0.2');
   return p;
 }
 
@@ -21,8 +28,18 @@ export function registerTrainCommand(program: Command): void {
     .option('--promote', 'make the new version ACTIVE right away')
     .option(
       '--target-precision <p>',
-      'suggest a tag only above the threshold reaching this validation precision (default 0.9)',
+      'suggest a tag only above the threshold reaching this precision on held-out customers (default 0.9)',
       parsePrecision,
+    )
+    .option(
+      '--test-size <share>',
+      'share of customers held out for thresholds and metrics (default 0.2)',
+      parseShare,
+    )
+    .option(
+      '--validation-size <share>',
+      'share of customers held out for early stopping, then for thresholds and metrics (default 0.16)',
+      parseShare,
     )
     .option(
       '--models-dir <dir>',
@@ -35,6 +52,8 @@ export function registerTrainCommand(program: Command): void {
         promote?: boolean;
         modelsDir: string;
         targetPrecision?: number;
+        testSize?: number;
+        validationSize?: number;
       }) => {
         await withDatabase(async ({ orm, config }) => {
           const progress = createProgress();
@@ -48,6 +67,10 @@ export function registerTrainCommand(program: Command): void {
             ...(options.targetPrecision !== undefined
               ? { targetPrecision: options.targetPrecision }
               : {}),
+            ...(options.testSize !== undefined ? { testSize: options.testSize } : {}),
+            ...(options.validationSize !== undefined
+              ? { validationSize: options.validationSize }
+              : {}),
             createdBy: 'cli',
             modelsDir: options.modelsDir ?? config.modelsDir,
             onProgress: progress.update,
@@ -58,16 +81,7 @@ export function registerTrainCommand(program: Command): void {
               `${report.customers} customers, ${report.backend} backend, ${(report.ms / 1000).toFixed(1)} s; ` +
               `${report.clusters} segments (silhouette ${report.silhouette.toFixed(3)}).`,
           );
-          const fmt = (v: number | null) => (v === null ? '   –' : v.toFixed(3));
-          console.log(
-            'tag                         support  ROC AUC  PR AUC  precision  recall  threshold  confident',
-          );
-          for (const m of report.metrics) {
-            console.log(
-              `${m.tag.padEnd(28)}${String(m.support).padStart(7)}  ${fmt(m.rocAuc).padStart(7)}  ${fmt(m.prAuc).padStart(6)}  ` +
-                `${fmt(m.precision).padStart(9)}  ${fmt(m.recall).padStart(6)}  ${fmt(m.threshold).padStart(9)}  ${m.confident ? 'yes' : 'no'}`,
-            );
-          }
+          console.log(formatEvaluations(report.metrics));
           for (const s of report.skippedTags) console.log(`skipped ${s.tag}: ${s.reason}`);
         });
       },

@@ -1,7 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { MikroORM } from '@mikro-orm/postgresql';
-import { loadClassifier, type TagClassifier } from '../ml/classifier.js';
+import { loadClassifier, type TagClassifier } from '../ml/classifier/index.js';
 import type { KMeansModel } from '../ml/kmeans.js';
 import {
   assertFeatureSchema,

@@ -3,7 +3,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { initBackend } from '../ml/backend.js';
-import { saveClassifier, trainClassifier, type TagMetrics } from '../ml/classifier.js';
+import { saveClassifier, trainClassifier, type TagEvaluation } from '../ml/classifier/index.js';
 import {
   assignClusters,
   distanceColumnNames,
@@ -14,9 +14,11 @@ import {
 import { concatColumns } from '../ml/matrix.js';
 import { fitPreprocessor, transformFeatures, type FeatureRow } from '../ml/preprocessing.js';
 import { InvalidInputError } from '../modules/common/domain.errors.js';
+import { textArray } from '../modules/common/sql.js';
 import { featureDefinitions, slug } from '../modules/feature/feature.definitions.js';
 import { FeatureRepository } from '../modules/feature/feature.repository.js';
 import { ModelRegistryService } from '../modules/model-registry/model-registry.service.js';
+import { LabelRepository } from '../modules/tagging/label.repository.js';
 
 export interface TrainOptions {
   seed?: number;
@@ -26,11 +28,13 @@ export interface TrainOptions {
   createdBy?: string | null;
   /** Where model folders go; default `models/` of the working directory. */
   modelsDir?: string;
-  /** Label weight of customers without the tag and no negative label: some do deserve it. */
-  unlabelledWeight?: number;
   maxEpochs?: number;
-  /** Each tag's threshold is the lowest reaching this precision on validation data (default 0.9). */
+  /** Each tag's threshold is the lowest reaching this precision on held-out customers (default 0.9). */
   targetPrecision?: number;
+  /** Share of customers held out for thresholds and metrics only (default 0.2). */
+  testSize?: number;
+  /** Share of customers held out for early stopping, and then for thresholds and metrics too (default 0.16). */
+  validationSize?: number;
   onProgress?: (phase: string, done: number, total: number, detail?: string) => void;
 }
 
@@ -41,22 +45,22 @@ export interface TrainReport {
   clusters: number;
   silhouette: number;
   backend: string;
-  metrics: TagMetrics[];
+  metrics: TagEvaluation[];
   skippedTags: { tag: string; reason: string }[];
   promoted: boolean;
   ms: number;
 }
 
 const MIN_POSITIVES = 5;
-const DEFAULT_UNLABELLED_WEIGHT = 0.3;
 
 /**
  * Trains a segmentation and a tag classifier on the current features and labels, writes the
  * artifacts to models/<version>/ and registers the version as a CANDIDATE (ACTIVE with promote).
  *
- * Labels: customers holding a tag are positives; customers for whom a reviewer rejected the tag,
- * or who hold another tag of the same exclusive category, are negatives; every other customer is
- * a negative with a low weight, because an unlabelled customer is only probably not one.
+ * Labels are the known ones (LabelRepository): holders are positives; customers known not to hold
+ * a tag — another tag of its exclusive category, a complete import, a reviewer's rejection — are
+ * negatives; everyone else is unlabelled, not a negative. Each tag is then learnt and measured
+ * from known labels, or from positive and unlabelled customers (see ml/classifier/labels.ts).
  */
 export async function trainModels(orm: MikroORM, options: TrainOptions = {}): Promise<TrainReport> {
   const started = Date.now();
@@ -116,22 +120,28 @@ export async function trainModels(orm: MikroORM, options: TrainOptions = {}): Pr
   );
   progress('clustering', 1, 1);
 
-  const { tags, labels, weights, skipped, reviewedNegatives } = await loadLabels(
-    em,
-    customerIds,
-    options.tags,
-    options.unlabelledWeight ?? DEFAULT_UNLABELLED_WEIGHT,
-  );
+  const { tags, labels, trainOnly, skipped } = await loadLabels(em, customerIds, options.tags);
   const features = concatColumns(inputs, assignment.distances);
   const columns = [...inputs.columns, ...distanceColumnNames(kmeans.k)];
   const maxEpochs = options.maxEpochs ?? 200;
-  const { model } = await trainClassifier(
-    { features, columns, tags: tags.map((t) => t.key), labels, weights },
+  const { model, splits } = await trainClassifier(
+    {
+      features,
+      columns,
+      tags: tags.map((t) => t.key),
+      labels,
+      trainOnly,
+      groups: tags.map((t) => t.categoryId),
+    },
     {
       seed,
       maxEpochs,
       ...(options.targetPrecision !== undefined
         ? { targetPrecision: options.targetPrecision }
+        : {}),
+      ...(options.testSize !== undefined ? { testFraction: options.testSize } : {}),
+      ...(options.validationSize !== undefined
+        ? { validationFraction: options.validationSize }
         : {}),
       onEpoch: (e) =>
         progress(
@@ -157,12 +167,24 @@ export async function trainModels(orm: MikroORM, options: TrainOptions = {}): Pr
     featureSetVersion: set.version,
     features: names,
     tags: tags.map((t) => t.key),
-    files: ['preprocessor.json', 'kmeans.json', 'clusters.json', 'classifier/model.json'],
+    files: [
+      'preprocessor.json',
+      'kmeans.json',
+      'clusters.json',
+      'split.json',
+      'classifier/model.json',
+    ],
   };
   await fs.writeFile(path.join(dir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
   await fs.writeFile(path.join(dir, 'preprocessor.json'), JSON.stringify(preprocessor));
   await fs.writeFile(path.join(dir, 'kmeans.json'), JSON.stringify(kmeans));
   await fs.writeFile(path.join(dir, 'clusters.json'), JSON.stringify(profiles));
+  // Which customers the weights never learnt from: comparing versions on the same customers needs it.
+  const ids = (rows: Uint32Array) => Array.from(rows, (i) => customerIds[i]!);
+  await fs.writeFile(
+    path.join(dir, 'split.json'),
+    JSON.stringify({ validation: ids(splits.validation), test: ids(splits.test) }),
+  );
   await saveClassifier(model, path.join(dir, 'classifier'));
   model.network.dispose();
 
@@ -180,20 +202,20 @@ export async function trainModels(orm: MikroORM, options: TrainOptions = {}): Pr
     featureSchema: { featureSetVersion: set.version, features: names },
     trainingSummary: {
       customers: customerIds.length,
-      tags: tags.map((t, i) => ({
-        key: t.key,
-        positives: countPositives(labels, tags.length, i),
-        reviewedNegatives: reviewedNegatives[t.key] ?? 0,
+      tags: model.meta.evaluations.map((e) => ({
+        key: e.tag,
+        mode: e.mode,
+        positives: e.positives,
+        negatives: e.negatives,
+        unlabelled: e.unlabelled,
       })),
       skippedTags: skipped,
       epochs: model.meta.epochs,
       bestEpoch: model.meta.bestEpoch,
+      split: model.meta.params.split,
+      rows: model.meta.params.rows,
     },
-    metrics: {
-      silhouette: kmeans.silhouette,
-      split: model.meta.metricsSplit,
-      tags: model.meta.metrics,
-    },
+    metrics: { silhouette: kmeans.silhouette, tags: model.meta.evaluations },
     clusters: profiles.clusters.map((p: ClusterProfile) => ({
       index: p.cluster,
       label: p.label || `segment ${p.cluster + 1}`,
@@ -218,38 +240,29 @@ export async function trainModels(orm: MikroORM, options: TrainOptions = {}): Pr
     clusters: kmeans.k,
     silhouette: kmeans.silhouette,
     backend,
-    metrics: model.meta.metrics,
+    metrics: model.meta.evaluations,
     skippedTags: skipped,
     promoted: options.promote ?? false,
     ms: Date.now() - started,
   };
 }
 
-function countPositives(labels: Float32Array, tagCount: number, tag: number): number {
-  let n = 0;
-  for (let i = tag; i < labels.length; i += tagCount) if (labels[i] === 1) n += 1;
-  return n;
-}
-
 interface LabelTag {
   id: string;
   key: string;
   categoryId: string;
-  exclusive: boolean;
 }
 
 async function loadLabels(
   em: ReturnType<MikroORM['em']['fork']>,
   customerIds: string[],
   keys: string[] | undefined,
-  unlabelledWeight: number,
 ) {
   const candidates = await em.execute<LabelTag[]>(
-    `select t.id, t.key, t.category_id as "categoryId", c.exclusive
-     from tag t join tag_category c on c.id = t.category_id
+    `select t.id, t.key, t.category_id as "categoryId" from tag t join tag_category c on c.id = t.category_id
      where t.status = 'ACTIVE' and ${keys ? 't.key = any(?::text[])' : 'c.suggestable'}
      order by t.key`,
-    keys ? [`{${keys.map((k) => `"${k.replace(/["\\]/g, '')}"`).join(',')}}`] : [],
+    keys ? [textArray(keys)] : [],
   );
   if (keys) {
     const missing = keys.filter((k) => !candidates.some((t) => t.key === k));
@@ -260,75 +273,37 @@ async function loadLabels(
       );
     }
   }
-  const held = await em.execute<{ customerId: string; tagId: string; categoryId: string }[]>(
-    `select ct.customer_id as "customerId", ct.tag_id as "tagId", t.category_id as "categoryId"
-     from customer_tag ct join tag t on t.id = ct.tag_id
-     join tag_category c on c.id = t.category_id
-     where c.suggestable or t.id = any(?::bigint[])`,
-    [`{${candidates.map((t) => t.id).join(',')}}`],
-  );
-  // Reviewers' rejections (and corrections away from a tag) are the surest negatives there are.
-  const rejected = await em.execute<{ customerId: string; tagId: string }[]>(
-    `select distinct customer_id as "customerId", tag_id as "tagId" from tag_suggestion
-     where status in ('REJECTED', 'CORRECTED') and tag_id = any(?::bigint[])`,
-    [`{${candidates.map((t) => t.id).join(',')}}`],
-  );
+  const known = await new LabelRepository(em).labelsByTagId(candidates.map((t) => t.id));
   const row = new Map(customerIds.map((id, i) => [id, i]));
-  const negatives = new Map<string, Set<number>>();
-  for (const r of rejected) {
-    const i = row.get(r.customerId);
-    if (i === undefined) continue;
-    if (!negatives.has(r.tagId)) negatives.set(r.tagId, new Set());
-    negatives.get(r.tagId)!.add(i);
-  }
-  const positives = new Map<string, Set<number>>();
-  const inCategory = new Map<string, Set<number>>();
-  for (const h of held) {
-    const i = row.get(h.customerId);
-    if (i === undefined) continue;
-    if (!positives.has(h.tagId)) positives.set(h.tagId, new Set());
-    positives.get(h.tagId)!.add(i);
-    if (!inCategory.has(h.categoryId)) inCategory.set(h.categoryId, new Set());
-    inCategory.get(h.categoryId)!.add(i);
-  }
   const skipped: { tag: string; reason: string }[] = [];
-  const tags = candidates.filter((t) => {
-    const n = positives.get(t.id)?.size ?? 0;
-    if (n >= MIN_POSITIVES) return true;
-    skipped.push({ tag: t.key, reason: `${n} positive(s), fewer than ${MIN_POSITIVES}` });
-    return false;
+  const kept = candidates.flatMap((tag, k) => {
+    const positives = known[k]!.positives.filter((id) => row.has(id)).length;
+    if (positives >= MIN_POSITIVES) return [{ tag, labels: known[k]! }];
+    skipped.push({ tag: tag.key, reason: `${positives} positive(s); need ≥ ${MIN_POSITIVES}` });
+    return [];
   });
-  if (tags.length === 0) {
+  if (kept.length === 0) {
     throw new InvalidInputError(
       'tags',
       `no tag has ${MIN_POSITIVES} or more labelled customers to learn from`,
     );
   }
-  const n = customerIds.length;
-  const labels = new Float32Array(n * tags.length);
-  const weights = new Float32Array(n * tags.length);
-  tags.forEach((tag, j) => {
-    const pos = positives.get(tag.id)!;
-    const sameCategory = inCategory.get(tag.categoryId);
-    for (let i = 0; i < n; i++) {
-      const k = i * tags.length + j;
-      if (pos.has(i)) {
-        labels[k] = 1;
-        weights[k] = 1;
-      } else {
-        labels[k] = 0;
-        weights[k] =
-          (tag.exclusive && sameCategory?.has(i)) || negatives.get(tag.id)?.has(i)
-            ? 1
-            : unlabelledWeight;
+  const t = kept.length;
+  const labels = new Float32Array(customerIds.length * t).fill(Number.NaN);
+  const trainOnly = new Uint8Array(customerIds.length * t);
+  kept.forEach(({ labels: tagLabels }, j) => {
+    const set = (ids: readonly string[], value: number, reviewOnly: boolean) => {
+      for (const id of ids) {
+        const i = row.get(id);
+        if (i === undefined) continue;
+        labels[i * t + j] = value;
+        trainOnly[i * t + j] = reviewOnly ? 1 : 0;
       }
-    }
+    };
+    set(tagLabels.negatives.REVIEW, 0, true);
+    set(tagLabels.negatives.IMPORT, 0, false);
+    set(tagLabels.negatives.EXCLUSIVE, 0, false);
+    set(tagLabels.positives, 1, false);
   });
-  const reviewedNegatives = Object.fromEntries(
-    tags.map((t) => [
-      t.key,
-      [...(negatives.get(t.id) ?? [])].filter((i) => !positives.get(t.id)!.has(i)).length,
-    ]),
-  );
-  return { tags, labels, weights, skipped, reviewedNegatives };
+  return { tags: kept.map((k) => k.tag), labels, trainOnly, skipped };
 }

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from './backend.js';
-import { type TagClassifier } from './classifier.js';
+import { type TagClassifier } from './classifier/index.js';
 import { CLUSTER_DISTANCE_PREFIX } from './kmeans.js';
 import { assertFiniteMatrix, type Matrix } from './matrix.js';
 import {

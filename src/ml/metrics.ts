@@ -1,33 +1,24 @@
 import { type Matrix } from './matrix.js';
 
 // Labels everywhere here are 1 (positive) or 0 (negative); any other value (NaN, −1: unknown) is
-// skipped, so a label column can be passed as it is. Optional weights count a row that many times.
+// skipped, so a label column can be passed as it is. Every count is one customer: a metric that
+// weighs some customers less than others is not the metric its name says.
 
 interface Scored {
   scores: Float64Array;
   positive: Uint8Array;
-  weights: Float64Array;
   totalPositive: number;
   totalNegative: number;
-  positiveCount: number;
 }
 
-function collectKnown(
-  scores: ArrayLike<number>,
-  labels: ArrayLike<number>,
-  weights?: ArrayLike<number>,
-): Scored {
+function collectKnown(scores: ArrayLike<number>, labels: ArrayLike<number>): Scored {
   if (scores.length !== labels.length) {
     throw new RangeError(`${scores.length} scores but ${labels.length} labels`);
-  }
-  if (weights && weights.length !== labels.length) {
-    throw new RangeError(`${weights.length} weights but ${labels.length} labels`);
   }
   const keep: number[] = [];
   for (let i = 0; i < labels.length; i++) {
     const y = labels[i];
-    const w = weights ? weights[i]! : 1;
-    if ((y === 0 || y === 1) && w > 0) {
+    if (y === 0 || y === 1) {
       if (!Number.isFinite(scores[i]!)) throw new RangeError(`score ${i} is not finite`);
       keep.push(i);
     }
@@ -37,47 +28,37 @@ function collectKnown(
   const out: Scored = {
     scores: new Float64Array(keep.length),
     positive: new Uint8Array(keep.length),
-    weights: new Float64Array(keep.length),
     totalPositive: 0,
     totalNegative: 0,
-    positiveCount: 0,
   };
   keep.forEach((row, i) => {
-    const w = weights ? weights[row]! : 1;
     out.scores[i] = scores[row]!;
-    out.weights[i] = w;
     if (labels[row] === 1) {
       out.positive[i] = 1;
-      out.totalPositive += w;
-      out.positiveCount++;
+      out.totalPositive++;
     } else {
-      out.totalNegative += w;
+      out.totalNegative++;
     }
   });
   return out;
 }
 
-/** Visits each group of equal scores once, with cumulative (weighted) true and false positives. */
+/** Visits each group of equal scores once, with cumulative true and false positives. */
 function forEachThreshold(
   s: Scored,
-  visit: (threshold: number, tp: number, fp: number, tpCount: number) => void,
+  visit: (threshold: number, tp: number, fp: number) => void,
 ): void {
   let tp = 0;
   let fp = 0;
-  let tpCount = 0;
   for (let i = 0; i < s.scores.length;) {
     const threshold = s.scores[i]!;
     // Equal scores are one threshold: a model cannot rank within a tie.
     while (i < s.scores.length && s.scores[i] === threshold) {
-      if (s.positive[i]) {
-        tp += s.weights[i]!;
-        tpCount++;
-      } else {
-        fp += s.weights[i]!;
-      }
+      if (s.positive[i]) tp++;
+      else fp++;
       i++;
     }
-    visit(threshold, tp, fp, tpCount);
+    visit(threshold, tp, fp);
   }
 }
 
@@ -85,12 +66,8 @@ function forEachThreshold(
  * Area under the ROC curve (ties count one half), i.e. the chance that a random positive scores
  * above a random negative. NaN when either class is absent.
  */
-export function rocAuc(
-  scores: ArrayLike<number>,
-  labels: ArrayLike<number>,
-  weights?: ArrayLike<number>,
-): number {
-  const s = collectKnown(scores, labels, weights);
+export function rocAuc(scores: ArrayLike<number>, labels: ArrayLike<number>): number {
+  const s = collectKnown(scores, labels);
   if (s.totalPositive === 0 || s.totalNegative === 0) return Number.NaN;
   let area = 0;
   let prevTp = 0;
@@ -108,12 +85,8 @@ export function rocAuc(
  * Σ (Rₙ − Rₙ₋₁) · Pₙ over the score thresholds, as scikit-learn computes it (no interpolation).
  * NaN when there is no positive.
  */
-export function averagePrecision(
-  scores: ArrayLike<number>,
-  labels: ArrayLike<number>,
-  weights?: ArrayLike<number>,
-): number {
-  const s = collectKnown(scores, labels, weights);
+export function averagePrecision(scores: ArrayLike<number>, labels: ArrayLike<number>): number {
+  const s = collectKnown(scores, labels);
   if (s.totalPositive === 0) return Number.NaN;
   let ap = 0;
   let prevRecall = 0;
@@ -135,26 +108,9 @@ export interface ThresholdMetrics {
   falseNegatives: number;
 }
 
-/**
- * Precision, recall and F1 when rows scoring at least `threshold` are called positive. Precision
- * with nothing called positive is 0, as is F1 when precision and recall are both 0.
- */
-export function precisionRecallAt(
-  scores: ArrayLike<number>,
-  labels: ArrayLike<number>,
-  threshold: number,
-  weights?: ArrayLike<number>,
-): ThresholdMetrics {
-  const s = collectKnown(scores, labels, weights);
-  let tp = 0;
-  let fp = 0;
-  for (let i = 0; i < s.scores.length && s.scores[i]! >= threshold; i++) {
-    if (s.positive[i]) tp += s.weights[i]!;
-    else fp += s.weights[i]!;
-  }
-  const fn = s.totalPositive - tp;
+function atCounts(threshold: number, tp: number, fp: number, positives: number): ThresholdMetrics {
   const precision = tp + fp > 0 ? tp / (tp + fp) : 0;
-  const recall = s.totalPositive > 0 ? tp / s.totalPositive : 0;
+  const recall = positives > 0 ? tp / positives : 0;
   const f1 = precision + recall > 0 ? (2 * precision * recall) / (precision + recall) : 0;
   return {
     threshold,
@@ -163,49 +119,40 @@ export function precisionRecallAt(
     f1,
     truePositives: tp,
     falsePositives: fp,
-    falseNegatives: fn,
+    falseNegatives: positives - tp,
   };
 }
 
-export interface PrecisionTarget {
-  targetPrecision: number;
-  /** Fewer true positives than this above a threshold is luck, not precision. */
-  minTruePositives?: number;
-  weights?: ArrayLike<number>;
-}
-
 /**
- * The lowest threshold (so the highest recall) at which precision reaches the target, or null
- * when none does. Thresholds are the observed scores; a row is positive when its score is ≥ it.
+ * Precision, recall and F1 when rows scoring at least `threshold` are called positive. Precision
+ * with nothing called positive is 0, as is F1 when precision and recall are both 0.
  */
-export function thresholdForPrecision(
+export function precisionRecallAt(
   scores: ArrayLike<number>,
   labels: ArrayLike<number>,
-  target: PrecisionTarget,
-): ThresholdMetrics | null {
-  const { targetPrecision, minTruePositives = 1, weights } = target;
-  if (!(targetPrecision > 0 && targetPrecision <= 1)) {
-    throw new RangeError(`targetPrecision must be in (0, 1], got ${targetPrecision}`);
+  threshold: number,
+): ThresholdMetrics {
+  const s = collectKnown(scores, labels);
+  let tp = 0;
+  let fp = 0;
+  for (let i = 0; i < s.scores.length && s.scores[i]! >= threshold; i++) {
+    if (s.positive[i]) tp++;
+    else fp++;
   }
-  const s = collectKnown(scores, labels, weights);
-  let best: ThresholdMetrics | null = null;
-  forEachThreshold(s, (threshold, tp, fp, tpCount) => {
-    const precision = tp / (tp + fp);
-    // A tolerance, so that 9 of 10 reaches a target of 0.9 despite rounding.
-    if (tpCount >= minTruePositives && precision >= targetPrecision - 1e-12) {
-      const recall = tp / s.totalPositive;
-      best = {
-        threshold,
-        precision,
-        recall,
-        f1: (2 * precision * recall) / (precision + recall),
-        truePositives: tp,
-        falsePositives: fp,
-        falseNegatives: s.totalPositive - tp,
-      };
-    }
-  });
-  return best;
+  return atCounts(threshold, tp, fp, s.totalPositive);
+}
+
+/** Every distinct score as a threshold, strictest first, with its counts. */
+export function thresholdCurve(
+  scores: ArrayLike<number>,
+  labels: ArrayLike<number>,
+): ThresholdMetrics[] {
+  const s = collectKnown(scores, labels);
+  const out: ThresholdMetrics[] = [];
+  forEachThreshold(s, (threshold, tp, fp) =>
+    out.push(atCounts(threshold, tp, fp, s.totalPositive)),
+  );
+  return out;
 }
 
 /** Euclidean distances between all pairs of rows, as a symmetric n × n row-major array. */

@@ -16,7 +16,7 @@ import {
   type ScoringModel,
 } from '../../src/jobs/scoring/index.js';
 import { trainModels } from '../../src/jobs/train.job.js';
-import { decideTags, loadClassifier, predictTags } from '../../src/ml/classifier.js';
+import { decideTags, loadClassifier, predictTags } from '../../src/ml/classifier/index.js';
 import { explainPredictions } from '../../src/ml/explain.js';
 import { assignClusters, type KMeansModel } from '../../src/ml/kmeans.js';
 import { concatColumns, selectRows } from '../../src/ml/matrix.js';

@@ -5,7 +5,7 @@ import {
   decideTags,
   predictTags,
   type TagClassifier,
-} from '../../ml/classifier.js';
+} from '../../ml/classifier/index.js';
 import { explainPredictions } from '../../ml/explain.js';
 import { assignClusters, type KMeansModel } from '../../ml/kmeans.js';
 import { concatColumns, selectRows } from '../../ml/matrix.js';

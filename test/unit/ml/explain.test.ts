@@ -1,6 +1,10 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { predictTags, type TagClassifier, trainClassifier } from '../../../src/ml/classifier.js';
+import {
+  predictTags,
+  type TagClassifier,
+  trainClassifier,
+} from '../../../src/ml/classifier/index.js';
 import { explainPredictions } from '../../../src/ml/explain.js';
 import { assignClusters, distanceColumnNames } from '../../../src/ml/kmeans.js';
 import { concatColumns, createMatrix } from '../../../src/ml/matrix.js';

@@ -5,7 +5,7 @@ import {
   precisionRecallAt,
   rocAuc,
   silhouetteScore,
-  thresholdForPrecision,
+  thresholdCurve,
 } from '../../../src/ml/metrics.js';
 
 // The classic tiny example: of the four pairs (positive, negative), three are ordered right.
@@ -20,13 +20,6 @@ describe('rocAuc', () => {
   it('counts ties as one half and ignores unknown labels', () => {
     expect(rocAuc([0.5, 0.5], [0, 1])).toBe(0.5);
     expect(rocAuc([...scores, 0.9, 0.05], [...labels, Number.NaN, -1])).toBeCloseTo(0.75, 12);
-  });
-
-  it('treats an integer weight like repeated rows', () => {
-    const weighted = rocAuc([0.2, 0.6, 0.4], [0, 0, 1], [1, 2, 1]);
-    const repeated = rocAuc([0.2, 0.6, 0.6, 0.4], [0, 0, 0, 1]);
-    expect(weighted).toBeCloseTo(repeated, 12);
-    expect(weighted).toBeCloseTo(1 / 3, 12);
   });
 
   it('is NaN without both classes', () => {
@@ -58,19 +51,12 @@ describe('precisionRecallAt', () => {
   });
 });
 
-describe('thresholdForPrecision', () => {
-  const s = [0.9, 0.8, 0.7, 0.6, 0.5, 0.4];
-  const y = [1, 1, 0, 1, 0, 0];
-
-  it('picks the lowest threshold that reaches the target', () => {
-    expect(thresholdForPrecision(s, y, { targetPrecision: 1 })?.threshold).toBe(0.8);
-    const at75 = thresholdForPrecision(s, y, { targetPrecision: 0.75 });
-    expect(at75).toMatchObject({ threshold: 0.6, precision: 0.75, recall: 1 });
-  });
-
-  it('returns null when no threshold reaches it with enough true positives', () => {
-    expect(thresholdForPrecision(s, y, { targetPrecision: 0.95, minTruePositives: 3 })).toBeNull();
-    expect(thresholdForPrecision([0.9, 0.8], [0, 1], { targetPrecision: 0.9 })).toBeNull();
+describe('thresholdCurve', () => {
+  it('lists every distinct score, strictest first, with unweighted counts', () => {
+    const curve = thresholdCurve([0.9, 0.8, 0.8, 0.4, 0.7], [1, 0, 1, 0, Number.NaN]);
+    expect(curve.map((m) => m.threshold)).toEqual([0.9, 0.8, 0.4]);
+    expect(curve[1]).toMatchObject({ truePositives: 2, falsePositives: 1, recall: 1 });
+    expect(curve[1]!.precision).toBeCloseTo(2 / 3, 12);
   });
 });
 

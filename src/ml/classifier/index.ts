@@ -1,0 +1,18 @@
+export type { CurvePoint, TagEvaluation } from './evaluate.js';
+export type { ClassifierData, LabelMode } from './labels.js';
+export { flushSubnormalWeights } from './network.js';
+export {
+  type ClassifierOptions,
+  DEFAULT_CLASSIFIER_OPTIONS,
+  type EpochProgress,
+} from './options.js';
+export { loadClassifier, saveClassifier } from './persist.js';
+export {
+  decideTags,
+  DEFAULT_PREDICT_OPTIONS,
+  predictTags,
+  type PredictOptions,
+  type TagDecision,
+} from './predict.js';
+export { trainClassifier, type TrainingResult } from './train.js';
+export type { ClassifierMeta, TagClassifier } from './types.js';
