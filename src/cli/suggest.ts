@@ -63,7 +63,8 @@ export function registerSuggestCommand(program: Command): void {
             `${report.created} new suggestions (${report.corrections} corrections, ` +
               `${report.autoApplied} auto-applied, ${report.sampledForReview} auto-applied and sampled for review); ` +
               `${report.superseded} superseded; skipped: ${report.alreadyHeld} already held, ` +
-              `${report.inCooldown} rejected recently, ${report.outranked} outranked in an exclusive category, ` +
+              `${report.inCooldown} rejected recently, ${report.knownNegative} known not to hold it by a complete import, ` +
+              `${report.outranked} outranked in an exclusive category, ` +
               `${report.alreadyPending} already pending.`,
           );
         });

@@ -21,6 +21,7 @@ import {
   SuggestionResolver,
   TagAutoApplyResolver,
 } from '../modules/suggestion/suggestion.resolver.js';
+import { TagLabelsResolver } from '../modules/tagging/label.resolver.js';
 import { CustomerTagsResolver, TagHistoryResolver } from '../modules/tagging/tagging.resolver.js';
 import { TagCategoryResolver, TagResolver } from '../modules/taxonomy/taxonomy.resolver.js';
 import { AuthChecker } from './auth-checker.js';
@@ -47,6 +48,7 @@ export const resolvers = [
   CustomerSuggestionsResolver,
   ModelVersionPrecisionResolver,
   TagAutoApplyResolver,
+  TagLabelsResolver,
 ] as const;
 
 export function buildGraphQLSchema(): Promise<GraphQLSchema> {

@@ -12,6 +12,7 @@ import { featureDefinitions } from '../modules/feature/feature.definitions.js';
 import { FeatureRepository } from '../modules/feature/feature.repository.js';
 import { ModelStatus, ModelVersion } from '../modules/model-registry/model-version.entity.js';
 import { DEFAULT_COOLDOWN_DAYS } from '../modules/suggestion/suggestion.service.js';
+import { AUTO_APPLY_ACTOR } from '../modules/tagging/label.repository.js';
 import { CANDIDATE_COLUMNS, loadScoringModel, scoreCustomers } from './scoring/index.js';
 
 export interface SuggestOptions {
@@ -42,6 +43,8 @@ export interface SuggestReport {
   sampledForReview: number;
   alreadyHeld: number;
   inCooldown: number;
+  /** Known not to hold the tag by a complete import. */
+  knownNegative: number;
   /** Beaten by a more confident tag of the same exclusive category. */
   outranked: number;
   alreadyPending: number;
@@ -52,8 +55,6 @@ export interface SuggestReport {
   /** Wall time per step, to tell where a slow run went. */
   phaseMs: { scoring: number; clusters: number; supersede: number; merge: number };
 }
-
-const AUTO_APPLY_ACTOR = 'auto-apply';
 
 /**
  * A scoring run: every customer in scope is scored by the model's workers straight into a COPY
@@ -209,8 +210,14 @@ export async function generateSuggestions(
          where status in ('REJECTED', 'CORRECTED') and reviewed_at > now() - make_interval(days => $8)
            and customer_id >= $5 and customer_id < $6
        ),
+       -- A complete import said the customer does not hold it: a fact, not a question.
+       denied as (
+         select customer_id, tag_id from tag_negative
+         where source = 'IMPORT' and customer_id >= $5 and customer_id < $6
+       ),
        pick as (
          select e.*, h.tag_id is not null as held, c.tag_id is not null as cooling,
+           d.tag_id is not null as denied,
            x.tag_id as replaces_tag_id,
            -- In an exclusive category only the model's best pick counts: if that is the tag the
            -- customer already holds, the model is not asking for a change.
@@ -221,6 +228,7 @@ export async function generateSuggestions(
          from eligible e
          left join held h on h.customer_id = e.customer_id and h.tag_id = e.tag_id
          left join cooling c on c.customer_id = e.customer_id and c.tag_id = e.tag_id
+         left join denied d on d.customer_id = e.customer_id and d.tag_id = e.tag_id
          -- An exclusive category holds at most one tag per customer, so this adds no rows.
          left join held x on e.exclusive and x.customer_id = e.customer_id
            and x.category_id = e.category_id and x.tag_id <> e.tag_id
@@ -233,7 +241,7 @@ export async function generateSuggestions(
            (hashtext(p.customer_id::text || ':' || p.tag_id::text)::bigint & 65535) / 65536.0
              < p.auto_apply_sample_rate as sampled
          from pick p
-         where p.rank = 1 and not p.held and not p.cooling
+         where p.rank = 1 and not p.held and not p.cooling and not p.denied
        ),
        inserted as (
          insert into tag_suggestion (customer_id, tag_id, source, kind, replaces_tag_id, confidence,
@@ -290,6 +298,7 @@ export async function generateSuggestions(
          (select count(*) from logged)::int as "logRows",
          (select count(*) filter (where rank = 1 and held) from pick)::int as "alreadyHeld",
          (select count(*) filter (where rank = 1 and not held and cooling) from pick)::int as "inCooldown",
+         (select count(*) filter (where rank = 1 and not held and not cooling and denied) from pick)::int as "knownNegative",
          (select count(*) filter (where rank > 1) from pick)::int as outranked`,
         [
           version.id,
@@ -341,6 +350,7 @@ export async function generateSuggestions(
       sampledForReview: counts.sampledForReview!,
       alreadyHeld: counts.alreadyHeld!,
       inCooldown: counts.inCooldown!,
+      knownNegative: counts.knownNegative!,
       outranked: counts.outranked!,
       alreadyPending: counts.picked! - counts.created!,
       superseded: superseded.rowCount ?? 0,

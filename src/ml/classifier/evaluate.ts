@@ -69,6 +69,8 @@ export interface TagLabelFrequency extends LabelFrequency {
   own: number | null;
   /** The tags whose estimates were pooled into `value` (this one included), or null. */
   pooledOver: string[] | null;
+  /** Whether the pooled tags' estimates agreed (else the pooled value was used as the higher one). */
+  agrees: boolean | null;
 }
 
 export interface EvaluationInput {
@@ -231,7 +233,10 @@ function evaluatePu(
     `label frequency c = ${fmt(c.value)} (${Math.round(o.pu.confidence * 100)} % interval ` +
     `${fmt(c.interval.low)}–${fmt(c.interval.high)}` +
     (c.pooledOver
-      ? `, pooled over ${c.pooledOver.join(', ')}, whose own estimates agree; this tag's own ${fmt(c.own!)}`
+      ? `, pooled over ${c.pooledOver.join(', ')}` +
+        (c.agrees
+          ? `, whose own estimates agree; this tag's own ${fmt(c.own!)}`
+          : `; their estimates disagree and this tag's own, ${fmt(c.own!)}, is lower, which would claim a higher precision`)
       : `, read above score ${fmt(c.threshold)} where ${c.labelledAbove} labelled and ` +
         `${c.unlabelledAbove} unlabelled customers are`) +
     `), assuming holders were labelled at random`;
@@ -316,7 +321,7 @@ function labelFrequencies(
     if (input.mode !== 'PU') return null;
     const { scores, labelled } = puPopulation(input);
     const estimate = estimateLabelFrequency(scores, labelled, o.pu);
-    return estimate && { ...estimate, own: null, pooledOver: null };
+    return estimate && { ...estimate, own: null, pooledOver: null, agrees: null };
   });
   const out = [...own];
   for (const group of new Set(inputs.map((i) => i.group))) {
@@ -325,15 +330,21 @@ function labelFrequencies(
       members.map((j) => own[j]!),
       o.pu.confidence,
     );
-    if (!pooled?.consistent) continue;
+    if (!pooled) continue;
+    const pooledOver = members.map((m) => inputs[m]!.tag);
     for (const j of members) {
+      // Agreeing estimates share their pooled value. Disagreeing ones keep their own unless the
+      // group's is higher: a low c mostly means non-holders in the tag's top ranks (see
+      // estimateLabelFrequency), and the higher c errs toward lower precision, never higher.
+      if (!pooled.consistent && own[j]!.value >= pooled.value) continue;
       out[j] = {
         ...own[j]!,
         value: pooled.value,
         interval: pooled.interval,
         variance: pooled.variance,
         own: own[j]!.value,
-        pooledOver: members.map((m) => inputs[m]!.tag),
+        pooledOver,
+        agrees: pooled.consistent,
       };
     }
   }

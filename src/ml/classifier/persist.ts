@@ -69,6 +69,7 @@ const evaluationSchema = z.object({
       unlabelledAbove: z.number(),
       own: nullableNumber,
       pooledOver: z.array(z.string()).nullable(),
+      agrees: z.boolean().nullable(),
     })
     .nullable(),
   flagged: nullableNumber,

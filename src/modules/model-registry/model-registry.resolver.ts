@@ -16,9 +16,11 @@ import { Role } from '../auth/api-key.entity.js';
 import { PageArgs } from '../common/connection.type.js';
 import type { CustomerRecord } from '../customer/customer.repository.js';
 import { CustomerType } from '../customer/customer.type.js';
+import type { TagEvaluation } from '../../ml/classifier/index.js';
 import type { Cluster, ModelRun, ModelVersion } from './model-version.entity.js';
 import {
   ClusterType,
+  TagEvaluationType,
   ModelRunType,
   ModelVersionConnection,
   ModelVersionType,
@@ -48,6 +50,19 @@ export class ModelVersionResolver {
     @Ctx() ctx: GraphQLContext,
   ): Promise<ModelVersion> {
     return ctx.services.models.promote(id);
+  }
+
+  @FieldResolver(() => [TagEvaluationType], {
+    description: 'Per tag: labels, held-out metrics, threshold, and why a tag is not confident',
+  })
+  tagEvaluations(@Root() model: ModelVersion): TagEvaluationType[] {
+    const tags = (model.metrics as { tags?: TagEvaluation[] }).tags ?? [];
+    return tags.map((e) => ({
+      ...e,
+      heldOutCustomers: e.heldOut.customers,
+      heldOutPositives: e.heldOut.positives,
+      heldOutNegatives: e.heldOut.negatives,
+    })) as TagEvaluationType[];
   }
 
   @FieldResolver(() => [ClusterType])

@@ -15,6 +15,9 @@ export interface TrainingRequest {
   seed?: number | null;
   tags?: string[] | null;
   promote?: boolean | null;
+  targetPrecision?: number | null;
+  testSize?: number | null;
+  validationSize?: number | null;
 }
 
 export interface NewModelVersion {
@@ -130,11 +133,29 @@ export class ModelRegistryService {
     if (request.seed != null && (!Number.isInteger(request.seed) || request.seed < 0)) {
       throw new InvalidInputError('input.seed', 'input.seed must be a whole number ≥ 0');
     }
+    if (
+      request.targetPrecision != null &&
+      !(request.targetPrecision > 0 && request.targetPrecision < 1)
+    ) {
+      throw new InvalidInputError(
+        'input.targetPrecision',
+        'input.targetPrecision must be between 0 and 1',
+      );
+    }
+    for (const field of ['testSize', 'validationSize'] as const) {
+      const share = request[field];
+      if (share != null && !(share > 0 && share < 0.5)) {
+        throw new InvalidInputError(`input.${field}`, `input.${field} must be between 0 and 0.5`);
+      }
+    }
     const run = this.em.create(ModelRun, {
       params: {
         ...(request.seed != null ? { seed: request.seed } : {}),
         ...(request.tags?.length ? { tags: request.tags } : {}),
         promote: request.promote ?? false,
+        ...(request.targetPrecision != null ? { targetPrecision: request.targetPrecision } : {}),
+        ...(request.testSize != null ? { testSize: request.testSize } : {}),
+        ...(request.validationSize != null ? { validationSize: request.validationSize } : {}),
       },
       createdBy,
       status: RunStatus.QUEUED,

@@ -8,6 +8,7 @@ import {
   type Page,
   type PageRequest,
 } from '../common/pagination.js';
+import { LabelRepository, type TagLabelCounts } from './label.repository.js';
 import { TaggingRepository, type AppliedTagRow, type TagHistoryRow } from './tagging.repository.js';
 
 export interface HistoryKey {
@@ -19,6 +20,10 @@ export interface HistoryKey {
 export function createTaggingLoaders(em: EntityManager) {
   const repository = new TaggingRepository(em);
   return {
+    /** One statement however many tags ask. */
+    labelCountsByTagId: new DataLoader<string, TagLabelCounts>((ids) =>
+      new LabelRepository(em).countsByTagId(ids),
+    ),
     tagsByCustomerId: new DataLoader<string, AppliedTagRow[]>(async (ids) => {
       const byCustomer = groupBy(await repository.findTagsByCustomerIds(ids), (r) => r.customerId);
       return ids.map((id) => byCustomer.get(id) ?? []);

@@ -1,0 +1,16 @@
+import { Authorized, Ctx, FieldResolver, Resolver, Root } from 'type-graphql';
+import type { GraphQLContext } from '../../graphql/context.js';
+import type { TagRecord } from '../taxonomy/taxonomy.loaders.js';
+import { TagType } from '../taxonomy/taxonomy.type.js';
+import { TagLabelCountsType } from './label.type.js';
+
+@Resolver(() => TagType)
+export class TagLabelsResolver {
+  @Authorized()
+  @FieldResolver(() => TagLabelCountsType, {
+    description: 'What training would learn from: positives, known negatives, unlabelled',
+  })
+  labels(@Root() tag: TagRecord, @Ctx() ctx: GraphQLContext) {
+    return ctx.loaders.labelCountsByTagId.load(tag.id);
+  }
+}
