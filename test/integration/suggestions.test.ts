@@ -444,7 +444,11 @@ describe('suggestions and the review queue', () => {
       { input: { filter, decision: 'APPROVE', dryRun: true } },
       Role.REVIEWER,
     );
-    expect(dry.reviewSuggestions).toMatchObject({ dryRun: true, matched: expected, decided: 0 });
+    expect(dry.reviewSuggestions).toMatchObject({
+      dryRun: true,
+      matched: expected,
+      decided: expected,
+    });
     expect(dry.reviewSuggestions.sample.length).toBe(Math.min(10, expected));
     expect(await count('customer_tag')).toBe(before);
     const done = await t.ok(
@@ -549,23 +553,29 @@ describe('suggestions and the review queue', () => {
       targetPrecision: 0.4,
       tags: TAGS,
     });
-    // Reviewer rejections so far are training labels of the new model.
-    const [summary] = await t.sql<{ s: any }>(
-      'select training_summary as s from model_version where id = ?',
-      [second.modelVersionId],
-    );
-    const negatives = Object.fromEntries(
-      summary!.s.tags.map((x: any) => [x.key, x.reviewedNegatives]),
-    );
+    // Reviewer rejections so far are known negatives wherever the customer does not hold the
+    // tag, and so training labels of the new model.
     const rejectedPairs = await t.sql<{ key: string; n: number }>(
       `select t.key, count(distinct s.customer_id)::int as n from tag_suggestion s
        join tag t on t.id = s.tag_id
        where s.status in ('REJECTED', 'CORRECTED') and not exists (
          select 1 from customer_tag ct where ct.customer_id = s.customer_id and ct.tag_id = s.tag_id)
-       group by t.key`,
+       group by t.key order by t.key`,
     );
     expect(rejectedPairs.length).toBeGreaterThan(0);
-    for (const r of rejectedPairs) expect(negatives[r.key]).toBe(r.n);
+    const reviewed = await t.sql<{ key: string; n: number }>(
+      `select t.key, count(*)::int as n from tag_negative n join tag t on t.id = n.tag_id
+       where n.source = 'REVIEW' and not exists (
+         select 1 from customer_tag ct where ct.customer_id = n.customer_id and ct.tag_id = n.tag_id)
+       group by t.key order by t.key`,
+    );
+    expect(reviewed).toEqual(rejectedPairs);
+    const [summary] = await t.sql<{ s: any }>(
+      'select training_summary as s from model_version where id = ?',
+      [second.modelVersionId],
+    );
+    const negatives = Object.fromEntries(summary!.s.tags.map((x: any) => [x.key, x.negatives]));
+    for (const r of rejectedPairs) expect(negatives[r.key]).toBeGreaterThanOrEqual(r.n);
     await new ModelRegistryService(t.app.orm.em.fork()).promote(second.modelVersionId);
     const run = await generateSuggestions(t.app.orm);
     expect(run.superseded).toBe(stale);
@@ -584,6 +594,8 @@ describe('suggestions and the review queue', () => {
       expect(s.confidence).toBeGreaterThanOrEqual(0.5);
       expect(['PENDING', 'AUTO_APPLIED']).toContain(s.status);
     }
+    // The run applies the samples' tags too; that must not retire them from the queue.
+    expect(auto.filter((s) => s.status === 'PENDING')).toHaveLength(run.sampledForReview);
     expect(
       await count(
         `tag_suggestion s join customer_tag ct on ct.customer_id = s.customer_id and ct.tag_id = s.tag_id

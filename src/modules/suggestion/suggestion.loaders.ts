@@ -7,7 +7,7 @@ import type { ClusterRecord } from '../model-registry/model-registry.loaders.js'
 import { ModelVersion } from '../model-registry/model-version.entity.js';
 import { SuggestionStatus } from './suggestion.entity.js';
 import { SuggestionRepository, type SuggestionRecord } from './suggestion.repository.js';
-import type { TagPrecision } from './suggestion.service.js';
+import { onlinePrecision, type TagPrecision } from './suggestion.service.js';
 
 export interface AutoApplyPolicy {
   threshold: number | null;
@@ -43,12 +43,11 @@ export function createSuggestionLoaders(em: EntityManager) {
       const byCustomer = groupBy(rows, (r) => r.customerId);
       return ids.map((id) => byCustomer.get(id) ?? []);
     }),
-    precisionByModelVersionId: new DataLoader<string, Omit<TagPrecision, 'precision'>[]>(
-      async (ids) => {
-        const byVersion = groupBy(await repository.decisionCounts(ids), (r) => r.modelVersionId);
-        return ids.map((id) => byVersion.get(id) ?? []);
-      },
-    ),
+    precisionByModelVersionId: new DataLoader<string, TagPrecision[]>(async (ids) => {
+      const rows = (await repository.decisionCounts(ids)).map(onlinePrecision);
+      const byVersion = groupBy(rows, (r) => r.modelVersionId);
+      return ids.map((id) => byVersion.get(id) ?? []);
+    }),
     autoApplyPolicyByTagId: new DataLoader<string, AutoApplyPolicy>(async (ids) => {
       const rows = await em.execute<(AutoApplyPolicy & { id: string })[]>(
         `select id, auto_apply_threshold as threshold, auto_apply_sample_rate as "sampleRate"

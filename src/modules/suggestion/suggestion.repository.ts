@@ -103,6 +103,8 @@ export interface ClaimedSuggestion {
   reviewedAt: Date | null;
 }
 
+export type ClaimSelector = { ids: readonly string[] } | { filter: QueueFilter; limit: number };
+
 export interface ReviewEntry {
   suggestionId: string;
   tagId: string;
@@ -273,9 +275,11 @@ export class SuggestionRepository {
    * them with what a decision needs. By ids every row comes back whatever its status, so the
    * caller can report the decided ones; by filter only PENDING rows do — PostgreSQL re-checks the
    * status after waiting for a concurrent decision's lock, so a row decided meanwhile drops out.
+   * A dry run reads the same rows without locking them.
    */
   async claim(
-    selector: { ids: readonly string[] } | { filter: QueueFilter; limit: number },
+    selector: ClaimSelector,
+    { lock }: { lock: boolean } = { lock: true },
   ): Promise<ClaimedSuggestion[]> {
     let where: string;
     let params: unknown[];
@@ -300,26 +304,19 @@ export class SuggestionRepository {
        join model_version mv on mv.id = s.model_version_id
        where ${where}
        order by s.id ${limit}
-       for update of s`,
+       ${lock ? 'for update of s' : ''}`,
       params,
     );
     return rows.map((r) => ({ ...r, reviewedAt: parseTimestamp(r.reviewedAt) }));
   }
 
-  /** Counts what a bulk decision by filter would take, and a sample, without locking. */
-  async preview(filter: QueueFilter, limit: number, sample: number) {
-    const where = this.where({ ...filter, statuses: ['PENDING' as SuggestionStatus] });
-    const [row] = await this.em.execute<{ n: number }[]>(
-      `select count(*)::int as n from (select 1 from tag_suggestion s where ${where.sql} limit ?) x`,
-      [...where.params, limit + 1],
-    );
-    const rows = await this.em.execute<SuggestionRecord[]>(
-      `select ${COLUMNS} from tag_suggestion s where ${where.sql} order by s.id limit ?`,
-      [...where.params, sample],
-    );
-    return { matched: row!.n, sample: rows.map(toRecord) };
-  }
-
+  /**
+   * Records a decision with the label it makes, in one statement: a rejection or correction makes
+   * the suggested tag a known negative for the customer (source REVIEW), and an approval or
+   * correction drops a reviewer's negative for the tag the customer now holds. Every decision
+   * passes here, so none goes unlabelled. A negative already known keeps its origin (an import
+   * or the first reviewer to say so).
+   */
   async markDecided(
     ids: readonly string[],
     status: SuggestionStatus,
@@ -328,9 +325,22 @@ export class SuggestionRepository {
     correctedTagId: string | null = null,
   ): Promise<void> {
     await this.em.execute(
-      `update tag_suggestion set status = ?, reviewed_by = ?, reviewed_at = now(),
-         review_note = ?, corrected_tag_id = ?
-       where id = any(?::bigint[])`,
+      `with decided as (
+         update tag_suggestion set status = ?, reviewed_by = ?, reviewed_at = now(),
+           review_note = ?, corrected_tag_id = ?
+         where id = any(?::bigint[])
+         returning customer_id, tag_id, status, reviewed_by, corrected_tag_id
+       ),
+       negative as (
+         insert into tag_negative (customer_id, tag_id, source, actor)
+         select customer_id, tag_id, 'REVIEW', reviewed_by from decided
+         where status in ('REJECTED', 'CORRECTED')
+         on conflict do nothing
+       )
+       delete from tag_negative n using decided d
+       where n.source = 'REVIEW' and n.customer_id = d.customer_id
+         and n.tag_id = case d.status when 'APPROVED' then d.tag_id
+                                      when 'CORRECTED' then d.corrected_tag_id end`,
       [status, actor, note, correctedTagId, bigintArray(ids)],
     );
   }

@@ -20,7 +20,7 @@ import type { CustomerRecord } from '../customer/customer.repository.js';
 import { CustomerType } from '../customer/customer.type.js';
 import { ClusterType, ModelVersionType } from '../model-registry/model-registry.type.js';
 import type { ModelVersion } from '../model-registry/model-version.entity.js';
-import type { TagMetrics } from '../../ml/classifier.js';
+import type { TagEvaluation } from '../../ml/classifier/index.js';
 import { directionOf, explanationText } from '../../ml/explain.js';
 import { TagType } from '../taxonomy/taxonomy.type.js';
 import type { TagRecord } from '../taxonomy/taxonomy.loaders.js';
@@ -302,19 +302,19 @@ export class ModelVersionPrecisionResolver {
   ): Promise<TagPrecisionType[]> {
     const rows = await ctx.loaders.precisionByModelVersionId.load(model.id);
     const offline = new Map(
-      ((model.metrics as { tags?: TagMetrics[] }).tags ?? []).map((m) => [m.tag, m.precision]),
+      ((model.metrics as { tags?: TagEvaluation[] }).tags ?? []).map((m) => [m.tag, m]),
     );
     const tags = await ctx.loaders.tagById.loadMany(rows.map((r) => r.tagId));
     return rows.flatMap((r, i) => {
       const tag = tags[i] as TagRecord | null | Error;
       if (!tag || tag instanceof Error) return [];
-      const decided = r.approved + r.rejected + r.corrected;
+      const evaluation = offline.get(tag.key);
       return [
         {
           ...r,
           tag,
-          precision: decided === 0 ? null : r.approved / decided,
-          offlinePrecision: offline.get(tag.key) ?? null,
+          offlinePrecision: evaluation?.precision ?? null,
+          offlineEstimatedPrecision: evaluation?.estimatedPrecision ?? null,
         },
       ];
     });

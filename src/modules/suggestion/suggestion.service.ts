@@ -26,10 +26,12 @@ import {
   ORDERINGS,
   type QueueOrder,
   SuggestionRepository,
+  type ClaimSelector,
   type ClaimedSuggestion,
   type QueueFilter,
   type ReviewEntry,
   type SuggestionRecord,
+  type TagPrecisionRow,
 } from './suggestion.repository.js';
 
 /** Most suggestions one bulk decision may take; larger backlogs are worked in several calls. */
@@ -57,6 +59,12 @@ export interface BulkOutcome {
   sample: SuggestionRecord[];
 }
 
+interface BulkSelection {
+  selected: ClaimedSuggestion[];
+  taken: ClaimedSuggestion[];
+  skipped: SkippedDecision[];
+}
+
 export interface BulkRequest {
   ids?: readonly string[] | null;
   filter?: QueueFilter | null;
@@ -73,14 +81,19 @@ export interface GenerationRequest {
   cooldownDays?: number | null;
 }
 
-export interface TagPrecision {
-  modelVersionId: string;
-  tagId: string;
-  approved: number;
-  rejected: number;
-  corrected: number;
+export interface TagPrecision extends TagPrecisionRow {
   /** approved / (approved + rejected + corrected); null before the first decision. */
   precision: number | null;
+}
+
+/**
+ * Online precision of a model version's suggestions of one tag: the share reviewers approved,
+ * unweighted, among those they decided. Retired, superseded and unreviewed auto-applied
+ * suggestions are nobody's verdict and do not count.
+ */
+export function onlinePrecision(counts: TagPrecisionRow): TagPrecision {
+  const decided = counts.approved + counts.rejected + counts.corrected;
+  return { ...counts, precision: decided === 0 ? null : counts.approved / decided };
 }
 
 /** The queue, the decisions on it and their effect on customers' tags. */
@@ -143,7 +156,7 @@ export class SuggestionService {
     return this.get(id);
   }
 
-  /** Records a negative label; a sampled auto-applied suggestion's tag is removed again. */
+  /** Records a negative label at once; a sampled auto-applied suggestion's tag is removed again. */
   async reject(id: string, actor: string, reason?: string | null): Promise<SuggestionRecord> {
     await this.em.transactional(async (em) => {
       const claimed = await this.claimOne(em, id);
@@ -244,55 +257,57 @@ export class SuggestionService {
         `input.ids must hold 1 to ${limit} ids (got ${ids.length})`,
       );
     }
+    const selector: ClaimSelector = hasIds ? { ids } : { filter: request.filter!, limit };
     if (request.dryRun) {
-      if (hasIds) {
-        const rows = await this.repository.findByIds(ids);
-        this.assertAllFound(ids, rows);
-        const pending = rows.filter((r) => r.status === SuggestionStatus.PENDING);
-        return {
-          dryRun: true,
-          matched: pending.length,
-          decided: 0,
-          skipped: rows
-            .filter((r) => r.status !== SuggestionStatus.PENDING)
-            .map((r) => ({ suggestionId: r.id, status: r.status, reason: 'already decided' })),
-          sample: pending.slice(0, DRY_RUN_SAMPLE),
-        };
-      }
-      const { matched, sample } = await this.repository.preview(
-        request.filter!,
-        limit,
-        DRY_RUN_SAMPLE,
-      );
-      return { dryRun: true, matched: Math.min(matched, limit), decided: 0, skipped: [], sample };
+      // The same selection and split as the real run below, unlocked: the same counts.
+      const selection = await this.select(this.repository, selector, request.decision, false);
+      return this.outcome(this.repository, true, selection);
     }
     const bulk = hasIds ? { ids: ids.length } : { filter: request.filter, limit };
     return this.em.transactional(async (em) => {
       const repository = new SuggestionRepository(em);
-      const claimed = await repository.claim(hasIds ? { ids } : { filter: request.filter!, limit });
-      if (hasIds) this.assertAllFound(ids, claimed);
-      const skipped: SkippedDecision[] = [];
-      let pending = claimed.filter((c) => {
-        if (c.status === SuggestionStatus.PENDING) return true;
-        skipped.push({ suggestionId: c.id, status: c.status, reason: 'already decided' });
-        return false;
-      });
+      const selection = await this.select(repository, selector, request.decision, true);
       if (request.decision === Decision.APPROVE) {
-        pending = this.approvable(pending, skipped);
-        await this.applyApprovals(em, pending, actor, request.note ?? null, bulk);
+        await this.applyApprovals(em, selection.taken, actor, request.note ?? null, bulk);
       } else {
-        await this.applyRejections(em, pending, actor, request.note ?? null, bulk);
+        await this.applyRejections(em, selection.taken, actor, request.note ?? null, bulk);
       }
-      return {
-        dryRun: false,
-        matched: claimed.length,
-        decided: pending.length,
-        skipped,
-        sample: (
-          await repository.findByIds(pending.slice(0, DRY_RUN_SAMPLE).map((c) => c.id))
-        ).sort((a, b) => Number(a.id) - Number(b.id)),
-      };
+      return this.outcome(repository, false, selection);
     });
+  }
+
+  /** The selected suggestions, split into those the decision takes and those it skips. */
+  private async select(
+    repository: SuggestionRepository,
+    selector: ClaimSelector,
+    decision: Decision,
+    lock: boolean,
+  ): Promise<BulkSelection> {
+    const selected = await repository.claim(selector, { lock });
+    if ('ids' in selector) this.assertAllFound(selector.ids, selected);
+    const skipped: SkippedDecision[] = [];
+    const pending = selected.filter((c) => {
+      if (c.status === SuggestionStatus.PENDING) return true;
+      skipped.push({ suggestionId: c.id, status: c.status, reason: 'already decided' });
+      return false;
+    });
+    const taken = decision === Decision.APPROVE ? this.approvable(pending, skipped) : pending;
+    return { selected, taken, skipped };
+  }
+
+  private async outcome(
+    repository: SuggestionRepository,
+    dryRun: boolean,
+    { selected, taken, skipped }: BulkSelection,
+  ): Promise<BulkOutcome> {
+    const sample = await repository.findByIds(taken.slice(0, DRY_RUN_SAMPLE).map((c) => c.id));
+    return {
+      dryRun,
+      matched: selected.length,
+      decided: taken.length,
+      skipped,
+      sample: sample.sort((a, b) => Number(a.id) - Number(b.id)),
+    };
   }
 
   /** Drops what cannot be approved together: deprecated tags, and all but the most confident of
@@ -342,6 +357,8 @@ export class SuggestionService {
     const repository = new SuggestionRepository(em);
     const tagging = new TaggingRepository(em);
     await tagging.lockCustomers([...new Set(claimed.map((c) => c.customerId))]);
+    // Decided before the tag is inserted: the insert retires pending suggestions of the tags it
+    // adds (see *_retire_stale_suggestions.ts), and these are no longer pending.
     await repository.markDecided(
       claimed.map((c) => c.id),
       SuggestionStatus.APPROVED,
@@ -416,15 +433,6 @@ export class SuggestionService {
         `input.ids[${index}]: suggestion ${ids[index]} does not exist`,
       );
     }
-  }
-
-  /** Online precision per (model version, tag) from reviewer decisions. */
-  async precision(modelVersionIds: readonly string[]): Promise<TagPrecision[]> {
-    const rows = await this.repository.decisionCounts(modelVersionIds);
-    return rows.map((r) => {
-      const decided = r.approved + r.rejected + r.corrected;
-      return { ...r, precision: decided === 0 ? null : r.approved / decided };
-    });
   }
 
   /** Sets a tag's auto-apply policy; a null threshold turns it off. */

@@ -13,7 +13,16 @@ import {
 import { QueueOrder, type SuggestionRecord } from './suggestion.repository.js';
 import { Decision } from './suggestion.service.js';
 
-registerEnumType(SuggestionStatus, { name: 'SuggestionStatus' });
+registerEnumType(SuggestionStatus, {
+  name: 'SuggestionStatus',
+  valuesConfig: {
+    SUPERSEDED: { description: 'A newer model version’s run replaced it before anyone decided' },
+    RETIRED: {
+      description:
+        'No longer a question before anyone decided: the customer received the tag otherwise, or the tag was deprecated or merged',
+    },
+  },
+});
 registerEnumType(SuggestionSource, {
   name: 'SuggestionSource',
   description: 'MODEL: the classifier; CLUSTER: the customer’s segment is mapped to the tag',
@@ -167,13 +176,17 @@ export class ReviewSuggestionsResult {
   @Field(() => Int, { description: 'Suggestions selected (at most the limit)' })
   matched!: number;
 
-  @Field(() => Int, { description: 'Decided by this call; 0 on a dry run' })
+  @Field(() => Int, {
+    description: 'Decided by this call; on a dry run, what the same call would decide',
+  })
   decided!: number;
 
   @Field(() => [SkippedDecisionType], { description: 'Already decided, or not approvable' })
   skipped!: SkippedDecisionType[];
 
-  @Field(() => [TagSuggestionType], { description: 'Up to 10 of the selected suggestions' })
+  @Field(() => [TagSuggestionType], {
+    description: 'Up to 10 of the suggestions decided (on a dry run: to be decided)',
+  })
   sample!: SuggestionRecord[];
 }
 
@@ -211,7 +224,8 @@ export class SuggestionRunType {
 }
 
 @ObjectType('TagPrecision', {
-  description: 'How reviewers received a model version’s suggestions of one tag',
+  description:
+    'How reviewers received a model version’s suggestions of one tag. Only reviewer decisions count: retired, superseded and unreviewed auto-applied suggestions are no one’s verdict',
 })
 export class TagPrecisionType {
   tagId!: string;
@@ -219,24 +233,33 @@ export class TagPrecisionType {
   @Field(() => TagType)
   tag!: TagRecord;
 
-  @Field(() => Int)
+  @Field(() => Int, { description: 'Suggestions a reviewer approved' })
   approved!: number;
 
-  @Field(() => Int)
+  @Field(() => Int, { description: 'Suggestions a reviewer rejected' })
   rejected!: number;
 
-  @Field(() => Int)
+  @Field(() => Int, { description: 'Suggestions a reviewer replaced with another tag' })
   corrected!: number;
 
   @Field(() => Float, {
     nullable: true,
-    description: 'approved / (approved + rejected + corrected); null before any decision',
+    description:
+      'Online precision from reviewer decisions, unweighted: approved / (approved + rejected + corrected), on the counts beside it; null before any decision',
   })
   precision!: number | null;
 
   @Field(() => Float, {
     nullable: true,
-    description: 'Precision on held-out data at training time, for comparison',
+    description:
+      'Precision at training time on held-out known labels, for comparison; null where the tag had no known negatives to measure it on',
   })
   offlinePrecision!: number | null;
+
+  @Field(() => Float, {
+    nullable: true,
+    description:
+      'For a tag learnt from positive and unlabelled data: the estimated precision at training time (method and interval in ModelVersion.tagEvaluations); null otherwise',
+  })
+  offlineEstimatedPrecision!: number | null;
 }
