@@ -12,6 +12,7 @@ import { Migration20261123133705 } from './Migration20261123133705_suggestion_cu
 import { Migration20261123164905 } from './Migration20261123164905_customer_erasure.js';
 import { Migration20261123173255 } from './Migration20261123173255_tag_reference_checks.js';
 import { Migration20261205141539 } from './Migration20261205141539_labels.js';
+import { Migration20261206093000 } from './Migration20261206093000_retire_stale_suggestions.js';
 
 /** Every migration, in order. `tagwise migrate --create` writes new ones; list them here. */
 export const migrationsList: MigrationObject[] = [
@@ -28,4 +29,8 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261123164905_customer_erasure', class: Migration20261123164905 },
   { name: 'Migration20261123173255_tag_reference_checks', class: Migration20261123173255 },
   { name: 'Migration20261205141539_labels', class: Migration20261205141539 },
+  {
+    name: 'Migration20261206093000_retire_stale_suggestions',
+    class: Migration20261206093000,
+  },
 ];
