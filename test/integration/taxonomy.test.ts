@@ -111,6 +111,42 @@ describe('taxonomy', () => {
     expect(errorOf(missing).code).toBe('NOT_FOUND');
   });
 
+  it('learns from rule-made holdings only where a tag says so, settable on create and update', async () => {
+    const created = await t.ok(CREATE_TAG, {
+      input: { name: 'Rule taught', categoryId: tax.categories.behaviour, learnFromRules: true },
+    });
+    const plain = await t.ok(CREATE_TAG, {
+      input: { name: 'Rule untaught', categoryId: tax.categories.behaviour },
+    });
+    const read = (id: string) =>
+      t.ok(`query($id: ID!) { tag(id: $id) { learnFromRules } }`, { id });
+    expect((await read(created.createTag.id)).tag.learnFromRules).toBe(true);
+    expect((await read(plain.createTag.id)).tag.learnFromRules).toBe(false);
+    const turned = await t.ok(
+      `mutation($id: ID!) { updateTag(id: $id, input: { learnFromRules: true }) { learnFromRules } }`,
+      { id: plain.createTag.id },
+    );
+    expect(turned.updateTag.learnFromRules).toBe(true);
+    const renamed = await t.ok(
+      `mutation($id: ID!) { updateTag(id: $id, input: { name: "Still taught" }) { learnFromRules } }`,
+      { id: plain.createTag.id },
+    );
+    expect(renamed.updateTag.learnFromRules).toBe(true);
+    const [row] = await t.sql<{ learn: boolean }>(
+      'select learn_from_rules as learn from tag where id = ?',
+      [plain.createTag.id],
+    );
+    expect(row!.learn).toBe(true);
+    // Through the customer's held tags too, which read tags by their own query.
+    const [customer] = Object.values(await createCustomers(t, [{ externalId: 'lfr-1' }]));
+    await applyTags(t, [customer!], [created.createTag.id]);
+    const held = await t.ok(
+      `query($id: ID!) { customer(id: $id) { tags { tag { key learnFromRules } } } }`,
+      { id: customer },
+    );
+    expect(held.customer.tags).toEqual([{ tag: { key: 'rule-taught', learnFromRules: true } }]);
+  });
+
   it('filters the tag list and pages through it', async () => {
     const data = await t.ok(
       `query($c: ID) { tags(first: 2, filter: { categoryId: $c }) { totalCount edges { node { key } } pageInfo { hasNextPage endCursor } } }`,

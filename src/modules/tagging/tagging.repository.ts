@@ -276,7 +276,8 @@ export class TaggingRepository {
   async findTagsByCustomerIds(customerIds: readonly string[]): Promise<AppliedTagRow[]> {
     const rows = await this.em.execute<AppliedTagColumns[]>(
       `select t.id, t.key, t.name, t.description, t.color, t.category_id as "categoryId", t.status,
-              t.merged_into_id as "mergedIntoId", t.deprecated_at as "deprecatedAt",
+              t.learn_from_rules as "learnFromRules", t.merged_into_id as "mergedIntoId",
+              t.deprecated_at as "deprecatedAt",
               t.created_at as "createdAt", t.updated_at as "updatedAt",
               c.key as "cKey", c.name as "cName", c.description as "cDescription", c.kind as "cKind",
               c.parent_id as "cParentId", c.exclusive as "cExclusive", c.suggestable as "cSuggestable",
@@ -320,6 +321,7 @@ export class TaggingRepository {
           color: r.color,
           categoryId: r.categoryId,
           status: r.status,
+          learnFromRules: r.learnFromRules,
           mergedIntoId: r.mergedIntoId,
           deprecatedAt: parseTimestamp(r.deprecatedAt),
           createdAt: parseTimestamp(r.createdAt),

@@ -50,6 +50,12 @@ export class CreateTagInput {
 
   @Field(() => ID)
   categoryId!: string;
+
+  @Field(() => Boolean, {
+    defaultValue: false,
+    description: 'Count holding the tag by a rule or trigger as a training label',
+  })
+  learnFromRules: boolean = false;
 }
 
 @InputType()
@@ -72,6 +78,12 @@ export class UpdateTagInput {
 
   @Field(() => ID, { nullable: true })
   categoryId?: string | null;
+
+  @Field(() => Boolean, {
+    nullable: true,
+    description: 'Count holding the tag by a rule or trigger as a training label',
+  })
+  learnFromRules?: boolean | null;
 }
 
 @InputType()

@@ -14,6 +14,7 @@ export type TagRecord = Pick<
   | 'color'
   | 'categoryId'
   | 'status'
+  | 'learnFromRules'
   | 'mergedIntoId'
   | 'deprecatedAt'
   | 'createdAt'

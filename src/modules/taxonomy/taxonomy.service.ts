@@ -122,6 +122,7 @@ export class TaxonomyService {
     const tag = new Tag(key, input.name.trim(), categoryId);
     tag.description = input.description ?? null;
     tag.color = input.color?.toLowerCase() ?? null;
+    tag.learnFromRules = input.learnFromRules;
     return this.persistUnique(tag, `A tag with key "${key}" already exists`);
   }
 
@@ -137,6 +138,7 @@ export class TaxonomyService {
       if (input.name != null) tag.name = input.name.trim();
       if (input.description !== undefined) tag.description = input.description;
       if (input.color !== undefined) tag.color = input.color?.toLowerCase() ?? null;
+      if (input.learnFromRules != null) tag.learnFromRules = input.learnFromRules;
       if (input.categoryId != null && input.categoryId !== tag.categoryId) {
         tag.categoryId = await this.requireCategory(input.categoryId, 'input.categoryId');
         await this.assertNoExclusiveClash(em, tag);
@@ -168,8 +170,11 @@ export class TaxonomyService {
 
   /**
    * Moves every assignment of the sources to the target (a customer holding several keeps one),
-   * records a MERGED history row per source assignment and retires the sources. Tag rows are
-   * locked first so a concurrent applyTags cannot add to a source mid-merge.
+   * records a MERGED history row per source assignment and retires the sources. Known negatives
+   * move too, where the customer neither holds the target nor has a negative for it already; the
+   * sources' pending suggestions are retired, and so are the target's for customers the merge gave
+   * it (both by trigger). Tag rows are locked first so a concurrent applyTags cannot add to a
+   * source mid-merge.
    */
   async mergeTags(args: MergeTagsArgs, viewer: Viewer): Promise<MergeOutcome> {
     const sourceIds = parseIds(args.sourceIds, 'sourceIds');
@@ -237,6 +242,22 @@ export class TaxonomyService {
                 (select count(*) from src)::int - (select count(*) from moved)::int as duplicates,
                 (select count(*) from history)::int as logged`,
         [bigintArray(sourceIds), targetId, targetId, targetId, viewer.name, args.note ?? null],
+      );
+      // After the assignments moved, so a customer who now holds the target keeps no negative.
+      await em.execute(
+        `with src as (
+           delete from tag_negative where tag_id = any(?::bigint[]) returning *
+         ),
+         pick as (
+           select distinct on (customer_id) * from src order by customer_id, created_at
+         )
+         insert into tag_negative (customer_id, tag_id, source, actor, created_at)
+         select customer_id, ?, source, actor, created_at from pick
+         where not exists (
+           select 1 from customer_tag held where held.customer_id = pick.customer_id and held.tag_id = ?
+         )
+         on conflict do nothing`,
+        [bigintArray(sourceIds), targetId, targetId],
       );
       const now = new Date();
       for (const source of sources) {

@@ -69,6 +69,12 @@ export class TagType {
   @Field(() => TagStatus)
   status!: TagStatus;
 
+  @Field(() => Boolean, {
+    description:
+      'Whether holding the tag by a rule or behaviour trigger counts as a training label. Off by default: a model trained on a rule’s output learns the rule back, not what people see in customers',
+  })
+  learnFromRules!: boolean;
+
   mergedIntoId!: string | null;
 
   @Field(() => Date, { nullable: true })
