@@ -158,6 +158,17 @@ export function lossWeights(
     if (y === 1) return w.positive;
     return learns(cell) ? w.negative : 0;
   });
+  if (o.equalTagWeight) {
+    // Every tag's cells weigh as much in all as every row once: a PU tag learns from all rows, a
+    // KNOWN one from a labelled third, and unscaled the PU tags' loss would decide both what the
+    // shared layer learns and when early stopping ends it (before a KNOWN tag has learnt).
+    const rows = labels.length / t;
+    const totals = new Float64Array(t);
+    weights.forEach((w, cell) => (totals[cell % t]! += w));
+    weights.forEach(
+      (w, cell) => (weights[cell] = totals[cell % t]! > 0 ? (w * rows) / totals[cell % t]! : 0),
+    );
+  }
   return { targets, weights, classWeights };
 }
 

@@ -54,6 +54,8 @@ export interface ClassifierOptions {
   /** 'balanced' weighs each tag's positives and negatives to equal totals, capped below. */
   classWeighting: 'balanced' | 'none';
   maxClassWeight: number;
+  /** Scale each tag's loss weights to the same total, whatever its number of learnable cells. */
+  equalTagWeight: boolean;
   /** How the label frequency of positive-unlabelled tags is estimated; see ml/pu.ts. */
   pu: PuOptions;
   /** Points kept of each tag's precision–recall curve (for reports and "precision at score"). */
@@ -64,9 +66,9 @@ export interface ClassifierOptions {
 
 export const DEFAULT_CLASSIFIER_OPTIONS: ClassifierOptions = {
   seed: 42,
-  hiddenUnits: [32],
+  hiddenUnits: [32, 16],
   linearPath: true,
-  l2: 1e-2,
+  l2: 3e-3,
   learningRate: 3e-3,
   batchSize: 'auto',
   maxEpochs: 200,
@@ -82,6 +84,7 @@ export const DEFAULT_CLASSIFIER_OPTIONS: ClassifierOptions = {
   minPuRocAuc: 0.9,
   classWeighting: 'balanced',
   maxClassWeight: 20,
+  equalTagWeight: true,
   pu: DEFAULT_PU_OPTIONS,
   curvePoints: 40,
   predictBatchSize: 2048,

