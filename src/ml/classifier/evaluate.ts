@@ -84,6 +84,11 @@ export interface EvaluationInput {
   measurable: Uint8Array;
   /** Tags of one group were labelled by the same process; PU tags may pool their estimates. */
   group: string;
+  /**
+   * Measure at this threshold instead of choosing one (a stored version's, to compare versions on
+   * the same customers); null: the version has none, so the tag is measured but not confident.
+   */
+  threshold?: number | null;
 }
 
 const round = (v: number, digits = 3) => Number(v.toFixed(digits));
@@ -100,11 +105,21 @@ interface Candidate {
 
 /**
  * The lowest threshold (highest recall) whose precision reaches the target with at least
- * `minTruePositives` positives above it: one lucky customer at the top is not precision.
+ * `minTruePositives` positives above it: one lucky customer at the top is not precision. With a
+ * given threshold, the point at it instead (the customers scoring at or above it).
  */
-function lowestReaching(candidates: readonly Candidate[], target: number, minTp: number) {
+function lowestReaching(
+  candidates: readonly Candidate[],
+  target: number,
+  minTp: number,
+  given: number | null | undefined,
+) {
   let chosen: Candidate | null = null;
   let best: Candidate | null = null;
+  if (given !== undefined) {
+    for (const c of candidates) if (given !== null && c.threshold >= given) chosen = c;
+    return { chosen, best: chosen };
+  }
   for (const c of candidates) {
     if (c.positivesFlagged < minTp) continue;
     if (!best || c.precision > best.precision) best = c;
@@ -137,7 +152,10 @@ function noThresholdReason(
   rankAuc: number | null,
   aucName: string,
   o: ClassifierOptions,
+  given: number | null | undefined,
 ): string {
+  if (given === null) return 'the version has no threshold for this tag';
+  if (given !== undefined) return `no held-out customer scores at or above the threshold ${given}`;
   if (rankAuc !== null && rankAuc < o.weakRocAuc) {
     return `ranking too weak: ${aucName} ${fmt(rankAuc)} (below ${fmt(o.weakRocAuc)}), no threshold reaches precision ${target}`;
   }
@@ -170,15 +188,15 @@ function evaluateKnown(input: EvaluationInput, o: ClassifierOptions): TagEvaluat
     flagged: m.truePositives + m.falsePositives,
     positivesFlagged: m.truePositives,
   }));
-  const { chosen, best } = lowestReaching(candidates, target, o.minTruePositives);
+  const { chosen, best } = lowestReaching(candidates, target, o.minTruePositives, input.threshold);
   base.curve = thinCurve(candidates, o.curvePoints, chosen?.threshold ?? null);
   if (!chosen) {
-    base.reason = noThresholdReason(best, target, base.rocAuc, 'ROC AUC', o);
+    base.reason = noThresholdReason(best, target, base.rocAuc, 'ROC AUC', o, input.threshold);
     return base;
   }
   return {
     ...base,
-    threshold: chosen.threshold,
+    threshold: input.threshold ?? chosen.threshold,
     precision: chosen.precision,
     precisionInterval: wilsonInterval(chosen.positivesFlagged, chosen.flagged, o.pu.confidence),
     recall: chosen.recall,
@@ -240,7 +258,11 @@ function evaluatePu(
       : `, read above score ${fmt(c.threshold)} where ${c.labelledAbove} labelled and ` +
         `${c.unlabelledAbove} unlabelled customers are`) +
     `), assuming holders were labelled at random`;
-  if (base.estimatedRocAuc !== null && base.estimatedRocAuc < o.minPuRocAuc) {
+  if (
+    input.threshold === undefined &&
+    base.estimatedRocAuc !== null &&
+    base.estimatedRocAuc < o.minPuRocAuc
+  ) {
     base.reason =
       `ranking too weak to estimate precision without known negatives: estimated ROC AUC ` +
       `${fmt(base.estimatedRocAuc)} (need ≥ ${fmt(o.minPuRocAuc)}); known negatives ` +
@@ -257,16 +279,23 @@ function evaluatePu(
       positivesFlagged: m.truePositives,
     };
   });
-  const { chosen, best } = lowestReaching(candidates, target, o.minTruePositives);
+  const { chosen, best } = lowestReaching(candidates, target, o.minTruePositives, input.threshold);
   base.curve = thinCurve(candidates, o.curvePoints, chosen?.threshold ?? null);
   if (!chosen) {
-    base.reason = noThresholdReason(best, target, base.estimatedRocAuc, 'estimated ROC AUC', o);
+    base.reason = noThresholdReason(
+      best,
+      target,
+      base.estimatedRocAuc,
+      'estimated ROC AUC',
+      o,
+      input.threshold,
+    );
     return base;
   }
   const share = wilsonInterval(chosen.positivesFlagged, chosen.flagged, o.pu.confidence);
   return {
     ...base,
-    threshold: chosen.threshold,
+    threshold: input.threshold ?? chosen.threshold,
     estimatedPrecision: chosen.precision,
     precisionInterval: {
       low: unlabelledPrecision(share.low, c.interval.high),

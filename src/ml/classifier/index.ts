@@ -1,5 +1,11 @@
-export type { CurvePoint, TagEvaluation } from './evaluate.js';
-export type { ClassifierData, LabelMode } from './labels.js';
+export {
+  type CurvePoint,
+  type EvaluationInput,
+  evaluateTags,
+  type TagEvaluation,
+  type TagLabelFrequency,
+} from './evaluate.js';
+export { chooseMode, type ClassifierData, countLabels, type LabelMode } from './labels.js';
 export { flushSubnormalWeights } from './network.js';
 export {
   type ClassifierOptions,
