@@ -144,7 +144,13 @@ export async function denseVariant(
   const dir = `${model.artifactDir}-dense-${rate}`;
   if (!fs.existsSync(dir)) {
     await initBackend();
-    const scorer = await createScorer({ ...model, descriptions: {}, missing: {}, explain: null });
+    const scorer = await createScorer({
+      ...model,
+      descriptions: {},
+      missing: {},
+      shares: [],
+      explain: null,
+    });
     const batch = parseFeatureLines(await readSample(url, model.featureSetVersion, 20_000));
     const inputs = transformFeatures(scorer.preprocessor, batch.rows);
     const features = concatColumns(inputs, assignClusters(scorer.kmeans, inputs).distances);

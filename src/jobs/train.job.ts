@@ -15,6 +15,7 @@ import { concatColumns } from '../ml/matrix.js';
 import { fitPreprocessor, transformFeatures, type FeatureRow } from '../ml/preprocessing.js';
 import { InvalidInputError } from '../modules/common/domain.errors.js';
 import { textArray } from '../modules/common/sql.js';
+import { HOLDERS_FILE, holderMedians } from './holder-medians.js';
 import { featureDefinitions, slug } from '../modules/feature/feature.definitions.js';
 import { FeatureRepository } from '../modules/feature/feature.repository.js';
 import { ModelRegistryService } from '../modules/model-registry/model-registry.service.js';
@@ -172,6 +173,7 @@ export async function trainModels(orm: MikroORM, options: TrainOptions = {}): Pr
       'kmeans.json',
       'clusters.json',
       'split.json',
+      HOLDERS_FILE,
       'classifier/model.json',
     ],
   };
@@ -179,6 +181,15 @@ export async function trainModels(orm: MikroORM, options: TrainOptions = {}): Pr
   await fs.writeFile(path.join(dir, 'preprocessor.json'), JSON.stringify(preprocessor));
   await fs.writeFile(path.join(dir, 'kmeans.json'), JSON.stringify(kmeans));
   await fs.writeFile(path.join(dir, 'clusters.json'), JSON.stringify(profiles));
+  const t = tags.length;
+  const holders = tags.map((tag, j) => ({
+    key: tag.key,
+    holders: customerIds.flatMap((_id, i) => (labels[i * t + j] === 1 ? [i] : [])),
+  }));
+  await fs.writeFile(
+    path.join(dir, HOLDERS_FILE),
+    JSON.stringify(holderMedians(preprocessor, rows, holders)),
+  );
   // Which customers the weights never learnt from: comparing versions on the same customers needs it.
   const ids = (rows: Uint32Array) => Array.from(rows, (i) => customerIds[i]!);
   await fs.writeFile(

@@ -35,6 +35,15 @@ export interface ExplainOptions {
   missing: Readonly<Record<string, string>>;
   /** Label per cluster, used when the model takes distances to cluster centroids. */
   clusterLabels: readonly string[];
+  /** Features whose values are shares (0–1), worded as percentages. */
+  shares: readonly string[];
+  /**
+   * Per tag (model tag index): the median of each numeric feature among the tag's holders, so a
+   * value is worded against them as well as against everyone ("holders of Wine lover: 35 %").
+   */
+  holderMedians: readonly (Readonly<Record<string, number>> | null)[];
+  /** Per tag (model tag index): its name for a reviewer; default the tag keys. */
+  tagNames: readonly string[];
   /** A value this many times the median is worded as a multiple of it. */
   ratio: number;
 }
@@ -46,6 +55,9 @@ export const DEFAULT_EXPLAIN_OPTIONS: ExplainOptions = {
   descriptions: {},
   missing: {},
   clusterLabels: [],
+  shares: [],
+  holderMedians: [],
+  tagNames: [],
   ratio: 1.5,
 };
 
@@ -88,6 +100,7 @@ const WHOLE = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
 const TWO_DECIMALS = new Intl.NumberFormat('en-US', { maximumFractionDigits: 2 });
 const numberFormat = (value: number) =>
   (Math.abs(value) >= 100 ? WHOLE : TWO_DECIMALS).format(value);
+const percent = (share: number) => `${WHOLE.format(share * 100)} %`;
 
 function toNumber(value: FeatureValue): number {
   if (value === null || value === undefined || value === '') return Number.NaN;
@@ -95,7 +108,17 @@ function toNumber(value: FeatureValue): number {
   return Number(value);
 }
 
-function describeFeature(spec: FeatureSpec, value: FeatureValue, o: ExplainOptions): string {
+interface Holders {
+  tag: string;
+  median: number;
+}
+
+function describeFeature(
+  spec: FeatureSpec,
+  value: FeatureValue,
+  o: ExplainOptions,
+  holders: Holders | null,
+): string {
   const description = o.descriptions[spec.name] ?? spec.name.replace(/_/g, ' ');
   const missing = () => o.missing[spec.name] ?? `${description} is unknown`;
   if (spec.kind === 'categorical') {
@@ -112,11 +135,22 @@ function describeFeature(spec: FeatureSpec, value: FeatureValue, o: ExplainOptio
   }
   if (spec.binary) return `${description}: ${v !== 0 ? 'yes' : 'no'}`;
   const m = spec.median;
+  if (holders) {
+    const show = o.shares.includes(spec.name) ? percent : numberFormat;
+    return `${description} is ${show(v)}; holders of ${holders.tag}: ${show(holders.median)}, everyone: ${show(m)}`;
+  }
   if (m > 0 && v >= m * o.ratio) return `${description} is ${(v / m).toFixed(1)}× the median`;
   if (m > 0 && v <= m / o.ratio) {
     return `${description} is ${numberFormat(v)}, under the median of ${numberFormat(m)}`;
   }
   return `${description} is ${numberFormat(v)} (median ${numberFormat(m)})`;
+}
+
+/** A value that is exactly everyone's median tells a reviewer nothing about this customer. */
+function isMedian(spec: FeatureSpec | undefined, value: FeatureValue): boolean {
+  if (spec?.kind !== 'numeric' || spec.binary) return false;
+  const v = toNumber(value);
+  return Number.isFinite(v) && v === spec.median;
 }
 
 function validate(model: ExplainModel, data: ExplainData, o: ExplainOptions): void {
@@ -207,11 +241,11 @@ export const directionOf = (contribution: number): Contribution['direction'] =>
  * Indices of the `k` entries largest in magnitude (above 1e-6), largest first, ties by index: an
  * insertion into a list of k instead of sorting every feature group of every candidate.
  */
-function largest(values: Float64Array, k: number): number[] {
+function largest(values: Float64Array, k: number, skip: (group: number) => boolean): number[] {
   const top: number[] = [];
   for (let g = 0; g < values.length; g++) {
     const size = Math.abs(values[g]!);
-    if (!(size > 1e-6)) continue;
+    if (!(size > 1e-6) || skip(g)) continue;
     if (top.length === k && size <= Math.abs(values[top[k - 1]!]!)) continue;
     let at = top.length;
     while (at > 0 && Math.abs(values[top[at - 1]!]!) < size) at--;
@@ -251,16 +285,25 @@ export async function explainPredictions(
   return Array.from({ length: data.features.rows }, (_, row): Explanation => {
     sums.fill(0);
     for (let j = 0; j < d; j++) sums[groupOfColumn[j]!]! += attributions[row * d + j]!;
+    const tagIndex = data.tagIndices[row]!;
+    const raw = data.raw[row]!;
+    const medians = o.holderMedians[tagIndex] ?? null;
+    const skip = (g: number) => isMedian(specs.get(groups[g]!), raw[groups[g]!]);
     return {
       row,
-      tag: meta.tags[data.tagIndices[row]!]!,
-      contributions: largest(sums, o.topK).map((g): Contribution => {
+      tag: meta.tags[tagIndex]!,
+      contributions: largest(sums, o.topK, skip).map((g): Contribution => {
         const contribution = sums[g]!;
         const feature = groups[g]!;
         const spec = specs.get(feature);
         let text: string;
         if (spec) {
-          text = describeFeature(spec, data.raw[row]![feature], o);
+          const median = medians?.[feature];
+          const holders =
+            median === undefined
+              ? null
+              : { tag: o.tagNames[tagIndex] ?? meta.tags[tagIndex]!, median };
+          text = describeFeature(spec, raw[feature], o, holders);
         } else {
           // The nearest centroid is the smallest distance column.
           let nearest = 0;

@@ -15,6 +15,7 @@ import {
   type ScoreOptions,
   type ScoringModel,
 } from '../../src/jobs/scoring/index.js';
+import { precisionAt } from '../../src/jobs/scoring/scorer.js';
 import { trainModels } from '../../src/jobs/train.job.js';
 import { decideTags, loadClassifier, predictTags } from '../../src/ml/classifier/index.js';
 import { explainPredictions } from '../../src/ml/explain.js';
@@ -160,6 +161,10 @@ describe('scoring customers for suggestions', () => {
 
     // The reference: the single-threaded computation, straight from src/ml.
     const decisions = decideTags(classifier, probabilities);
+    const holders = JSON.parse(
+      await fs.readFile(path.join(model.artifactDir, 'holders.json'), 'utf8'),
+    ) as { tags: Record<string, Record<string, number>> };
+    expect(Object.keys(holders.tags)).toEqual(classifier.meta.tags);
     const set = await new FeatureRepository(t.app.orm.em.fork()).loadFeatureSet();
     const explanations = await explainPredictions(
       { classifier, preprocessor },
@@ -175,6 +180,8 @@ describe('scoring customers for suggestions', () => {
         ...EXPLAIN,
         clusterLabels: model.clusterLabels,
         ...featureWording(featureDefinitions(set)),
+        tagNames: model.tagNames,
+        holderMedians: classifier.meta.tags.map((tag) => holders.tags[tag] ?? null),
       },
     );
     expected = decisions.map((d, i) => {
@@ -189,6 +196,7 @@ describe('scoring customers for suggestions', () => {
         explanation: {
           cluster: model.clusterLabels[cluster],
           contributions: explanations[i]!.contributions,
+          precision: precisionAt(classifier.meta.evaluations[d.tagIndex]!.curve, d.confidence),
         },
       };
     });
@@ -224,6 +232,7 @@ describe('scoring customers for suggestions', () => {
         customerValue: want.customerValue,
       });
       expect(row.explanation.cluster).toBe(want.explanation.cluster);
+      expect(row.explanation.precision).toBeCloseTo(want.explanation.precision!, 4);
       expect(row.explanation.contributions).toEqual(
         want.explanation.contributions.map(({ direction: _, ...c }: any) => ({
           ...c,

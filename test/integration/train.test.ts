@@ -45,7 +45,14 @@ describe('training and the model registry', () => {
       'wine-lover',
     ]);
     // The demo personas carry signal the model must find, even on 600 customers and 40 epochs.
-    for (const m of first.metrics) expect(m.rocAuc).toBeGreaterThan(0.6);
+    for (const m of first.metrics) expect(m.rocAuc ?? m.estimatedRocAuc).toBeGreaterThan(0.6);
+    // Interests are tagged for some holders only (PU); value tiers in an exclusive category, so
+    // a customer tagged with one tier is known not to hold the others (KNOWN).
+    expect(Object.fromEntries(first.metrics.map((m) => [m.tag, m.mode]))).toEqual({
+      'high-value': 'KNOWN',
+      'meat-lover': 'PU',
+      'wine-lover': 'PU',
+    });
   });
 
   it('writes the artifacts and registers a CANDIDATE with clusters and assignments', async () => {
@@ -54,6 +61,19 @@ describe('training and the model registry', () => {
     );
     expect(manifest).toMatchObject({ version: first.version, seed: 7, backend: first.backend });
     await fs.access(path.join(modelsDir, first.version, 'classifier', 'model.json'));
+    const split = JSON.parse(
+      await fs.readFile(path.join(modelsDir, first.version, 'split.json'), 'utf8'),
+    );
+    const [meta] = await t.sql<{ params: { classifier: { rows: Record<string, number> } } }>(
+      'select params from model_version where id = ?',
+      [first.modelVersionId],
+    );
+    expect(split.validation).toHaveLength(meta!.params.classifier.rows.validation!);
+    expect(split.test).toHaveLength(meta!.params.classifier.rows.test!);
+    const holders = JSON.parse(
+      await fs.readFile(path.join(modelsDir, first.version, 'holders.json'), 'utf8'),
+    );
+    expect(holders.tags['wine-lover'].spend_365d).toBeGreaterThan(0);
     const data = await t.ok(
       `{ modelVersions { totalCount edges { node { version status seed backend metrics clusters { label size } } } } }`,
     );
@@ -68,6 +88,29 @@ describe('training and the model registry', () => {
       [first.modelVersionId],
     );
     expect(assigned!.n).toBe(600);
+  });
+
+  it('shows each tag’s labels and evaluation over GraphQL', async () => {
+    const data = await t.ok(
+      `{ tags(first: 100) { edges { node { key labels { positives negatives unlabelled } } } }
+         modelVersions(first: 10) { edges { node { id tagEvaluations { tag mode positives negatives unlabelled
+           heldOutCustomers precision estimatedPrecision precisionInterval { low high } confident reason method
+           labelFrequency { value } } } } } }`,
+    );
+    const labels = Object.fromEntries(data.tags.edges.map((e: any) => [e.node.key, e.node.labels]));
+    const [counts] = await t.sql<{ n: number }>('select count(*)::int as n from customer');
+    expect(labels['high-value'].positives + labels['high-value'].negatives).toBeGreaterThan(0);
+    for (const key of ['high-value', 'wine-lover']) {
+      const { positives, negatives, unlabelled } = labels[key];
+      expect(positives + negatives + unlabelled).toBe(counts!.n);
+    }
+    expect(labels['wine-lover'].negatives).toBe(0);
+    const version = data.modelVersions.edges.find((e: any) => e.node.id === first.modelVersionId);
+    const byTag = Object.fromEntries(version.node.tagEvaluations.map((e: any) => [e.tag, e]));
+    expect(byTag['wine-lover']).toMatchObject({ mode: 'PU', precision: null });
+    expect(byTag['wine-lover'].method).toMatch(/label frequency c = /);
+    expect(byTag['high-value']).toMatchObject({ mode: 'KNOWN', estimatedPrecision: null });
+    expect(byTag['high-value'].positives).toBe(labels['high-value'].positives);
   });
 
   it('promotes one version at a time and rolls back by promoting an older one', async () => {

@@ -1,8 +1,9 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import {
-  loadClassifier,
+  type CurvePoint,
   decideTags,
+  loadClassifier,
   predictTags,
   type TagClassifier,
 } from '../../ml/classifier/index.js';
@@ -15,11 +16,13 @@ import {
   type FeatureRow,
   type Preprocessor,
 } from '../../ml/preprocessing.js';
+import { HOLDERS_FILE, type HolderMedians } from '../holder-medians.js';
 
 /** Everything a worker needs to score; plain data, sent once as workerData. */
 export interface ScorerConfig {
   artifactDir: string;
   tagIds: readonly string[];
+  tagNames: readonly string[];
   clusterIds: readonly string[];
   clusterLabels: readonly string[];
   valueFeature: string | null;
@@ -27,6 +30,8 @@ export interface ScorerConfig {
   descriptions: Readonly<Record<string, string>>;
   /** Wording of a missing value, where the definition gives one. */
   missing: Readonly<Record<string, string>>;
+  /** Features whose values are shares (0–1), worded as percentages. */
+  shares: readonly string[];
   /** null: no explanations (the column is \N). */
   explain: { topK: number; steps: number; batchSize: number } | null;
 }
@@ -36,6 +41,8 @@ export interface Scorer {
   readonly preprocessor: Preprocessor;
   readonly kmeans: KMeansModel;
   readonly classifier: TagClassifier;
+  /** Per model tag index, the holders' median of each numeric feature (holders.json), or null. */
+  readonly holderMedians: (Record<string, number> | null)[];
 }
 
 /** Raised for anything wrong with a model folder, naming the file. */
@@ -55,6 +62,19 @@ async function readJson(dir: string, file: string): Promise<unknown> {
       cause: error,
     });
   }
+}
+
+/**
+ * The held-out precision of a tag's suggestions at or above `confidence`: the curve point with the
+ * lowest threshold that is still at least `confidence` (the curve runs strict to lenient).
+ */
+export function precisionAt(curve: readonly CurvePoint[], confidence: number): number | null {
+  let at: CurvePoint | null = null;
+  for (const point of curve) {
+    if (point.threshold < confidence) break;
+    at = point;
+  }
+  return at?.precision ?? curve[0]?.precision ?? null;
 }
 
 /**
@@ -101,7 +121,16 @@ export async function createScorer(config: ScorerConfig): Promise<Scorer> {
       `model ${dir} does not match the scoring input: ${problems.join('; ')}`,
     );
   }
-  return { config, preprocessor, kmeans, classifier };
+  // holders.json came with honest metrics; a folder without it is worded against everyone only.
+  const holders = (await fs
+    .readFile(path.join(dir, HOLDERS_FILE), 'utf8')
+    .then((text) => JSON.parse(text) as HolderMedians)
+    .catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') return null;
+      throw new ArtifactError(`cannot read ${path.join(dir, HOLDERS_FILE)}: ${error.message}`);
+    })) ?? { tags: {} };
+  const holderMedians = meta.tags.map((tag) => holders.tags[tag] ?? null);
+  return { config, preprocessor, kmeans, classifier, holderMedians };
 }
 
 const COPY_ESCAPES: Record<string, string> = {
@@ -209,6 +238,9 @@ export async function scoreFeatureRows(scorer: Scorer, batch: FeatureBatch): Pro
         clusterLabels: config.clusterLabels,
         descriptions: config.descriptions,
         missing: config.missing,
+        shares: config.shares,
+        holderMedians: scorer.holderMedians,
+        tagNames: config.tagNames,
       },
     );
     explanations = explained.map((e, i) => {
@@ -220,7 +252,18 @@ export async function scoreFeatureRows(scorer: Scorer, batch: FeatureBatch): Pro
         contribution: rounded(c.contribution),
         text: c.text,
       }));
-      return escapeCopyText(JSON.stringify({ cluster: label, contributions }));
+      const d = decisions[i]!;
+      const evaluation = classifier.meta.evaluations[d.tagIndex]!;
+      const precision = precisionAt(evaluation.curve, d.confidence);
+      return escapeCopyText(
+        JSON.stringify({
+          cluster: label,
+          contributions,
+          ...(precision === null
+            ? {}
+            : { precision: rounded(precision), precisionEstimated: evaluation.mode === 'PU' }),
+        }),
+      );
     });
   }
 

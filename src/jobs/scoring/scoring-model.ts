@@ -41,11 +41,12 @@ export async function loadScoringModel(
     });
   }
   if (tags.length === 0) throw new ArtifactError(`${modelFile} names no tags`);
-  const { rows: tagRows } = await client.query<{ id: string; key: string }>(
-    'select id::text as id, key from tag where key = any($1::text[])',
+  const { rows: tagRows } = await client.query<{ id: string; key: string; name: string }>(
+    'select id::text as id, key, name from tag where key = any($1::text[])',
     [tags],
   );
   const idOf = new Map(tagRows.map((t) => [t.key, t.id]));
+  const nameOf = new Map(tagRows.map((t) => [t.key, t.name]));
   const missing = tags.filter((key) => !idOf.has(key));
   if (missing.length > 0) throw new NotFoundError('Tag', missing.join(', '));
   const { rows: clusters } = await client.query<{ id: string; index: number; label: string }>(
@@ -65,6 +66,7 @@ export async function loadScoringModel(
     artifactDir,
     featureSetVersion: version.featureSchema.featureSetVersion,
     tagIds: tags.map((key) => idOf.get(key)!),
+    tagNames: tags.map((key) => nameOf.get(key)!),
     clusterIds: clusters.map((c) => c.id),
     clusterLabels: clusters.map((c) => c.label),
     valueFeature,

@@ -18,6 +18,8 @@ export interface ScoringModel {
   featureSetVersion: number;
   /** Tag id (bigint as string) per model tag index, in the classifier's meta.tags order. */
   tagIds: string[];
+  /** Tag name per model tag index, for explanations ("holders of Wine lover"). */
+  tagNames: string[];
   /** Cluster row id per k-means cluster index. */
   clusterIds: string[];
   /** Label per cluster index. */
@@ -117,13 +119,13 @@ function validateCustomerIds(ids: readonly string[]): void {
  */
 async function loadWording(
   client: pg.Client,
-): Promise<Pick<ScorerConfig, 'descriptions' | 'missing'>> {
+): Promise<Pick<ScorerConfig, 'descriptions' | 'missing' | 'shares'>> {
   const { rows } = await client.query<{ value: Record<string, unknown> }>(
     `select value from app_state where key = 'feature_set'`,
   );
   const stored = Object.entries(rows[0]?.value ?? {}).filter(([key]) => key !== 'version');
   const parsed = featureSetSchema.safeParse(Object.fromEntries(stored));
-  if (!parsed.success) return { descriptions: {}, missing: {} };
+  if (!parsed.success) return { descriptions: {}, missing: {}, shares: [] };
   return featureWording(featureDefinitions({ version: 0, ...parsed.data }));
 }
 
@@ -306,6 +308,7 @@ async function score(options: ScoreOptions, sink: NodeJS.WritableStream): Promis
     const config: ScorerConfig = {
       artifactDir: model.artifactDir,
       tagIds: model.tagIds,
+      tagNames: model.tagNames,
       clusterIds: model.clusterIds,
       clusterLabels: model.clusterLabels,
       valueFeature: model.valueFeature,

@@ -57,6 +57,8 @@ export interface FeatureDefinition {
   description: string;
   /** How a missing value reads when it means something (no purchases yet), not "unknown". */
   missing?: string;
+  /** A share of a whole (0–1): explanations word it as a percentage. */
+  share?: true;
   /** SQL over `c` (customer), `ev` (the per-customer event aggregates) and `p.as_of`. */
   sql: string;
 }
@@ -124,6 +126,10 @@ export function featureDefinitions(set: FeatureSet): FeatureDefinition[] {
     sql,
     ...(missing === undefined ? {} : { missing }),
   });
+  const share = (name: string, description: string, sql: string, missing: string) => ({
+    ...n(name, description, sql, missing),
+    share: true as const,
+  });
   const categories = set.spendCategories ?? [];
   const profile: Record<ProfileFeature, FeatureDefinition> = {
     age: n('age', 'age in years', `extract(year from p.as_of)::int - c.birth_year`),
@@ -167,7 +173,7 @@ export function featureDefinitions(set: FeatureSet): FeatureDefinition[] {
       'no purchases yet, so no average purchase amount',
     ),
     ...categories.map((category, i) =>
-      n(
+      share(
         `spend_share_${slug(category)}`,
         `share of spend on ${category}`,
         ratio(`ev.spend_cat_${i}`, 'ev.spend_all'),
@@ -175,7 +181,7 @@ export function featureDefinitions(set: FeatureSet): FeatureDefinition[] {
       ),
     ),
     ...CHANNELS.map((ch) =>
-      n(
+      share(
         `channel_share_${ch.toLowerCase()}`,
         `share of events in channel ${ch}`,
         ratio(`ev.channel_${ch.toLowerCase()}::numeric`, 'ev.channel_events'),
@@ -219,9 +225,11 @@ export function featureDefinitions(set: FeatureSet): FeatureDefinition[] {
 export function featureWording(definitions: readonly FeatureDefinition[]): {
   descriptions: Record<string, string>;
   missing: Record<string, string>;
+  shares: string[];
 } {
   return {
     descriptions: Object.fromEntries(definitions.map((d) => [d.name, d.description])),
+    shares: definitions.filter((d) => d.share).map((d) => d.name),
     missing: Object.fromEntries(
       definitions.flatMap((d) => (d.missing === undefined ? [] : [[d.name, d.missing]])),
     ),

@@ -40,6 +40,10 @@ export interface SuggestionExplanation {
   cluster?: string | null;
   /** Without direction (the sign of the contribution) when written by a scoring run. */
   contributions?: { feature: string; direction?: string; contribution: number; text: string }[];
+  /** Held-out precision of the tag's suggestions at or above this one's confidence. */
+  precision?: number;
+  /** Whether that precision is a PU estimate rather than counted on known labels. */
+  precisionEstimated?: boolean;
 }
 
 /**

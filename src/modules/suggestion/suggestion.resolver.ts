@@ -263,6 +263,8 @@ export class SuggestionResolver {
       text: s.explanation?.text ?? explanationText(contributions, cluster),
       cluster,
       contributions,
+      precision: s.explanation?.precision ?? null,
+      precisionIsEstimate: s.explanation?.precisionEstimated ?? null,
     };
   }
 }

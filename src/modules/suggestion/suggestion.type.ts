@@ -60,6 +60,20 @@ export class ExplanationType {
 
   @Field(() => [ContributionType], { description: 'Largest first' })
   contributions!: ContributionType[];
+
+  @Field(() => Float, {
+    nullable: true,
+    description:
+      'Of this tag’s suggestions at or above this confidence, the share that were right on customers held out from training (see precisionIsEstimate); null for cluster suggestions',
+  })
+  precision!: number | null;
+
+  @Field(() => Boolean, {
+    nullable: true,
+    description:
+      'true: precision is estimated from positive and unlabelled customers (the tag had too few known negatives), not counted',
+  })
+  precisionIsEstimate!: boolean | null;
 }
 
 @ObjectType('TagSuggestion', { description: 'A proposed tag awaiting (or past) review' })

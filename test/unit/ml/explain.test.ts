@@ -149,6 +149,36 @@ describe('explainPredictions', () => {
     expect(words.region).toBe('region is unknown');
   });
 
+  it('compares the customer with the tag’s holders and everyone, shares as percentages', async () => {
+    const [explanation] = await explain([0], {
+      topK: 4,
+      holderMedians: [{ spend_90d: 120, visits: 0.35 }],
+      tagNames: ['Big spender'],
+      shares: ['visits'],
+    });
+    const texts = Object.fromEntries(explanation!.contributions.map((c) => [c.feature, c.text]));
+    const spec = (name: string) =>
+      preprocessor.features.find((f) => f.name === name) as { median: number };
+    expect(texts.spend_90d).toBe(
+      `spend 90d is ${String(rows[0]!.spend_90d)}; holders of Big spender: 120, everyone: ${spec('spend_90d').median}`,
+    );
+    const pct = (share: number) =>
+      `${new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 }).format(share * 100)} %`;
+    expect(texts.visits).toBe(
+      `visits is ${pct(rows[0]!.visits as number)}; holders of Big spender: 35 %, everyone: ${pct(spec('visits').median)}`,
+    );
+  });
+
+  it('gives no reason whose value is just everyone’s median', async () => {
+    const median = (preprocessor.features.find((f) => f.name === 'visits') as { median: number })
+      .median;
+    const typical = rows.findIndex((r) => r.visits === median);
+    const unusual = rows.findIndex((r) => Math.abs((r.visits as number) - median) > 5);
+    const [atMedian, away] = await explain([typical, unusual], { topK: 10 });
+    expect(atMedian!.contributions.map((c) => c.feature)).not.toContain('visits');
+    expect(away!.contributions.map((c) => c.feature)).toContain('visits');
+  });
+
   it('leaves no tensors behind', async () => {
     await explain([0, 1]);
     await predictTags(classifier, features);
