@@ -133,6 +133,7 @@ export async function trainModels(orm: MikroORM, options: TrainOptions = {}): Pr
       labels,
       trainOnly,
       groups: tags.map((t) => t.categoryId),
+      exclusive: tags.map((t) => (t.exclusive ? t.categoryId : null)),
     },
     {
       seed,
@@ -262,6 +263,7 @@ interface LabelTag {
   id: string;
   key: string;
   categoryId: string;
+  exclusive: boolean;
 }
 
 async function loadLabels(
@@ -270,7 +272,8 @@ async function loadLabels(
   keys: string[] | undefined,
 ) {
   const candidates = await em.execute<LabelTag[]>(
-    `select t.id, t.key, t.category_id as "categoryId" from tag t join tag_category c on c.id = t.category_id
+    `select t.id, t.key, t.category_id as "categoryId", c.exclusive
+     from tag t join tag_category c on c.id = t.category_id
      where t.status = 'ACTIVE' and ${keys ? 't.key = any(?::text[])' : 'c.suggestable'}
      order by t.key`,
     keys ? [textArray(keys)] : [],

@@ -85,6 +85,12 @@ export interface EvaluationInput {
   /** Tags of one group were labelled by the same process; PU tags may pool their estimates. */
   group: string;
   /**
+   * Per held-out row, 0 where another tag of the same exclusive category scores higher: a scoring
+   * run suggests only the best tag of such a category, so those rows are never suggested this
+   * one, and the precision promised must be that of what gets suggested. Absent: all 1.
+   */
+  wins?: Uint8Array;
+  /**
    * Measure at this threshold instead of choosing one (a stored version's, to compare versions on
    * the same customers); null: the version has none, so the tag is measured but not confident.
    */
@@ -108,6 +114,19 @@ interface Candidate {
  * `minTruePositives` positives above it: one lucky customer at the top is not precision. With a
  * given threshold, the point at it instead (the customers scoring at or above it).
  */
+/**
+ * Scores as a suggestion rule sees them: a row that loses its exclusive category drops below
+ * every threshold (−1; probabilities are ≥ 0), and the point where all rows pass is left out.
+ */
+function suggestionCurve(
+  scores: Float32Array,
+  labels: ArrayLike<number>,
+  wins: Uint8Array | undefined,
+) {
+  const ruled = wins ? scores.map((v, i) => (wins[i] ? v : -1)) : scores;
+  return thresholdCurve(ruled, labels).filter((m) => m.threshold >= 0);
+}
+
 function lowestReaching(
   candidates: readonly Candidate[],
   target: number,
@@ -181,7 +200,7 @@ function evaluateKnown(input: EvaluationInput, o: ClassifierOptions): TagEvaluat
     base.reason = `only ${positives} positive(s) among held-out customers; need ≥ ${o.minTruePositives}`;
     return base;
   }
-  const candidates: Candidate[] = thresholdCurve(scores, known).map((m) => ({
+  const candidates: Candidate[] = suggestionCurve(scores, known, input.wins).map((m) => ({
     threshold: m.threshold,
     precision: m.precision,
     recall: m.recall,
@@ -212,12 +231,13 @@ function evaluateKnown(input: EvaluationInput, o: ClassifierOptions): TagEvaluat
  * get suggestions), with their scores and whether they are labelled holders.
  */
 function puPopulation(input: EvaluationInput) {
-  const { scores, labels } = input;
+  const { scores, labels, wins } = input;
   const rows: number[] = [];
   for (let i = 0; i < labels.length; i++) if (labels[i] !== 0) rows.push(i);
   return {
     scores: Float32Array.from(rows, (i) => scores[i]!),
     labelled: Float32Array.from(rows, (i) => (labels[i] === 1 ? 1 : 0)),
+    wins: wins && Uint8Array.from(rows, (i) => wins[i]!),
   };
 }
 
@@ -227,7 +247,7 @@ function evaluatePu(
   c: TagLabelFrequency | null,
 ): TagEvaluation {
   const { scores, labels, measurable, targetPrecision: target } = input;
-  const { scores: s, labelled } = puPopulation(input);
+  const { scores: s, labelled, wins } = puPopulation(input);
   const total = labelled.reduce((n, y) => n + y, 0);
   const negatives = labels.reduce((n, y, i) => n + (y === 0 && measurable[i] ? 1 : 0), 0);
   const base = baseEvaluation(input, { customers: scores.length, positives: total, negatives });
@@ -269,7 +289,7 @@ function evaluatePu(
       `(e.g. \`import tags --complete\`) would let it be measured instead`;
     return base;
   }
-  const candidates: Candidate[] = thresholdCurve(s, labelled).map((m) => {
+  const candidates: Candidate[] = suggestionCurve(s, labelled, wins).map((m) => {
     const flagged = m.truePositives + m.falsePositives;
     return {
       threshold: m.threshold,

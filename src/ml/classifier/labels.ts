@@ -21,6 +21,11 @@ export interface ClassifierData {
    * one category), so PU tags may pool their label-frequency estimates (ml/pu.ts).
    */
   groups?: readonly string[];
+  /**
+   * Per tag, optional: the exclusive category it belongs to (a customer holds at most one of its
+   * tags, and is suggested at most the best one), or null.
+   */
+  exclusive?: readonly (string | null)[];
 }
 
 /**
@@ -63,6 +68,9 @@ export function validateData(data: ClassifierData): void {
   }
   if (data.groups && data.groups.length !== tags.length) {
     throw new RangeError(`${data.groups.length} groups for ${tags.length} tags`);
+  }
+  if (data.exclusive && data.exclusive.length !== tags.length) {
+    throw new RangeError(`${data.exclusive.length} exclusive categories for ${tags.length} tags`);
   }
   if (trainOnly) {
     if (trainOnly.length !== labels.length) {

@@ -50,6 +50,32 @@ function rowsOf<T extends Float32Array | Uint8Array>(values: T, t: number, rows:
 }
 
 /**
+ * Per tag of an exclusive group (null otherwise), per row: 1 where it scores highest of its group
+ * (ties to the first), the only tag of the group a scoring run would suggest there.
+ */
+function exclusiveWins(
+  probabilities: Float32Array,
+  t: number,
+  exclusive: readonly (string | null)[] | undefined,
+): (Uint8Array | null)[] {
+  const rows = probabilities.length / t;
+  return Array.from({ length: t }, (_, j) => {
+    const group = exclusive?.[j] ?? null;
+    if (group === null) return null;
+    const rivals = exclusive!.flatMap((g, k) => (k !== j && g === group ? [k] : []));
+    return Uint8Array.from({ length: rows }, (_v, i) =>
+      rivals.every(
+        (k) =>
+          probabilities[i * t + k]! < probabilities[i * t + j]! ||
+          (probabilities[i * t + k] === probabilities[i * t + j] && j < k),
+      )
+        ? 1
+        : 0,
+    );
+  });
+}
+
+/**
  * Trains the multi-label classifier and measures it honestly. Each tag is learnt in its own
  * label mode (see LabelMode). Rows are split, stratified per tag, into training, validation (early
  * stopping only) and test; thresholds and every reported metric come from the held-out rows
@@ -184,6 +210,7 @@ export async function trainClassifier(
   const heldOutLabels = selectRowValues(prepared.labels, t, heldOutRows);
   const heldOutMeasurable = rowsOf(prepared.measurable, t, heldOutRows);
   const targetPrecisions = tags.map((tag) => o.targetPrecisionByTag[tag] ?? o.targetPrecision);
+  const wins = exclusiveWins(heldOutProbabilities, t, data.exclusive);
   const evaluations = evaluateTags(
     tags.map((tag, j) => ({
       tag,
@@ -194,6 +221,7 @@ export async function trainClassifier(
       labels: column(heldOutLabels, t, j),
       measurable: column(heldOutMeasurable, t, j),
       group: data.groups?.[j] ?? tag,
+      ...(wins[j] ? { wins: wins[j] } : {}),
     })),
     o,
   ).map((evaluation, j) => ({ ...evaluation, note: modeNote(counts[j]!, modes[j]!, o) }));
