@@ -95,6 +95,7 @@ const metaSchema = z.object({
   epochs: z.number(),
   bestEpoch: z.number(),
   evaluations: z.array(evaluationSchema),
+  exclusive: z.array(z.string().nullable()),
   params: z.object({
     hiddenUnits: z.array(z.number()),
     linearPath: z.boolean(),
@@ -130,7 +131,8 @@ export async function loadClassifier(dir: string): Promise<TagClassifier> {
   const meta = userDefinedMetadata.tagwise;
   if (
     meta.columnMeans.length !== meta.columns.length ||
-    meta.thresholds.length !== meta.tags.length
+    meta.thresholds.length !== meta.tags.length ||
+    meta.exclusive.length !== meta.tags.length
   ) {
     throw new TypeError(`${path.join(dir, MODEL_FILE)}: metadata sizes disagree`);
   }

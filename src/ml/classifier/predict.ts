@@ -1,5 +1,6 @@
 import { initBackend } from '../backend.js';
 import { assertFiniteMatrix, type Matrix } from '../matrix.js';
+import { exclusiveWins } from './exclusive.js';
 import { predictProbabilities } from './network.js';
 import type { TagClassifier } from './types.js';
 
@@ -42,17 +43,22 @@ export interface TagDecision {
   confidence: number;
 }
 
-/** The (row, tag) pairs to suggest: confident tags whose probability reaches their threshold. */
+/**
+ * The (row, tag) pairs to suggest: confident tags whose probability reaches their threshold, and
+ * in an exclusive category only the tag the model rates highest (see exclusiveWins).
+ */
 export function decideTags(model: TagClassifier, probabilities: Float32Array): TagDecision[] {
-  const { tags, thresholds } = model.meta;
+  const { tags, thresholds, exclusive } = model.meta;
   const t = tags.length;
   if (probabilities.length % t !== 0) throw new RangeError('probabilities are not rows × tags');
+  const wins = exclusiveWins(probabilities, exclusive);
   const out: TagDecision[] = [];
   for (let row = 0; row < probabilities.length / t; row++) {
     for (let j = 0; j < t; j++) {
       const threshold = thresholds[j];
       const confidence = probabilities[row * t + j]!;
-      if (threshold !== null && threshold !== undefined && confidence >= threshold) {
+      const won = wins[j]?.[row] ?? 1;
+      if (threshold !== null && threshold !== undefined && confidence >= threshold && won) {
         out.push({ row, tag: tags[j]!, tagIndex: j, confidence });
       }
     }

@@ -3,6 +3,7 @@ import { initBackend } from '../backend.js';
 import { columnMeans, selectRows, selectRowValues } from '../matrix.js';
 import { createRng, deriveSeed, permutation } from '../random.js';
 import { evaluateTags } from './evaluate.js';
+import { exclusiveWins } from './exclusive.js';
 import {
   chooseMode,
   type ClassifierData,
@@ -47,32 +48,6 @@ function rowsOf<T extends Float32Array | Uint8Array>(values: T, t: number, rows:
   for (let i = 0; i < rows.length; i++)
     out.set(values.subarray(rows[i]! * t, (rows[i]! + 1) * t), i * t);
   return out;
-}
-
-/**
- * Per tag of an exclusive group (null otherwise), per row: 1 where it scores highest of its group
- * (ties to the first), the only tag of the group a scoring run would suggest there.
- */
-function exclusiveWins(
-  probabilities: Float32Array,
-  t: number,
-  exclusive: readonly (string | null)[] | undefined,
-): (Uint8Array | null)[] {
-  const rows = probabilities.length / t;
-  return Array.from({ length: t }, (_, j) => {
-    const group = exclusive?.[j] ?? null;
-    if (group === null) return null;
-    const rivals = exclusive!.flatMap((g, k) => (k !== j && g === group ? [k] : []));
-    return Uint8Array.from({ length: rows }, (_v, i) =>
-      rivals.every(
-        (k) =>
-          probabilities[i * t + k]! < probabilities[i * t + j]! ||
-          (probabilities[i * t + k] === probabilities[i * t + j] && j < k),
-      )
-        ? 1
-        : 0,
-    );
-  });
 }
 
 /**
@@ -210,7 +185,8 @@ export async function trainClassifier(
   const heldOutLabels = selectRowValues(prepared.labels, t, heldOutRows);
   const heldOutMeasurable = rowsOf(prepared.measurable, t, heldOutRows);
   const targetPrecisions = tags.map((tag) => o.targetPrecisionByTag[tag] ?? o.targetPrecision);
-  const wins = exclusiveWins(heldOutProbabilities, t, data.exclusive);
+  const exclusive = data.exclusive ? [...data.exclusive] : tags.map(() => null);
+  const wins = exclusiveWins(heldOutProbabilities, exclusive);
   const evaluations = evaluateTags(
     tags.map((tag, j) => ({
       tag,
@@ -238,6 +214,7 @@ export async function trainClassifier(
     epochs: history.length,
     bestEpoch: best.epoch,
     evaluations,
+    exclusive,
     params: {
       hiddenUnits: [...o.hiddenUnits],
       linearPath: o.linearPath,

@@ -19,6 +19,8 @@ export interface ClassifierMeta {
   bestEpoch: number;
   /** Per tag, on held-out customers; see TagEvaluation. */
   evaluations: TagEvaluation[];
+  /** Per tag, its exclusive category or null: only the best of such a category is suggested. */
+  exclusive: (string | null)[];
   params: {
     hiddenUnits: number[];
     linearPath: boolean;
