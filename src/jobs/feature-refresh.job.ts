@@ -1,5 +1,9 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
-import { TOP_SPEND_CATEGORIES, type FeatureSet } from '../modules/feature/feature.definitions.js';
+import {
+  TOP_ENGAGEMENT_CATEGORIES,
+  TOP_SPEND_CATEGORIES,
+  type FeatureSet,
+} from '../modules/feature/feature.definitions.js';
 import { FeatureRepository } from '../modules/feature/feature.repository.js';
 import { Rule } from '../modules/rule/rule.entity.js';
 import { runRules } from './rules.job.js';
@@ -56,7 +60,9 @@ export async function refreshFeatures(
     };
   }
 
-  if (set.spendCategories === null) set = await freezeSpendCategories(repository, set);
+  if (set.spendCategories === null || set.engagementCategories === null) {
+    set = await freezeCategories(repository, set);
+  }
   // Queue entries committed from here on are for changes this refresh may not see.
   await repository.clearQueue();
   const range = await repository.customerIdRange();
@@ -97,14 +103,23 @@ async function rulesAfterRefresh(
   return { ruleRunId: run.id };
 }
 
-async function freezeSpendCategories(
+/**
+ * Fixes the categories left open (null) to the top ones by spend and by engagement, under a new
+ * version: features are only comparable between customers while their categories stay the same.
+ */
+async function freezeCategories(
   repository: FeatureRepository,
   set: FeatureSet,
 ): Promise<FeatureSet> {
+  const top = await repository.topCategories({
+    spend: TOP_SPEND_CATEGORIES,
+    engagement: TOP_ENGAGEMENT_CATEGORIES,
+  });
   const frozen = {
     ...set,
     version: set.version + 1,
-    spendCategories: await repository.topSpendCategories(TOP_SPEND_CATEGORIES),
+    spendCategories: set.spendCategories ?? top.bySpend,
+    engagementCategories: set.engagementCategories ?? top.byEngagement,
   };
   await repository.saveFeatureSet(frozen);
   return frozen;

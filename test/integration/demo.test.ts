@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/env.js';
 import { createLogger } from '../../src/config/logger.js';
 import { seedDemoOnFirstStart } from '../../src/jobs/demo-setup.job.js';
+import { demoPersona } from '../../src/modules/demo/demo.generator.js';
 import { seedDemo } from '../../src/modules/demo/demo.service.js';
 import { createTestApp, type TestApp } from '../support/app.js';
 
@@ -26,6 +27,21 @@ describe('demo data', () => {
     expect(again).toEqual({ categories: 0, tags: 0, customers: 0, appliedTags: 0, events: 0 });
     const [events] = await t.sql<{ n: number }>('select count(*)::int as n from event');
     expect(events!.n).toBe(first.events);
+
+    // Customers joined when their persona says, and browse in their interests before and besides buying.
+    const persona = demoPersona(3, 17);
+    const [joined] = await t.sql<{ days: number }>(
+      `select extract(epoch from now() - first_seen_at) / 86400 as days from customer
+       where external_id = ?`,
+      [persona.externalId],
+    );
+    expect(joined!.days).toBeCloseTo(persona.tenureDays, 1);
+    const [engagement] = await t.sql<{ categorised: number; all: number }>(
+      `select count(category)::int as categorised, count(*)::int as all from event
+       where type in ('PAGE_VIEW', 'DOWNLOAD', 'EMAIL_CLICK', 'EVENT_ATTENDANCE')`,
+    );
+    expect(engagement!.categorised).toBe(engagement!.all);
+    expect(engagement!.all / 300).toBeGreaterThan(5);
 
     const [history] = await t.sql<{ n: number }>(`select count(*)::int as n from tag_history`);
     expect(history!.n).toBe(first.appliedTags);

@@ -29,18 +29,30 @@ describe('customer features', () => {
   beforeAll(async () => {
     t = await createTestApp();
     ids = await createCustomers(t, [
-      { externalId: 'fa' },
+      { externalId: 'fa', attributes: { broken: '2026-06-01' } },
       {
         externalId: 'fb',
         birthYear: 1990,
         region: 'East China',
-        attributes: { income: 42000, education: 'PhD', enrolled_at: '2026-06-20', broken: 'x' },
+        attributes: {
+          income: 42000,
+          education: 'PhD',
+          enrolled_at: '2026-06-20',
+          broken: 'x',
+          vip: true,
+        },
       },
       { externalId: 'fc' },
+      { externalId: 'fd' },
     ]);
     await t.sql(`update customer set created_at = ?`, [daysBefore(100)]);
+    // Signed up long before this CRM knew them: tenure counts from then.
+    await t.sql(`update customer set first_seen_at = ? where external_id = 'fd'`, [
+      daysBefore(400),
+    ]);
     await new FeatureService(t.app.orm.em.fork()).configure({
       spendCategories: ['wine', 'meat'],
+      engagementCategories: ['wine', 'meat'],
       profile: ['age', 'region'],
       numericAttributes: ['income'],
       categoricalAttributes: ['education'],
@@ -53,6 +65,12 @@ describe('customer features', () => {
       amount,
       category,
       channel,
+    });
+    const engaged = (type: string, d: number, category: string | null) => ({
+      customerExternalId: 'fd',
+      type,
+      occurredAt: daysBefore(d),
+      category,
     });
     await t.ok(RECORD, {
       input: [
@@ -68,6 +86,18 @@ describe('customer features', () => {
           occurredAt: daysBefore(60),
           channel: 'EMAIL',
         },
+        engaged('PAGE_VIEW', 20, 'wine'),
+        engaged('DOWNLOAD', 60, 'wine'),
+        engaged('EVENT_ATTENDANCE', 500, 'wine'),
+        engaged('EMAIL_CLICK', 100, 'meat'),
+        // A category with no features of its own still counts towards the whole.
+        engaged('PAGE_VIEW', 15, 'fish'),
+        // Not engagement with a category: no category, another type, a purchase, the future.
+        engaged('PAGE_VIEW', 5, null),
+        engaged('EMAIL_OPEN', 10, 'wine'),
+        engaged('EVENT_REGISTRATION', 10, 'wine'),
+        { ...purchase(30, 80, 'meat', 'STORE'), customerExternalId: 'fd' },
+        engaged('PAGE_VIEW', -2, 'meat'),
       ],
     });
   });
@@ -75,7 +105,7 @@ describe('customer features', () => {
 
   it('computes every feature as worked out by hand', async () => {
     const report = await refreshFeatures(t.app.orm, { mode: 'full', asOf: AS_OF });
-    expect(report).toMatchObject({ customers: 3, featureSetVersion: 2 });
+    expect(report).toMatchObject({ customers: 4, featureSetVersion: 2 });
     const values = await stored();
     const zeros = (names: string[]) => Object.fromEntries(names.map((n) => [n, 0]));
     const engagement = zeros(
@@ -106,6 +136,14 @@ describe('customer features', () => {
       avg_order_value: 50,
       spend_share_wine: 0.75,
       spend_share_meat: 0.25,
+      engagement_wine_30d: 0,
+      engagement_wine_90d: 0,
+      engagement_wine_365d: 0,
+      engagement_share_wine: null,
+      engagement_meat_30d: 0,
+      engagement_meat_90d: 0,
+      engagement_meat_365d: 0,
+      engagement_share_meat: null,
       channel_share_web: 0.5,
       channel_share_app: 0,
       channel_share_store: 0.3333,
@@ -123,7 +161,22 @@ describe('customer features', () => {
       attr_income: null,
       attr_education: null,
       attr_enrolled_at_days: null,
-      attr_broken_days: null,
+      attr_broken_days: 29,
+    });
+    // Wine: 20, 60 and 500 days ago; meat: 100 days ago; fish: 15 days ago (5 in all).
+    expect(values[ids.fd!]).toMatchObject({
+      tenure_days: 400,
+      engagement_wine_30d: 1,
+      engagement_wine_90d: 2,
+      engagement_wine_365d: 2,
+      engagement_share_wine: 0.6,
+      engagement_meat_30d: 0,
+      engagement_meat_90d: 0,
+      engagement_meat_365d: 1,
+      engagement_share_meat: 0.2,
+      spend_share_meat: 1,
+      page_view_30d: 3,
+      download_90d: 1,
     });
     expect(values[ids.fb!]).toMatchObject({
       days_since_last_purchase: null,
@@ -191,8 +244,24 @@ describe('customer features', () => {
   it('recomputes everything stale after the feature set changes', async () => {
     await new FeatureService(t.app.orm.em.fork()).configure({ spendCategories: ['wine'] });
     const report = await refreshFeatures(t.app.orm, { mode: 'incremental', asOf: AS_OF });
-    expect(report).toMatchObject({ customers: 3, featureSetVersion: 3 });
+    expect(report).toMatchObject({ customers: 4, featureSetVersion: 3 });
     expect((await stored())[ids.fa!]).not.toHaveProperty('spend_share_meat');
+  });
+
+  it('fixes open engagement categories to the most engaged-with at the next full refresh', async () => {
+    const report = await refreshFeatures(t.app.orm, { mode: 'full', asOf: AS_OF });
+    expect(report.featureSetVersion).toBe(4);
+    const { set } = await new FeatureService(t.app.orm.em.fork()).describe();
+    // Wine 3, meat 2 (one of them in the future of AS_OF, as for spend categories), fish 1.
+    expect(set).toMatchObject({
+      spendCategories: ['wine'],
+      engagementCategories: ['wine', 'meat', 'fish'],
+    });
+    expect((await stored())[ids.fd!]).toMatchObject({
+      engagement_share_wine: 0.6,
+      engagement_share_fish: 0.2,
+      engagement_fish_30d: 1,
+    });
   });
 
   it('rejects a bad feature set naming the field', async () => {
@@ -206,6 +275,41 @@ describe('customer features', () => {
     await expect(
       service.configure({ numericAttributes: ['income'], categoricalAttributes: ['income'] }),
     ).rejects.toMatchObject({ field: 'featureSet' });
+  });
+
+  it('refuses an attribute no customer has, or whose values do not fit its kind, saving nothing', async () => {
+    const service = new FeatureService(t.app.orm.em.fork());
+    const before = await service.describe();
+    const refusal = (config: Record<string, unknown>) =>
+      service.configure(config).then(
+        () => null,
+        (error: { field: string; message: string }) => ({
+          field: error.field,
+          message: error.message,
+        }),
+      );
+    expect(await refusal({ numericAttributes: ['income', 'vip'] })).toEqual({
+      field: 'featureSet.numericAttributes.1',
+      message:
+        'featureSet.numericAttributes.1: attribute "vip" holds booleans (true/false), not numbers',
+    });
+    expect(await refusal({ categoricalAttributes: ['education', 'loyalty'] })).toEqual({
+      field: 'featureSet.categoricalAttributes.1',
+      message: 'featureSet.categoricalAttributes.1: no customer has attribute "loyalty"',
+    });
+    expect(await refusal({ dateAttributes: ['education'] })).toEqual({
+      field: 'featureSet.dateAttributes.0',
+      message:
+        'featureSet.dateAttributes.0: attribute "education" holds text that is not a date, not dates',
+    });
+    expect(await refusal({ numericAttributes: ['education'] })).toMatchObject({
+      message: expect.stringMatching(/"education" holds text, not numbers$/),
+    });
+    expect(await new FeatureService(t.app.orm.em.fork()).describe()).toEqual(before);
+    // A boolean is a fine category, and one unreadable date among readable ones a missing value.
+    expect(
+      await refusal({ categoricalAttributes: ['vip'], dateAttributes: ['enrolled_at', 'broken'] }),
+    ).toBeNull();
   });
 
   it('says in one line, from the command line, what is wrong with the file', async () => {
@@ -227,6 +331,13 @@ describe('customer features', () => {
     const invalid = await configure(broken);
     expect(invalid.code).toBe(1);
     expect(invalid.stderr).toMatch(new RegExp(`^${broken} is not valid JSON: .+\n$`));
+    const vip = path.join(dir, 'vip.json');
+    await fs.writeFile(vip, JSON.stringify({ numericAttributes: ['vip'] }));
+    expect(await configure(vip)).toMatchObject({
+      code: 1,
+      stderr:
+        'featureSet.numericAttributes.0: attribute "vip" holds booleans (true/false), not numbers\n',
+    });
     await fs.rm(dir, { recursive: true, force: true });
   }, 30_000);
 });

@@ -284,7 +284,8 @@ export function demoPersona(seed: number, index: number): DemoPersona {
   const gender = rng() < 0.5 ? 'female' : 'male';
   const surname = pick(rng, SURNAMES);
   const given = pick(rng, GIVEN) + (rng() < 0.6 ? pick(rng, GIVEN) : '');
-  const tierIncome = { high: 95_000, normal: 55_000, low: 30_000, potential: 70_000 }[valueTier];
+  // Potential (潜力) customers are well off but have bought little yet: income shows it first.
+  const tierIncome = { high: 95_000, normal: 55_000, low: 30_000, potential: 85_000 }[valueTier];
   const income = Math.round(tierIncome * Math.exp((rng() - 0.5) * 0.6));
   const companySize = Math.max(1, Math.round(Math.exp(rng() * 9.5)));
   return {
@@ -336,6 +337,14 @@ const VALUE_TAGS: Record<ValueTier, string> = {
 };
 
 /**
+ * The tags of the suggestable categories the persona truly has: its interests and its value tier.
+ * What suggestions are measured against (demo.evaluation.ts).
+ */
+export function demoTrueTags(persona: DemoPersona): string[] {
+  return [...persona.interests.map((i) => INTEREST_TAGS[i]), VALUE_TAGS[persona.valueTier]];
+}
+
+/**
  * Tags a person applied by hand: they mostly agree with the persona (so models have signal) but
  * not always (so review and evaluation have something to find).
  */
@@ -344,7 +353,7 @@ export function demoHandTags(seed: number, persona: DemoPersona): string[] {
   const rng = rngFor(seed, persona.index, 2);
   const tags: string[] = [];
   const tiers = Object.keys(VALUE_TAGS) as ValueTier[];
-  const tier = rng() < 0.88 ? persona.valueTier : pick(rng, tiers);
+  const tier = rng() < 0.97 ? persona.valueTier : pick(rng, tiers);
   tags.push(VALUE_TAGS[tier]);
   for (const interest of persona.interests) if (rng() < 0.8) tags.push(INTEREST_TAGS[interest]);
   if (rng() < 0.05) {
@@ -376,13 +385,22 @@ export interface DemoEvent {
 }
 
 const DAY = 86_400_000;
+// The seed articles' tiers: high value buys often and much; normal at an average pace and size;
+// low rarely and little; potential has bought little so far but engages a lot (it "needs more
+// attention and interaction to convert").
 const PURCHASES_PER_YEAR: Record<ValueTier, number> = {
   high: 14,
   normal: 6,
   low: 2.5,
-  potential: 5,
+  potential: 3,
 };
-const ORDER_VALUE: Record<ValueTier, number> = { high: 600, normal: 220, low: 60, potential: 350 };
+const ORDER_VALUE: Record<ValueTier, number> = { high: 600, normal: 220, low: 60, potential: 300 };
+const ENGAGEMENT_BY_TIER: Record<ValueTier, number> = {
+  high: 1.5,
+  normal: 1,
+  low: 0.6,
+  potential: 3,
+};
 const CATEGORY_PRICE: Record<ProductCategory, number> = {
   wine: 1.3,
   meat: 1.1,
@@ -393,7 +411,7 @@ const CATEGORY_PRICE: Record<ProductCategory, number> = {
 };
 /** Non-purchase events per year of activity, for an average customer. */
 const ENGAGEMENT_PER_YEAR: [string, number, string][] = [
-  ['PAGE_VIEW', 7, 'WEB'],
+  ['PAGE_VIEW', 12, 'WEB'],
   ['EMAIL_OPEN', 4, 'EMAIL'],
   ['EMAIL_CLICK', 1, 'EMAIL'],
   ['DOWNLOAD', 0.5, 'WEB'],
@@ -409,6 +427,24 @@ const SHOPPING_CHANNELS: [string, number][] = [
   ['CATALOG', 10],
 ];
 
+/** Engagement about a product: views, downloads, clicks, and events (attendance inherits it). */
+const TOPICAL = new Set(['PAGE_VIEW', 'DOWNLOAD', 'EMAIL_CLICK', 'EVENT_REGISTRATION']);
+
+/**
+ * With probability `focus` one of the persona's interests (the second one `second` of the time),
+ * otherwise any category.
+ */
+function interestOrAny(
+  rng: () => number,
+  persona: DemoPersona,
+  focus: number,
+  second: number,
+): ProductCategory {
+  return rng() < focus
+    ? persona.interests[persona.interests.length > 1 && rng() < second ? 1 : 0]!
+    : pick(rng, PRODUCT_CATEGORIES);
+}
+
 function poisson(rng: () => number, mean: number): number {
   // Knuth's method is fine for the small means here.
   const limit = Math.exp(-Math.min(mean, 50));
@@ -423,7 +459,8 @@ function poisson(rng: () => number, mean: number): number {
 
 /**
  * About 20 events over the last two years that follow the persona: value tier sets purchase
- * frequency and order size, interests the categories, lifecycle when activity stops.
+ * frequency and order size, interests the categories of purchases and of engagement (page views,
+ * downloads, email clicks, events), lifecycle when activity stops.
  */
 export function demoEvents(seed: number, persona: DemoPersona, now: number): DemoEvent[] {
   const rng = rngFor(seed, persona.index, 3);
@@ -443,10 +480,7 @@ export function demoEvents(seed: number, persona: DemoPersona, now: number): Dem
 
   const purchases = poisson(rng, PURCHASES_PER_YEAR[persona.valueTier] * years);
   for (let i = 0; i < purchases; i++) {
-    const category =
-      rng() < 0.75
-        ? persona.interests[persona.interests.length > 1 && rng() < 0.3 ? 1 : 0]!
-        : pick(rng, PRODUCT_CATEGORIES);
+    const category = interestOrAny(rng, persona, 0.75, 0.3);
     const amount =
       ORDER_VALUE[persona.valueTier] * CATEGORY_PRICE[category] * Math.exp((rng() - 0.5) * 0.8);
     events.push({
@@ -457,18 +491,25 @@ export function demoEvents(seed: number, persona: DemoPersona, now: number): Dem
       channel: rng() < 0.7 ? favourite : weighted(rng, SHOPPING_CHANNELS),
     });
   }
-  const engagement = persona.valueTier === 'high' ? 1.5 : persona.valueTier === 'low' ? 0.6 : 1;
+  // New customers explore the catalogue in their first weeks: what interests them shows in what
+  // they look at long before it shows in what they buy.
+  const engagement = ENGAGEMENT_BY_TIER[persona.valueTier] * (persona.lifecycle === 'new' ? 3 : 1);
+  // Categories come from a stream of their own: which engagement events happen, and when, does
+  // not depend on them.
+  const topics = rngFor(seed, persona.index, 4);
   for (const [type, rate, channel] of ENGAGEMENT_PER_YEAR) {
     const n = poisson(rng, rate * engagement * years);
     for (let i = 0; i < n; i++) {
       const occurredAt = when();
-      events.push({ type, occurredAt, amount: null, category: null, channel });
+      // People browse what they like more single-mindedly than they shop (gifts, errands).
+      const category = TOPICAL.has(type) ? interestOrAny(topics, persona, 0.85, 0.4) : null;
+      events.push({ type, occurredAt, amount: null, category, channel });
       if (type === 'EVENT_REGISTRATION' && rng() < 0.7) {
         events.push({
           type: 'EVENT_ATTENDANCE',
           occurredAt: new Date(Math.min(occurredAt.getTime() + 7 * DAY, end)),
           amount: null,
-          category: null,
+          category,
           channel: 'EVENT',
         });
       }

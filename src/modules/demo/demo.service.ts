@@ -1,6 +1,7 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
 import pg from 'pg';
 import { copyRows } from '../common/copy.js';
+import { FeatureService } from '../feature/feature.service.js';
 import { Rule, RuleMode } from '../rule/rule.entity.js';
 import { parseCondition } from '../segment/condition/index.js';
 import { Tag } from '../taxonomy/tag.entity.js';
@@ -151,6 +152,7 @@ const CUSTOMER_COLUMNS = [
   'industry',
   'company_size',
   'lifecycle_stage',
+  'first_seen_at',
   'attributes',
   'created_at',
   'updated_at',
@@ -177,6 +179,7 @@ function customerRow(p: DemoPersona, now: number) {
     p.industry,
     p.companySize,
     LIFECYCLE_STAGE[p.lifecycle],
+    joined,
     {
       income: p.income,
       kids: p.kids,
@@ -224,6 +227,31 @@ async function insertTaxonomy(
     categories: (categories.rowCount ?? 0) + (children.rowCount ?? 0),
     tags: tags.rowCount ?? 0,
   };
+}
+
+/**
+ * The demo's feature set: the behaviour features, the profile, and the traits its customers carry.
+ * Income says much about a value tier before the purchases do (a new customer has few).
+ */
+export const DEMO_FEATURE_SET = {
+  numericAttributes: ['income', 'kids', 'teens'],
+  categoricalAttributes: ['education', 'marital_status'],
+};
+
+/** Makes the feature set the demo's, unless it already is (a new version means a full refresh). */
+export async function configureDemoFeatures(orm: MikroORM): Promise<void> {
+  const service = new FeatureService(orm.em.fork());
+  const { set } = await service.describe();
+  const wanted = Object.entries(DEMO_FEATURE_SET);
+  if (
+    wanted.every(
+      ([key, value]) => JSON.stringify(set[key as keyof typeof set]) === JSON.stringify(value),
+    )
+  ) {
+    return;
+  }
+  const { version: _version, ...current } = set;
+  await service.configure({ ...current, ...DEMO_FEATURE_SET });
 }
 
 /** The seed articles' examples as rules, adapted to the demo taxonomy. */

@@ -24,6 +24,12 @@ export const featureSetSchema = z
   .object({
     /** Categories whose spend share is a feature; null: the top ones by spend at the next full refresh. */
     spendCategories: z.array(z.string().min(1).max(100)).max(20).nullable().default(null),
+    /**
+     * Categories whose engagement counts and share are features; null: the top ones by engagement
+     * at the next full refresh. Separate from spendCategories: content people read or attend
+     * (a whitepaper topic, a tasting) need not be a product they buy.
+     */
+    engagementCategories: z.array(z.string().min(1).max(100)).max(20).nullable().default(null),
     profile: z
       .array(z.enum(Object.keys(PROFILE_FEATURES) as [ProfileFeature, ...ProfileFeature[]]))
       .default(['age', 'company_size', 'gender', 'region', 'industry']),
@@ -41,11 +47,19 @@ export interface FeatureSet extends FeatureSetConfig {
 }
 
 export const TOP_SPEND_CATEGORIES = 8;
+export const TOP_ENGAGEMENT_CATEGORIES = 8;
 export const WINDOWS = [30, 90, 365] as const;
 export const ENGAGEMENT_WINDOWS = [30, 90] as const;
 export const ENGAGEMENT_TYPES = Object.values(BuiltinEventType).filter(
   (t) => t !== BuiltinEventType.PURCHASE,
 );
+/** Engagement with a product or topic: what counts towards engagement per category. */
+export const CATEGORY_ENGAGEMENT_TYPES = [
+  BuiltinEventType.PAGE_VIEW,
+  BuiltinEventType.DOWNLOAD,
+  BuiltinEventType.EMAIL_CLICK,
+  BuiltinEventType.EVENT_ATTENDANCE,
+] as const;
 export const CHANNELS = Object.values(Channel);
 
 export type FeatureKind = 'numeric' | 'categorical';
@@ -74,6 +88,7 @@ export function slug(text: string): string {
 }
 
 const sqlText = (value: string) => `'${value.replace(/'/g, "''")}'`;
+const engaged = `e.type in (${CATEGORY_ENGAGEMENT_TYPES.map(sqlText).join(', ')})`;
 const days = (expr: string) =>
   `round((extract(epoch from (p.as_of - ${expr})) / 86400)::numeric, 2)`;
 const ratio = (num: string, den: string) =>
@@ -100,6 +115,18 @@ export function eventAggregates(set: FeatureSet): string[] {
       (category, i) =>
         `coalesce(sum(e.amount) filter (where ${purchase} and e.category = ${sqlText(category)}), 0) as spend_cat_${i}`,
     ),
+    // Shares are of categorised engagement only: an email click on no product says nothing about
+    // which products interest the customer.
+    `count(e.category) filter (where ${engaged}) as engagement_categorised`,
+    ...(set.engagementCategories ?? []).flatMap((category, i) => {
+      const on = `e.category = ${sqlText(category)} and ${engaged}`;
+      return [
+        `count(*) filter (where ${on}) as engagement_cat_${i}`,
+        ...WINDOWS.map(
+          (d) => `count(*) filter (where ${on} and ${within(d)}) as engagement_cat_${i}_${d}d`,
+        ),
+      ];
+    }),
     `count(e.channel) as channel_events`,
     ...CHANNELS.map(
       (ch) => `count(*) filter (where e.channel = '${ch}') as channel_${ch.toLowerCase()}`,
@@ -157,7 +184,11 @@ export function featureDefinitions(set: FeatureSet): FeatureDefinition[] {
       days('ev.last_interaction'),
       'no events yet',
     ),
-    n('tenure_days', 'days since the customer was created', days('c.created_at')),
+    n(
+      'tenure_days',
+      'days since the customer was first seen',
+      days('coalesce(c.first_seen_at, c.created_at)'),
+    ),
     ...WINDOWS.map((d) =>
       n(`purchases_${d}d`, `purchases in the last ${d} days`, `coalesce(ev.purchases_${d}d, 0)`),
     ),
@@ -180,6 +211,21 @@ export function featureDefinitions(set: FeatureSet): FeatureDefinition[] {
         `no spend yet, so no share of spend on ${category}`,
       ),
     ),
+    ...(set.engagementCategories ?? []).flatMap((category, i) => [
+      ...WINDOWS.map((d) =>
+        n(
+          `engagement_${slug(category)}_${d}d`,
+          `engagement with ${category} in the last ${d} days`,
+          `coalesce(ev.engagement_cat_${i}_${d}d, 0)`,
+        ),
+      ),
+      share(
+        `engagement_share_${slug(category)}`,
+        `share of engagement on ${category}`,
+        ratio(`ev.engagement_cat_${i}::numeric`, 'ev.engagement_categorised'),
+        `no engagement with a category yet, so no share of engagement on ${category}`,
+      ),
+    ]),
     ...CHANNELS.map((ch) =>
       share(
         `channel_share_${ch.toLowerCase()}`,
@@ -234,4 +280,81 @@ export function featureWording(definitions: readonly FeatureDefinition[]): {
       definitions.flatMap((d) => (d.missing === undefined ? [] : [[d.name, d.missing]])),
     ),
   };
+}
+
+/** The lists of a feature set that name customer attributes, and the kind each declares. */
+export const ATTRIBUTE_LISTS = {
+  numericAttributes: 'numeric',
+  categoricalAttributes: 'categorical',
+  dateAttributes: 'date',
+} as const;
+export type AttributeKind = (typeof ATTRIBUTE_LISTS)[keyof typeof ATTRIBUTE_LISTS];
+
+/** How many customers hold each JSON type under one attribute; `dates`: strings that read as dates. */
+export interface AttributeValueCounts {
+  number: number;
+  string: number;
+  boolean: number;
+  object: number;
+  array: number;
+  dates: number;
+}
+
+const HOLDINGS = {
+  number: 'numbers',
+  string: 'text',
+  boolean: 'booleans (true/false)',
+  object: 'objects',
+  array: 'lists',
+} as const;
+type JsonType = keyof typeof HOLDINGS;
+const EXPECTED: Record<AttributeKind, string> = {
+  numeric: 'numbers',
+  categorical: 'single values (text, numbers or true/false)',
+  date: 'dates',
+};
+
+/** What customers hold under an attribute that a feature of the kind cannot read, by count. */
+function misfits(kind: AttributeKind, counts: AttributeValueCounts): { what: string; n: number }[] {
+  const of = (types: JsonType[]) =>
+    types.map((type) => ({ what: HOLDINGS[type], n: counts[type] }));
+  switch (kind) {
+    case 'numeric':
+      return of(['string', 'boolean', 'object', 'array']);
+    case 'categorical':
+      return of(['object', 'array']);
+    case 'date':
+      return [
+        { what: 'text that is not a date', n: counts.string - counts.dates },
+        ...of(['number', 'boolean', 'object', 'array']),
+      ];
+  }
+}
+
+/**
+ * Why an attribute cannot be a feature of the declared kind, or null when it can. It can when
+ * most customers that have it hold a value the feature reads (a number; a date; any single value
+ * for a category): the rest become missing values, as a stray "n/a" among incomes should, whereas
+ * an attribute nobody holds in that form would be a feature missing for everyone.
+ */
+export function attributeMisfit(
+  name: string,
+  kind: AttributeKind,
+  counts: AttributeValueCounts | undefined,
+): string | null {
+  const total = counts
+    ? (Object.keys(HOLDINGS) as JsonType[]).reduce((sum, type) => sum + counts[type], 0)
+    : 0;
+  if (!counts || total === 0) return `no customer has attribute "${name}"`;
+  const wrong = misfits(kind, counts)
+    .filter((m) => m.n > 0)
+    .sort((a, b) => b.n - a.n);
+  const unread = wrong.reduce((sum, m) => sum + m.n, 0);
+  if (unread * 2 <= total) return null;
+  const count = (n: number) => n.toLocaleString('en-US');
+  const holds =
+    unread === total && wrong.length === 1
+      ? wrong[0]!.what
+      : `${wrong.map((m) => `${m.what} for ${count(m.n)}`).join(' and ')} of its ${count(total)} customers`;
+  return `attribute "${name}" holds ${holds}, not ${EXPECTED[kind]}`;
 }

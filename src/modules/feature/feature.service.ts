@@ -1,6 +1,8 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { InvalidInputError } from '../common/domain.errors.js';
 import {
+  ATTRIBUTE_LISTS,
+  attributeMisfit,
   featureDefinitions,
   featureSetSchema,
   type FeatureDefinition,
@@ -38,7 +40,27 @@ export class FeatureService {
         `featureSet: two features would be named ${repeated}`,
       );
     }
+    await this.checkAttributes(next);
     await this.repository.saveFeatureSet(next);
     return next;
+  }
+
+  /** Refuses the first attribute no customer has, or that holds values its kind cannot read. */
+  private async checkAttributes(set: FeatureSet): Promise<void> {
+    const declared = (Object.keys(ATTRIBUTE_LISTS) as (keyof typeof ATTRIBUTE_LISTS)[]).flatMap(
+      (list) => set[list].map((name, i) => ({ list, i, name, kind: ATTRIBUTE_LISTS[list] })),
+    );
+    if (declared.length === 0) return;
+    const counts = await this.repository.attributeValueCounts(
+      declared.map((d) => d.name),
+      set.dateAttributes,
+    );
+    for (const { list, i, name, kind } of declared) {
+      const misfit = attributeMisfit(name, kind, counts.get(name));
+      if (misfit) {
+        const field = `featureSet.${list}.${i}`;
+        throw new InvalidInputError(field, `${field}: ${misfit}`);
+      }
+    }
   }
 }

@@ -29,8 +29,9 @@ describe('demo generator', () => {
     }
     expect(tagged / n).toBeGreaterThan(0.3);
     expect(tagged / n).toBeLessThan(0.4);
-    expect(agreeing / tagged).toBeGreaterThan(0.85);
-    expect(agreeing / tagged).toBeLessThan(0.97);
+    // 3 % of value tiers are drawn at random (a quarter of those by chance the right one).
+    expect(agreeing / tagged).toBeGreaterThan(0.96);
+    expect(agreeing / tagged).toBeLessThan(0.99);
   });
 
   it('never gives a customer two tags of an exclusive category', () => {
@@ -86,5 +87,35 @@ describe('demo events', () => {
       }
     }
     expect(inInterest / purchases).toBeGreaterThan(0.7);
+  });
+
+  it('puts most engagement in the persona’s interests too, and only engagement about a product', () => {
+    const topical = [
+      'PAGE_VIEW',
+      'DOWNLOAD',
+      'EMAIL_CLICK',
+      'EVENT_REGISTRATION',
+      'EVENT_ATTENDANCE',
+    ];
+    let inInterest = 0;
+    let engaged = 0;
+    for (let i = 0; i < 1000; i++) {
+      const persona = demoPersona(42, i);
+      const events = demoEvents(42, persona, now);
+      for (const [j, e] of events.entries()) {
+        if (e.type === 'PURCHASE') continue;
+        if (!topical.includes(e.type)) {
+          expect(e.category).toBeNull();
+          continue;
+        }
+        if (e.type === 'EVENT_ATTENDANCE') expect(e.category).toBe(events[j - 1]!.category);
+        if (e.type === 'EVENT_REGISTRATION') continue;
+        engaged += 1;
+        if (persona.interests.includes(e.category as never)) inInterest += 1;
+      }
+    }
+    expect(engaged / 1000).toBeGreaterThan(5);
+    expect(inInterest / engaged).toBeGreaterThan(0.7);
+    expect(inInterest / engaged).toBeLessThan(0.95);
   });
 });
