@@ -1,7 +1,7 @@
 import path from 'node:path';
 import cliProgress from 'cli-progress';
 import { InvalidArgumentError, type Command } from 'commander';
-import { loadMapping, parseDelimiter } from '../modules/import/import.mapping.js';
+import { ROW_NUMBER, loadMapping, parseDelimiter } from '../modules/import/import.mapping.js';
 import {
   prepareImport,
   runImport,
@@ -19,6 +19,7 @@ interface ImportCommandOptions {
   dryRun?: boolean;
   allowPartial?: boolean;
   rejects?: string;
+  complete?: boolean;
 }
 
 const WHAT: Record<ImportKind, string> = {
@@ -51,10 +52,21 @@ const MAPPING_EXAMPLE: Record<ImportKind, string> = {
     '              "type": { "column": "Kind", "values": { "buy": "PURCHASE", "test": null } } },\n' +
     '    "properties": { "sku": "Sku" } }',
   tags:
-    '{ "fields": { "customerExternalId": "ID", "tag": { "column": "Response", "values": { "1": "responder", "0": null } } },\n' +
+    '{ "complete": true,\n' +
+    '    "fields": { "customerExternalId": "ID", "tag": { "column": "Response", "values": { "1": "responder", "0": null } } },\n' +
     '    "taxonomy": { "categories": [{ "key": "campaign", "name": "Campaign", "kind": "BEHAVIOUR" }],\n' +
     '                  "tags": [{ "key": "responder", "name": "Responder", "category": "campaign" }] } }',
 };
+
+const COMPLETE_HELP = [
+  '',
+  'Complete files (--complete, or "complete": true in the mapping): the file lists every tag of',
+  'the categories it touches (those of the tags its rows apply and its mapping names) for each',
+  'customer in it. Every other active tag of those categories becomes a known negative for',
+  'those customers, for training; a row whose tag maps to null lists its customer with no tag',
+  '(Response = 0). IMPORT negatives for tags the file applies are removed. All or nothing: not',
+  'with --allow-partial.',
+];
 
 function fieldsHelp(kind: ImportKind): string {
   const fields = Object.entries(TARGET_FIELDS[kind]).map(
@@ -69,9 +81,14 @@ function fieldsHelp(kind: ImportKind): string {
     'formats, value maps (a value mapped to null skips its row) and templates, e.g.',
     `  ${MAPPING_EXAMPLE[kind]}`,
     '',
+    `"${ROW_NUMBER}" names the row number (1 for the first data row) wherever a column can be named,`,
+    `so a file without an id column imports idempotently: "externalId": { "template": "row-{${ROW_NUMBER}}" }.`,
+    ...(kind === 'tags' ? COMPLETE_HELP : []),
+    '',
     'A CSV file has a header line, any of the delimiters , ; tab |, quoted fields, UTF-8 with or',
     'without a BOM. Bad rows go to the rejects file (line, reason, raw row); by default any bad',
-    'row rolls the whole file back. Importing the same file again changes nothing.',
+    'row rolls the whole file back. Importing the same file again changes nothing. The report',
+    'names CSV columns and NDJSON fields that nothing imported.',
   ].join('\n');
 }
 
@@ -80,7 +97,7 @@ export function registerImportCommand(program: Command): void {
     .command('import')
     .description('import customers, events or tag assignments from a CSV or NDJSON file');
   for (const kind of IMPORT_KINDS) {
-    group
+    const command = group
       .command(kind)
       .description(WHAT[kind])
       .argument('<file>', 'CSV file, or NDJSON (.ndjson, .jsonl or --format ndjson)')
@@ -93,7 +110,14 @@ export function registerImportCommand(program: Command): void {
       )
       .option('--dry-run', 'do everything and report what would change, then roll back')
       .option('--allow-partial', 'import the valid rows even when some are rejected')
-      .option('--rejects <path>', 'where rejected rows go (default: FILE.rejects.csv)')
+      .option('--rejects <path>', 'where rejected rows go (default: FILE.rejects.csv)');
+    if (kind === 'tags') {
+      command.option(
+        '--complete',
+        'the file lists all tags of the categories it touches: the others are negatives',
+      );
+    }
+    command
       .addHelpText('after', fieldsHelp(kind))
       .action(async (file: string, options: ImportCommandOptions) => {
         await importCommand(kind, file, options);
@@ -116,6 +140,7 @@ async function importCommand(
     dryRun: options.dryRun,
     allowPartial: options.allowPartial,
     rejectsFile: options.rejects,
+    complete: options.complete,
   });
   const report = await withDatabase(async ({ orm }) => {
     const progress = createImportProgress();
@@ -194,6 +219,18 @@ function printReport(r: ImportReport): void {
         `${tags === 1 ? 'tag' : 'tags'} ${r.committed ? 'created' : 'to create'}`,
     );
   }
+  if (r.complete) {
+    const { categories, customers, negatives } = r.complete;
+    console.log(
+      `  complete for ${categories.length === 1 ? 'category' : 'categories'} ${categories.join(', ') || '(none)'}: ` +
+        `${n(customers)} customers listed, ${r.committed ? 'wrote' : 'would write'} ${n(negatives)} negatives`,
+    );
+  }
+  if (r.negativesRemoved > 0) {
+    console.log(
+      `  ${r.committed ? 'removed' : 'would remove'} ${n(r.negativesRemoved)} import negatives the file's tags contradict`,
+    );
+  }
   if (r.triggered > 0) {
     console.log(
       `  trigger rules ${r.committed ? 'applied' : 'would apply'} ${n(r.triggered)} tags`,
@@ -204,6 +241,19 @@ function printReport(r: ImportReport): void {
     const shown = r.ignoredColumns.slice(0, 8).join(', ');
     const more = r.ignoredColumns.length > 8 ? ` and ${r.ignoredColumns.length - 8} more` : '';
     console.log(`  columns not imported: ${shown}${more}`);
+  }
+  if (r.ignoredFields.length > 0) {
+    const shown = r.ignoredFields
+      .slice(0, 8)
+      .map(
+        (f) =>
+          `${JSON.stringify(f.name)} (${n(f.records)} ${f.records === 1 ? 'record' : 'records'})`,
+      )
+      .join(', ');
+    const more = r.ignoredFields.length > 8 ? ` and ${r.ignoredFields.length - 8} more` : '';
+    const untracked =
+      r.ignoredFieldsUntracked > 0 ? `; more fields in ${n(r.ignoredFieldsUntracked)} records` : '';
+    console.log(`  fields not imported: ${shown}${more}${untracked}`);
   }
   if (r.rejectsFile) console.log(`  rejected rows: ${r.rejectsFile}`);
   if (r.blocked) {

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ImportError } from '../../src/modules/import/import.errors.js';
 import { parseMapping } from '../../src/modules/import/import.mapping.js';
 import { importFile, type ImportOptions } from '../../src/modules/import/import.service.js';
-import { createTestApp, type TestApp } from '../support/app.js';
+import { createTestApp, errorOf, type TestApp } from '../support/app.js';
 import { createTaxonomy, type Taxonomy } from '../support/fixtures.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -422,6 +422,211 @@ describe('file import', () => {
       await expect(run({ kind: 'customers', file: path.join(dir, 'missing.csv') })).rejects.toThrow(
         /missing\.csv: no such file/,
       );
+    });
+  });
+
+  describe('nothing dropped silently', () => {
+    it('reports NDJSON fields nothing imports, with the records holding each', async () => {
+      const file = await write(
+        'fields.ndjson',
+        [
+          '{"externalId":"nf-1","name":"Ann","nickname":"An","score":3}',
+          '{"externalId":"nf-2","nickname":"Bo","attributes":{"tier":"gold"}}',
+          'not json',
+          '{"externalId":"nf-3","_row":7}',
+        ].join('\n'),
+      );
+      const report = await run({ kind: 'customers', file, allowPartial: true });
+      expect(report).toMatchObject({ inserted: 3, rejected: 1, ignoredFieldsUntracked: 0 });
+      expect(report.ignoredFields).toEqual([
+        { name: 'nickname', records: 2 },
+        ...[
+          { name: '_row', records: 1 },
+          { name: 'score', records: 1 },
+        ].sort((a, b) => a.name.localeCompare(b.name)),
+      ]);
+      expect(await customer('nf-2')).toMatchObject({ attributes: { tier: 'gold' } });
+
+      // A typed attributes section reads top-level keys: the nested object is then not imported.
+      const typed = await run({
+        kind: 'customers',
+        file,
+        allowPartial: true,
+        mapping: parseMapping({ attributes: { nickname: 'nickname' } }),
+      });
+      expect(typed.ignoredFields.map((f) => f.name).sort()).toEqual(
+        ['_row', 'attributes', 'score'].sort(),
+      );
+    });
+
+    it('tracks at most 100 field names, counting records with further ones', async () => {
+      const lines = Array.from({ length: 105 }, (_, i) =>
+        JSON.stringify({ externalId: `nm-${i}`, [`k${i}`]: i }),
+      );
+      const file = await write('many.ndjson', lines.join('\n'));
+      const report = await run({ kind: 'customers', file, dryRun: true });
+      expect(report.ignoredFields).toHaveLength(100);
+      expect(report.ignoredFieldsUntracked).toBe(5);
+    });
+
+    it('numbers rows for a file without ids, the same numbers on every import', async () => {
+      const file = await write(
+        'no-ids.csv',
+        'name,email\nAnn,ann@example.com\n\nBob,\n,cy@example.com\n',
+      );
+      const mapping = parseMapping({ fields: { externalId: { template: 'rn-{_row}' } } });
+      expect(await run({ kind: 'customers', file, mapping })).toMatchObject({ inserted: 3 });
+      const stored = await t.sql(
+        `select external_id as id, name, email from customer where external_id like 'rn-%' order by 1`,
+      );
+      // The blank line is not a row, so Bob is row 2.
+      expect(stored).toEqual([
+        { id: 'rn-1', name: 'Ann', email: 'ann@example.com' },
+        { id: 'rn-2', name: 'Bob', email: null },
+        { id: 'rn-3', name: '', email: 'cy@example.com' },
+      ]);
+      expect(await run({ kind: 'customers', file, mapping })).toMatchObject({
+        inserted: 0,
+        updated: 0,
+        skipped: 3,
+      });
+
+      // A column wins where it has a value; the row number fills in where it is blank.
+      const mixed = await write('some-ids.csv', 'ID,name\nrx-a,Dee\n,Eve\n');
+      const fallback = parseMapping({
+        fields: { externalId: { column: 'ID', template: 'rx-{_row}' } },
+      });
+      expect(await run({ kind: 'customers', file: mixed, mapping: fallback })).toMatchObject({
+        inserted: 2,
+      });
+      expect(await customer('rx-a')).toMatchObject({ name: 'Dee' });
+      expect(await customer('rx-2')).toMatchObject({ name: 'Eve' });
+
+      // NDJSON: "_row" names the number wherever a column could be named.
+      const nd = await write('no-ids.ndjson', '{"name":"Fay"}\n{"name":"Gus"}\n');
+      const direct = parseMapping({ fields: { externalId: '_row', name: 'name' } });
+      expect(await run({ kind: 'customers', file: nd, mapping: direct })).toMatchObject({
+        inserted: 2,
+        ignoredFields: [],
+      });
+      expect(await customer('2')).toMatchObject({ name: 'Gus' });
+    });
+
+    it('names the mapping entry when a row number cannot be read, or is needed', async () => {
+      const clash = await write('clash.csv', '_row,name\n1,Hal\n');
+      const mapping = parseMapping({ fields: { externalId: { template: 'r-{_row}' } } });
+      await expect(run({ kind: 'customers', file: clash, mapping })).rejects.toMatchObject({
+        field: 'mapping.fields.externalId.template',
+        message: expect.stringContaining(
+          '"_row" is the row number, but clash.csv also has a column "_row"',
+        ),
+      });
+      const noIds = await write('names.csv', 'name\nIvy\n');
+      await expect(run({ kind: 'customers', file: noIds })).rejects.toMatchObject({
+        field: 'mapping.fields.externalId',
+        message: expect.stringContaining('"externalId": { "template": "row-{_row}" }'),
+      });
+      await expect(
+        run({
+          kind: 'customers',
+          file: noIds,
+          mapping: parseMapping({ fields: { externalId: { template: 'x-{Id}' } } }),
+        }),
+      ).rejects.toMatchObject({ field: 'mapping.fields.externalId.template' });
+    });
+  });
+
+  describe('firstSeenAt', () => {
+    it('imports a mapped date, rejects bad and future ones, and reads back over GraphQL', async () => {
+      const file = await write(
+        'first-seen.csv',
+        ['ID,Joined', 'fs-1,04-09-2012', 'fs-2,31-02-2013', 'fs-3,01-01-2999', 'fs-4,'].join('\n'),
+      );
+      const mapping = parseMapping({
+        fields: { externalId: 'ID', firstSeenAt: { column: 'Joined', format: 'DD-MM-YYYY' } },
+      });
+      const report = await run({ kind: 'customers', file, mapping, allowPartial: true });
+      expect(report).toMatchObject({ inserted: 2, rejected: 2 });
+      expect((await rejects(file)).map((r) => [r.line, r.reason])).toEqual([
+        [3, 'firstSeenAt: "31-02-2013" is not a valid date (DD-MM-YYYY)'],
+        [4, 'firstSeenAt: lies in the future'],
+      ]);
+      expect(await run({ kind: 'customers', file, mapping, allowPartial: true })).toMatchObject({
+        inserted: 0,
+        updated: 0,
+        skipped: 2,
+      });
+
+      const ids = await t.sql<{ id: string }>(
+        `select id from customer where external_id in ('fs-1', 'fs-4') order by external_id`,
+      );
+      const read = (id: string) =>
+        t.ok(`query($id: ID!) { customer(id: $id) { externalId firstSeenAt } }`, { id });
+      expect(await read(ids[0]!.id)).toEqual({
+        customer: { externalId: 'fs-1', firstSeenAt: '2012-09-04T00:00:00.000Z' },
+      });
+      expect(await read(ids[1]!.id)).toEqual({
+        customer: { externalId: 'fs-4', firstSeenAt: null },
+      });
+
+      // A timestamp with an offset is stored as the instant it names.
+      const precise = await write(
+        'first-seen-2.csv',
+        'externalId,firstSeenAt\nfs-1,2012-09-04T08:30:00+08:00\n',
+      );
+      expect(await run({ kind: 'customers', file: precise })).toMatchObject({ updated: 1 });
+      expect(await read(ids[0]!.id)).toMatchObject({
+        customer: { firstSeenAt: '2012-09-04T00:30:00.000Z' },
+      });
+    });
+
+    it('is set by upsertCustomers: omitted keeps, null clears, out of range is refused', async () => {
+      const upsert = (input: Record<string, unknown>[]) =>
+        t.gql(
+          `mutation($input: [CustomerInput!]!) { upsertCustomers(input: $input) { created updated unchanged } }`,
+          {
+            input,
+          },
+        );
+      const stored = async () => {
+        const [row] = await t.sql<{ at: string | null }>(
+          `select to_char(first_seen_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS') as at
+           from customer where external_id = 'fg-1'`,
+        );
+        return row!.at;
+      };
+      expect(
+        (await upsert([{ externalId: 'fg-1', firstSeenAt: '2020-05-06T07:08:09Z' }])).data,
+      ).toEqual({ upsertCustomers: { created: 1, updated: 0, unchanged: 0 } });
+      expect(await stored()).toBe('2020-05-06T07:08:09');
+      expect((await upsert([{ externalId: 'fg-1', name: 'Fig' }])).data).toMatchObject({
+        upsertCustomers: { updated: 1 },
+      });
+      expect(await stored()).toBe('2020-05-06T07:08:09');
+      expect(
+        (await upsert([{ externalId: 'fg-1', firstSeenAt: '2020-05-06T09:08:09+02:00' }])).data,
+      ).toMatchObject({ upsertCustomers: { unchanged: 1 } });
+
+      for (const [value, message] of [
+        ['2999-01-01T00:00:00Z', 'input[0].firstSeenAt lies in the future'],
+        ['0500-01-01T00:00:00Z', 'input[0].firstSeenAt: must be in the year 1000 or later'],
+      ]) {
+        const refused = await upsert([{ externalId: 'fg-1', firstSeenAt: value }]);
+        expect(errorOf(refused)).toEqual({
+          code: 'BAD_USER_INPUT',
+          field: 'input[0].firstSeenAt',
+          message,
+        });
+      }
+      const garbage = await upsert([
+        { externalId: 'fg-1', firstSeenAt: `x\u0000${'9'.repeat(100_000)}` },
+      ]);
+      expect(errorOf(garbage).code).toBe('BAD_USER_INPUT');
+
+      expect((await upsert([{ externalId: 'fg-1', firstSeenAt: null }])).data).toMatchObject({
+        upsertCustomers: { updated: 1 },
+      });
+      expect(await stored()).toBeNull();
     });
   });
 

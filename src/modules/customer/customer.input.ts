@@ -98,6 +98,13 @@ export class CustomerInput {
   @MaxLength(50)
   lifecycleStage?: string | null;
 
+  @Field(() => Date, {
+    nullable: true,
+    description:
+      'When the customer became known to the business (sign-up, first order); tenure counts from here',
+  })
+  firstSeenAt?: Date | null;
+
   @Field(() => GraphQLJSONObject, {
     nullable: true,
     description: 'Merged key by key into the stored traits; a key set to null is removed',

@@ -27,6 +27,7 @@ export interface CustomerRecord {
   industry: string | null;
   companySize: number | null;
   lifecycleStage: string | null;
+  firstSeenAt: Date | null;
   attributes: Attributes;
   createdAt: Date;
   updatedAt: Date;
@@ -41,10 +42,11 @@ export interface ResolvedCustomerFilter extends Omit<CustomerFilter, 'tags' | 't
 /** The customer columns as CustomerRecord fields, for queries that join customers (alias c). */
 export const CUSTOMER_COLUMNS = `c.id, c.external_id as "externalId", c.name, c.email, c.phone, c.gender,
   c.birth_year as "birthYear", c.region, c.city, c.industry, c.company_size as "companySize",
-  c.lifecycle_stage as "lifecycleStage", c.attributes, c.created_at as "createdAt",
-  c.updated_at as "updatedAt"`;
+  c.lifecycle_stage as "lifecycleStage", c.first_seen_at as "firstSeenAt", c.attributes,
+  c.created_at as "createdAt", c.updated_at as "updatedAt"`;
 
 export function withDates<T extends CustomerRecord>(row: T): T {
+  row.firstSeenAt = parseTimestamp(row.firstSeenAt);
   row.createdAt = parseTimestamp(row.createdAt);
   row.updatedAt = parseTimestamp(row.updatedAt);
   return row;
@@ -68,26 +70,34 @@ function isUnfiltered(filter: ResolvedCustomerFilter | null | undefined): boolea
 
 const INTEGER_FIELDS = new Set([ProfileField.BIRTH_YEAR, ProfileField.COMPANY_SIZE]);
 
-/** Profile columns an upsert may set and their input keys; file imports merge the same ones. */
-export const PROFILE_COLUMNS: { column: string; key: keyof CustomerInput; type: 'text' | 'int' }[] =
-  [
-    { column: 'email', key: 'email', type: 'text' },
-    { column: 'phone', key: 'phone', type: 'text' },
-    { column: 'gender', key: 'gender', type: 'text' },
-    { column: 'birth_year', key: 'birthYear', type: 'int' },
-    { column: 'region', key: 'region', type: 'text' },
-    { column: 'city', key: 'city', type: 'text' },
-    { column: 'industry', key: 'industry', type: 'text' },
-    { column: 'company_size', key: 'companySize', type: 'int' },
-    { column: 'lifecycle_stage', key: 'lifecycleStage', type: 'text' },
-  ];
+/**
+ * Profile columns an upsert may set and their input keys; file imports merge the same ones.
+ * Timestamps arrive as ISO 8601 text with an offset (JSON of a Date), so the session's time zone
+ * never changes what is stored.
+ */
+export const PROFILE_COLUMNS: {
+  column: string;
+  key: keyof CustomerInput;
+  type: 'text' | 'int' | 'timestamptz';
+}[] = [
+  { column: 'email', key: 'email', type: 'text' },
+  { column: 'phone', key: 'phone', type: 'text' },
+  { column: 'gender', key: 'gender', type: 'text' },
+  { column: 'birth_year', key: 'birthYear', type: 'int' },
+  { column: 'region', key: 'region', type: 'text' },
+  { column: 'city', key: 'city', type: 'text' },
+  { column: 'industry', key: 'industry', type: 'text' },
+  { column: 'company_size', key: 'companySize', type: 'int' },
+  { column: 'lifecycle_stage', key: 'lifecycleStage', type: 'text' },
+  { column: 'first_seen_at', key: 'firstSeenAt', type: 'timestamptz' },
+];
 
 /** How each profile column is read from a JSON row `json` (e.g. `i.r`). */
 export function profileColumnsFrom(json: string): { column: string; key: string; read: string }[] {
   return PROFILE_COLUMNS.map(({ column, key, type }) => ({
     column,
     key,
-    read: type === 'int' ? `(${json}->>'${key}')::int` : `${json}->>'${key}'`,
+    read: type === 'text' ? `${json}->>'${key}'` : `(${json}->>'${key}')::${type}`,
   }));
 }
 

@@ -19,6 +19,10 @@ import {
 
 export const MAX_UPSERT = 10_000;
 const MAX_ATTRIBUTES = 200;
+/** Like recordEvents: a first-seen date more than a day ahead of the clock is a mistake. */
+const FUTURE_TOLERANCE_MS = 24 * 3600 * 1000;
+/** The years file imports read (DateFormat): what PostgreSQL and tenure arithmetic both take. */
+const EARLIEST_FIRST_SEEN = Date.UTC(1000, 0, 1);
 
 export interface UpsertOutcome {
   created: number;
@@ -94,6 +98,7 @@ export class CustomerService {
       }
       seen.set(externalId, i);
       validateAttributes(row.attributes, `input[${i}].attributes`);
+      validateFirstSeenAt(row.firstSeenAt, `input[${i}].firstSeenAt`);
       // null attributes mean "no change", like an omitted field.
       const { attributes, ...rest } = row;
       return { ...rest, externalId, ...(attributes == null ? {} : { attributes }) };
@@ -150,6 +155,17 @@ export class CustomerService {
       }
     }
     return { ...filter, tags, tagCategoryId };
+  }
+}
+
+function validateFirstSeenAt(firstSeenAt: Date | null | undefined, field: string): void {
+  if (firstSeenAt == null) return;
+  const ms = firstSeenAt.getTime();
+  if (ms < EARLIEST_FIRST_SEEN) {
+    throw new InvalidInputError(field, `${field}: must be in the year 1000 or later`);
+  }
+  if (ms > Date.now() + FUTURE_TOLERANCE_MS) {
+    throw new InvalidInputError(field, `${field} lies in the future`);
   }
 }
 

@@ -41,6 +41,13 @@ export class CustomerType {
   @Field(() => String, { nullable: true })
   lifecycleStage!: string | null;
 
+  @Field(() => Date, {
+    nullable: true,
+    description:
+      'When the customer became known to the business (sign-up, first order); tenure counts from here, else from createdAt',
+  })
+  firstSeenAt!: Date | null;
+
   @Field(() => GraphQLJSONObject, {
     description: 'Typed traits: numbers, strings, booleans and ISO dates by key',
   })

@@ -10,11 +10,18 @@ export type ValueType = (typeof VALUE_TYPES)[number];
 export type Primitive = string | number | boolean;
 type Scalar = Primitive | null;
 
+/**
+ * The row number (1 for the first data row; blank lines are not rows) wherever a column can be
+ * named: `"_row"` or a template such as `"row-{_row}"`. Importing the same file again gives the
+ * same numbers, so a file without an id column can still be imported idempotently.
+ */
+export const ROW_NUMBER = '_row';
+
 /** Where a target value comes from and how it is read. */
 export interface FieldSpec {
-  /** Source column (CSV header name, or top-level key of an NDJSON object). */
+  /** Source column (CSV header name, or top-level key of an NDJSON object), or ROW_NUMBER. */
   column?: string;
-  /** Text with `{Column}` placeholders; used when the column is blank or not given. */
+  /** Text with `{Column}` placeholders (`{_row}`: the row number); fills a blank column. */
   template?: string;
   type?: ValueType;
   /** Date layout such as `DD-MM-YYYY` or `YYYY-MM-DD HH:mm`; ISO 8601 when omitted. */
@@ -45,6 +52,11 @@ export interface TagSpec {
 
 export interface ImportMapping {
   format?: 'csv' | 'ndjson';
+  /**
+   * Tags only: the file lists every tag of the categories it touches for each customer in it,
+   * so the other tags of those categories are known negatives for them.
+   */
+  complete?: boolean;
   delimiter?: string;
   fields: Record<string, FieldSpec>;
   attributes?: Record<string, FieldSpec>;
@@ -82,6 +94,7 @@ const mappingSchema = z.strictObject({
   description: z.string().optional(),
   format: z.enum(['csv', 'ndjson']).optional(),
   delimiter: z.string().optional(),
+  complete: z.boolean().optional(),
   fields: z.record(z.string(), fieldSpecSchema).optional(),
   attributes: z.record(z.string().min(1).max(100), fieldSpecSchema).optional(),
   properties: z.record(z.string().min(1).max(100), fieldSpecSchema).optional(),
@@ -124,12 +137,16 @@ export function parseMapping(json: unknown, origin = 'mapping'): ImportMapping {
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const where = formatPath(issue.path);
-    throw new ImportError(`${origin}: ${where ? `${where}: ` : ''}${issue.message}`);
+    throw new ImportError(
+      `${origin}: ${where ? `${where}: ` : ''}${issue.message}`,
+      where ? `mapping.${where}` : 'mapping',
+    );
   }
   const m = parsed.data;
   try {
     return {
       ...(m.format ? { format: m.format } : {}),
+      ...(m.complete !== undefined ? { complete: m.complete } : {}),
       ...(m.delimiter !== undefined ? { delimiter: parseDelimiter(m.delimiter, origin) } : {}),
       fields: m.fields ?? {},
       ...(m.attributes ? { attributes: m.attributes } : {}),
@@ -160,7 +177,9 @@ export function parseMapping(json: unknown, origin = 'mapping'): ImportMapping {
         : {}),
     };
   } catch (error) {
-    if (error instanceof InvalidInputError) throw new ImportError(`${origin}: ${error.message}`);
+    if (error instanceof InvalidInputError) {
+      throw new ImportError(`${origin}: ${error.message}`, `mapping.${error.field}`);
+    }
     throw error;
   }
 }
@@ -208,8 +227,11 @@ export const SKIP_ROW: unique symbol = Symbol('skip row');
 
 export type Convert<T> = (value: Primitive) => T | Invalid;
 export type Access = (row: unknown) => unknown;
-/** Resolves a source column to an accessor; throws ImportError when the file lacks it. */
-export type ColumnAccess = (column: string, usedFor: string) => Access;
+/**
+ * Resolves a source column to an accessor; throws ImportError when the file lacks it. `usedFor`
+ * names the target in messages, `path` the mapping entry (`fields.externalId.template`).
+ */
+export type ColumnAccess = (column: string, usedFor: string, path: string) => Access;
 /** A target value: undefined when absent or blank, null when explicitly null (NDJSON). */
 export type Read<T> = (row: unknown) => T | undefined | null | Invalid | typeof SKIP_ROW;
 
@@ -412,10 +434,13 @@ export function compileField<T>(
   access: ColumnAccess,
   convert: Convert<T>,
   omitted: { count: number },
+  path: string = label,
 ): Read<T> {
-  const read = spec.column === undefined ? undefined : access(spec.column, label);
+  const read = spec.column === undefined ? undefined : access(spec.column, label, `${path}.column`);
   const template =
-    spec.template === undefined ? undefined : compileTemplate(spec.template, access, label);
+    spec.template === undefined
+      ? undefined
+      : compileTemplate(spec.template, access, label, `${path}.template`);
   const values = spec.values ? new Map(Object.entries(spec.values)) : undefined;
   const omit = spec.onInvalid === 'omit';
   return (row) => {
@@ -447,11 +472,16 @@ export function compileField<T>(
 }
 
 /** `Customer {ID}`: blank when any placeholder is blank, so a fallback never reads "Customer ". */
-function compileTemplate(template: string, access: ColumnAccess, label: string): Access {
+function compileTemplate(
+  template: string,
+  access: ColumnAccess,
+  label: string,
+  path: string,
+): Access {
   const parts: (string | Access)[] = [];
   let last = 0;
   for (const match of template.matchAll(/\{([^{}]+)\}/g)) {
-    parts.push(template.slice(last, match.index), access(match[1]!.trim(), label));
+    parts.push(template.slice(last, match.index), access(match[1]!.trim(), label, path));
     last = match.index + match[0].length;
   }
   parts.push(template.slice(last));

@@ -238,7 +238,8 @@ export class ImportRepository {
 
   /**
    * Resolves customers and tags (unknown or deprecated: rejected), then rejects a row giving a
-   * customer a second, different tag of an exclusive category within the file.
+   * customer a second, different tag of an exclusive category within the file. A row without a
+   * tag (a complete file listing a customer) needs only its customer.
    */
   async checkTags(): Promise<void> {
     await this.client.query(
@@ -246,7 +247,7 @@ export class ImportRepository {
        set customer_id = r.customer_id, tag_id = r.tag_id, category_id = r.category_id,
            exclusive = r.exclusive,
            reason = case when r.customer_id is null then format('unknown customer "%s"', s.customer_external_id)
-                         when r.tag_id is null then format('unknown tag "%s"', s.tag_key)
+                         when s.tag_key is not null and r.tag_id is null then format('unknown tag "%s"', s.tag_key)
                          when r.status <> 'ACTIVE' then format('tag "%s" is deprecated', s.tag_key) end
        from (select i.line, c.id as customer_id, t.id as tag_id, t.category_id, t.status, tc.exclusive
              from import_tags i
@@ -304,7 +305,7 @@ export class ImportRepository {
     const inserted = await this.client.query<{ n: number }>(
       `with incoming as (
          select distinct on (customer_id, tag_id) customer_id, tag_id, note
-         from import_tags where reason is null
+         from import_tags where reason is null and tag_id is not null
          order by customer_id, tag_id, line
        ),
        inserted as (
@@ -322,6 +323,66 @@ export class ImportRepository {
       [actor],
     );
     return { inserted: inserted.rows[0]!.n, updated: 0, replaced: replaced.rows[0]!.n };
+  }
+
+  /**
+   * Drops IMPORT negatives of the (customer, tag) pairs the file applies: the newer file says the
+   * customer holds the tag. A reviewer's negative (REVIEW) stays; label derivation lets the
+   * holding win over it.
+   */
+  async removeContradictedNegatives(): Promise<number> {
+    const result = await this.client.query(
+      `delete from tag_negative n
+       using (select distinct customer_id, tag_id from import_tags
+              where reason is null and tag_id is not null) s
+       where n.customer_id = s.customer_id and n.tag_id = s.tag_id and n.source = 'IMPORT'`,
+    );
+    return result.rowCount ?? 0;
+  }
+
+  /**
+   * A complete file's negatives, in one statement: every customer it lists gets a NEGATIVE for
+   * each active tag of the categories it touches — those of the tags its rows apply and of
+   * `namedTags` (the mapping's) — that the file does not give them. A negative already stored
+   * (another file's, a reviewer's) is kept as it is. Customers join `customer` so that one
+   * erased since the check (mergeTags locked the rest) gets none.
+   */
+  async writeNegatives(
+    namedTags: readonly string[],
+    actor: string,
+  ): Promise<{ written: number; customers: number; categories: string[] }> {
+    const { rows } = await this.client.query<{
+      written: number;
+      customers: number;
+      categories: string[];
+    }>(
+      `with given as (
+         select distinct customer_id, tag_id from import_tags where reason is null and tag_id is not null
+       ),
+       touched as (
+         select distinct t.category_id as id from tag t
+         where t.id in (select tag_id from given) or t.key = any($1::text[])
+       ),
+       listed as (
+         select c.id from customer c
+         where c.id in (select customer_id from import_tags where reason is null)
+       ),
+       written as (
+         insert into tag_negative (customer_id, tag_id, source, actor)
+         select l.id, t.id, 'IMPORT', $2
+         from listed l cross join tag t
+         where t.category_id in (select id from touched) and t.status = 'ACTIVE'
+           and not exists (select 1 from given g where g.customer_id = l.id and g.tag_id = t.id)
+         on conflict (customer_id, tag_id) do nothing
+         returning 1
+       )
+       select (select count(*)::int from written) as written,
+              (select count(*)::int from listed) as customers,
+              array(select tc.key from tag_category tc where tc.id in (select id from touched)
+                    order by tc.key) as categories`,
+      [namedTags, actor],
+    );
+    return rows[0]!;
   }
 
   private async exists(table: 'tag_category', key: string): Promise<boolean> {

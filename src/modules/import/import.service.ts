@@ -21,6 +21,11 @@ export interface ImportOptions {
   dryRun?: boolean | undefined;
   /** Import the valid rows even when some are rejected (default: all or nothing). */
   allowPartial?: boolean | undefined;
+  /**
+   * Tags: the file lists every tag of the categories it touches for each of its customers (as
+   * the mapping's `complete`); the other tags of those categories become known negatives.
+   */
+  complete?: boolean | undefined;
   /** Default: `<file>.rejects.csv`. */
   rejectsFile?: string | undefined;
 }
@@ -48,12 +53,24 @@ export interface ImportReport {
   rejected: number;
   /** Tags: held tags of an exclusive category that an imported tag replaced. */
   replaced: number;
+  /**
+   * Tags imported complete: the categories the file touches (keys), the customers it lists, and
+   * the negatives written for them (pairs already known negative are not counted again). Null
+   * when the import is not complete.
+   */
+  complete: { categories: string[]; customers: number; negatives: number } | null;
+  /** Tags: earlier IMPORT negatives that tags of this file contradicted, removed. */
+  negativesRemoved: number;
   /** Values dropped by `onInvalid: "omit"` (their rows were imported without them). */
   omittedValues: number;
   /** Taxonomy the mapping created (tags only). */
   taxonomy: { categories: number; tags: number } | null;
   /** CSV columns the mapping does not use. */
   ignoredColumns: string[];
+  /** NDJSON fields nothing maps, with the number of records holding each, most frequent first. */
+  ignoredFields: { name: string; records: number }[];
+  /** NDJSON records holding further unmapped fields, beyond the names listed (at most 100). */
+  ignoredFieldsUntracked: number;
   /** Where the rejected rows were written; null when there were none. */
   rejectsFile: string | null;
   dryRun: boolean;
@@ -75,7 +92,20 @@ export interface PreparedImport {
 const COPY_BATCH_CHARS = 1 << 16;
 
 export async function prepareImport(options: ImportOptions): Promise<PreparedImport> {
-  const mapping = options.mapping ?? { fields: {} };
+  if (options.complete && options.kind !== 'tags') {
+    throw new ImportError(`complete applies only to tags, not ${options.kind}`, 'complete');
+  }
+  const given = options.mapping ?? { fields: {} };
+  const mapping = options.complete ? { ...given, complete: true } : given;
+  // A rejected row may hold a tag of a customer the file lists; the negatives written without it
+  // would contradict the file.
+  if (mapping.complete && options.allowPartial) {
+    throw new ImportError(
+      'a complete import is all or nothing: a rejected row could hold a tag of a listed customer, ' +
+        'whose negatives would then be wrong; drop --allow-partial and fix the rejected rows',
+      'allowPartial',
+    );
+  }
   const source = await openSource(options.file, {
     format: options.format ?? mapping.format,
     delimiter: options.delimiter ?? mapping.delimiter,
@@ -123,10 +153,23 @@ export async function runImport(
     const { valid, rejected } = await repository.countRows(table);
     const blocked = rejected > 0 && !options.allowPartial;
     let merged: MergeCounts = { inserted: 0, updated: 0, replaced: 0 };
+    let negativesRemoved = 0;
+    let complete: ImportReport['complete'] = null;
     if (!blocked && valid > 0) {
       if (plan.kind === 'customers') merged = await repository.mergeCustomers();
       else if (plan.kind === 'events') merged = await repository.mergeEvents();
-      else merged = await repository.mergeTags(`import:${source.name}`);
+      else {
+        const actor = `import:${source.name}`;
+        merged = await repository.mergeTags(actor);
+        negativesRemoved = await repository.removeContradictedNegatives();
+        if (plan.complete) {
+          const { written, customers, categories } = await repository.writeNegatives(
+            plan.namedTags,
+            actor,
+          );
+          complete = { categories, customers, negatives: written };
+        }
+      }
     }
     // Behaviour triggers for the customers of the imported events, in the import's transaction.
     let triggered = 0;
@@ -157,10 +200,16 @@ export async function runImport(
       skipped: read.skipped + (blocked ? 0 : valid - merged.inserted - merged.updated),
       rejected,
       replaced: merged.replaced,
+      complete,
+      negativesRemoved,
       triggered,
       omittedValues: plan.omitted.count,
       taxonomy,
       ignoredColumns: [...plan.ignoredColumns],
+      ignoredFields: [...(plan.ignoredFields?.records ?? [])]
+        .map(([name, records]) => ({ name, records }))
+        .sort((a, b) => b.records - a.records || a.name.localeCompare(b.name)),
+      ignoredFieldsUntracked: plan.ignoredFields?.untracked ?? 0,
       rejectsFile,
       dryRun: options.dryRun ?? false,
       blocked,
@@ -198,7 +247,8 @@ async function* stagingText(
   for await (const rows of source.rows()) {
     for (const row of rows) {
       read.rows += 1;
-      const cells = row.problem === null ? plan.convert(row.values) : new Invalid(row.problem);
+      const cells =
+        row.problem === null ? plan.convert(row.values, read.rows) : new Invalid(row.problem);
       if (cells === SKIP_ROW) {
         read.skipped += 1;
       } else if (cells instanceof Invalid) {

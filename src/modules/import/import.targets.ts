@@ -7,6 +7,7 @@ import { ImportError } from './import.errors.js';
 import {
   DateFormat,
   Invalid,
+  ROW_NUMBER,
   SKIP_ROW,
   compileField,
   describe,
@@ -21,6 +22,7 @@ import {
   type Convert,
   type FieldSpec,
   type ImportMapping,
+  type Primitive,
   type Read,
   type ValueType,
 } from './import.mapping.js';
@@ -35,12 +37,54 @@ export type StagingColumn = readonly [name: string, sqlType: string];
 export interface RowPlan {
   readonly kind: ImportKind;
   readonly columns: readonly StagingColumn[];
-  /** COPY text cells (tab-separated, escaped), a reject reason, or SKIP_ROW. */
-  convert(values: unknown): string | Invalid | typeof SKIP_ROW;
+  /**
+   * COPY text cells (tab-separated, escaped), a reject reason, or SKIP_ROW. `number` is the
+   * row's ordinal among the file's data rows, what ROW_NUMBER reads.
+   */
+  convert(values: unknown, number: number): string | Invalid | typeof SKIP_ROW;
   /** CSV columns nothing reads. */
   readonly ignoredColumns: readonly string[];
+  /** NDJSON fields nothing reads, counted as rows are converted; null for CSV. */
+  readonly ignoredFields: FieldTally | null;
   /** Values dropped by `onInvalid: "omit"`. */
   readonly omitted: { count: number };
+  /** Tags: the file states every tag of the categories it touches (see ImportMapping). */
+  readonly complete: boolean;
+  /** Tags: keys of the tags the mapping names (value maps, taxonomy), normalized. */
+  readonly namedTags: readonly string[];
+}
+
+/** What a kind of target adds to a plan: its staging columns and how a row fills them. */
+interface TargetPlan {
+  columns: readonly StagingColumn[];
+  convert(values: unknown): string | Invalid | typeof SKIP_ROW;
+}
+
+/** Distinct names a FieldTally tracks; a file with unbounded keys must not take unbounded memory. */
+const MAX_TRACKED_FIELDS = 100;
+/** Longer names are cut in the report, never held whole. */
+const MAX_FIELD_NAME = 100;
+
+/** Top-level NDJSON fields nothing reads, by the number of records holding each. */
+export class FieldTally {
+  readonly records = new Map<string, number>();
+  /** Records holding a field first seen after MAX_TRACKED_FIELDS names were tracked. */
+  untracked = 0;
+
+  constructor(private readonly read: ReadonlySet<string>) {}
+
+  add(record: unknown): void {
+    let untracked = false;
+    for (const key of Object.keys(record as object)) {
+      if (this.read.has(key)) continue;
+      const name = key.length > MAX_FIELD_NAME ? `${key.slice(0, MAX_FIELD_NAME)}…` : key;
+      const count = this.records.get(name);
+      if (count !== undefined) this.records.set(name, count + 1);
+      else if (this.records.size < MAX_TRACKED_FIELDS) this.records.set(name, 1);
+      else untracked = true;
+    }
+    if (untracked) this.untracked += 1;
+  }
 }
 
 interface TargetField {
@@ -54,6 +98,15 @@ const MAX_ATTRIBUTES = 200;
 /** Like recordEvents: an event more than a day ahead of the clock is a mistake. */
 const FUTURE_TOLERANCE_MS = 24 * 3600 * 1000;
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+
+/** Epoch milliseconds of a date not more than FUTURE_TOLERANCE_MS ahead, else why not. */
+function pastMillis(format: DateFormat, value: Primitive): number | Invalid {
+  const ms = format.toMillis(String(value));
+  if (Number.isNaN(ms)) {
+    return new Invalid(`${show(value)} is not a valid date (${format.description})`);
+  }
+  return ms > Date.now() + FUTURE_TOLERANCE_MS ? new Invalid('lies in the future') : ms;
+}
 
 const text = (max: number, what = `text up to ${max} characters`): TargetField => ({
   type: 'string',
@@ -89,6 +142,15 @@ const CUSTOMER_FIELDS: Record<string, TargetField> = {
     convert: () => integerBetween(0, 2_147_483_647),
   },
   lifecycleStage: text(50),
+  firstSeenAt: {
+    type: 'date',
+    describe:
+      'when the customer became known (sign-up, first order): ISO 8601 unless a format is mapped',
+    convert: (format) => (value) => {
+      const ms = pastMillis(format, value);
+      return ms instanceof Invalid ? ms : new Date(ms).toISOString();
+    },
+  },
 };
 
 const CHANNELS = new Set<string>(Object.values(Channel));
@@ -111,13 +173,7 @@ const EVENT_FIELDS: Record<string, TargetField> = {
     type: 'date',
     required: true,
     describe: 'when it happened (ISO 8601 unless a format is mapped; UTC without an offset)',
-    convert: (format) => (value) => {
-      const ms = format.toMillis(String(value));
-      if (Number.isNaN(ms)) {
-        return new Invalid(`${show(value)} is not a valid date (${format.description})`);
-      }
-      return ms > Date.now() + FUTURE_TOLERANCE_MS ? new Invalid('lies in the future') : ms;
-    },
+    convert: (format) => (value) => pastMillis(format, value),
   },
   amount: {
     type: 'number',
@@ -185,8 +241,17 @@ export function planRows(kind: ImportKind, mapping: ImportMapping, source: PlanS
   const sections = { customers: 'attributes', events: 'properties', tags: 'taxonomy' } as const;
   for (const section of ['attributes', 'properties', 'taxonomy'] as const) {
     if (mapping[section] !== undefined && sections[kind] !== section) {
-      throw new ImportError(`mapping: "${section}" does not apply to ${kind}`);
+      throw new ImportError(
+        `mapping: "${section}" does not apply to ${kind}`,
+        `mapping.${section}`,
+      );
     }
+  }
+  if (mapping.complete && kind !== 'tags') {
+    throw new ImportError(
+      `mapping: "complete" applies only to tags, not ${kind}`,
+      'mapping.complete',
+    );
   }
   const context = new PlanContext(kind, mapping, source);
   const plan =
@@ -197,24 +262,33 @@ export function planRows(kind: ImportKind, mapping: ImportMapping, source: PlanS
         : planTags(context);
   const convert = plan.convert;
   const skips = context.skippers;
+  const ignoredFields = source.columns === null ? new FieldTally(context.used) : null;
   return {
     kind,
     columns: plan.columns,
-    // A row a value map skips is skipped even when another of its values is bad.
-    convert:
-      skips.length === 0
-        ? convert
-        : (row) => (skips.some((s) => s(row) === SKIP_ROW) ? SKIP_ROW : convert(row)),
+    convert(row, number) {
+      context.row = number;
+      ignoredFields?.add(row);
+      // A row a value map skips is skipped even when another of its values is bad.
+      for (const skip of skips) if (skip(row) === SKIP_ROW) return SKIP_ROW;
+      return convert(row);
+    },
     ignoredColumns: (source.columns ?? []).filter((c) => c !== '' && !context.used.has(c)),
+    ignoredFields,
     omitted: context.omitted,
+    complete: kind === 'tags' && mapping.complete === true,
+    namedTags: kind === 'tags' ? tagsNamedBy(mapping) : [],
   };
 }
 
 class PlanContext {
+  /** Columns (NDJSON: keys) some target reads. */
   readonly used = new Set<string>();
   readonly omitted = { count: 0 };
   readonly skippers: Read<unknown>[] = [];
   readonly access: ColumnAccess;
+  /** The number of the row being converted, for ROW_NUMBER. */
+  row = 0;
 
   constructor(
     readonly kind: ImportKind,
@@ -223,13 +297,26 @@ class PlanContext {
   ) {
     const columns = source.columns;
     const index = new Map(columns?.map((c, i) => [c, i]));
-    this.access = (column, usedFor) => {
+    const rowNumber = () => this.row;
+    this.access = (column, usedFor, path) => {
+      if (column === ROW_NUMBER) {
+        // Which one a mapping meant would be a guess; an NDJSON key of that name is reported
+        // among the fields not imported instead.
+        if (columns?.includes(ROW_NUMBER)) {
+          throw new ImportError(
+            `mapping: ${path}: "${ROW_NUMBER}" is the row number, but ${source.name} also has a column "${ROW_NUMBER}"; rename that column to import it`,
+            `mapping.${path}`,
+          );
+        }
+        return rowNumber;
+      }
       this.used.add(column);
       if (columns === null) return (row) => (row as Record<string, unknown>)[column];
       const i = index.get(column);
       if (i === undefined) {
         throw new ImportError(
           `${source.name} has no column "${column}" (needed for ${usedFor}); its columns are ${columns.join(', ')}`,
+          `mapping.${path}`,
         );
       }
       return (row) => (row as string[])[i];
@@ -239,6 +326,7 @@ class PlanContext {
       if (!(name in fields)) {
         throw new ImportError(
           `mapping: fields.${name} is not a field of ${kind} (${Object.keys(fields).join(', ')})`,
+          `mapping.fields.${name}`,
         );
       }
     }
@@ -246,30 +334,45 @@ class PlanContext {
 
   /**
    * The mapped field, else the same-named column, else (NDJSON) the same-named key. `spec` null:
-   * the mapping covers this field another way, so no column is read for it.
+   * the mapping covers this field another way, so no column is read for it. `nullSkipsRow`
+   * false: a value mapped to null is returned as SKIP_ROW for the plan to interpret.
    */
   field(
     name: string,
     spec: FieldSpec | null | undefined = this.mapping.fields[name],
+    { nullSkipsRow = true }: { nullSkipsRow?: boolean } = {},
   ): Read<unknown> | null {
     const def = TARGET_FIELDS[this.kind][name]!;
+    const path = `fields.${name}`;
     if (spec === null) return null;
     if (spec === undefined) {
       const columns = this.source.columns;
       if (columns === null || columns.includes(name)) spec = { column: name };
       else if (def.required) {
+        const hint =
+          name === 'externalId'
+            ? `; a file without ids can number its rows: "externalId": { "template": "row-{${ROW_NUMBER}}" }`
+            : '';
         throw new ImportError(
-          `${this.source.name} has no column "${name}" and the mapping does not say where ${name} comes from; its columns are ${columns.join(', ')}`,
+          `${this.source.name} has no column "${name}" and the mapping does not say where ${name} comes from; its columns are ${columns.join(', ')}${hint}`,
+          `mapping.${path}`,
         );
       } else return null;
     }
     if (spec.type !== undefined && spec.type !== def.type) {
-      throw new ImportError(`mapping: fields.${name}.type: ${name} is always ${def.type}`);
+      throw new ImportError(
+        `mapping: ${path}.type: ${name} is always ${def.type}`,
+        `mapping.${path}.type`,
+      );
     }
     if (spec.format !== undefined && def.type !== 'date') {
-      throw new ImportError(`mapping: fields.${name}.format: ${name} is not a date`);
+      throw new ImportError(
+        `mapping: ${path}.format: ${name} is not a date`,
+        `mapping.${path}.format`,
+      );
     }
-    return this.compile(name, spec, def.convert(this.dateFormat(spec, `fields.${name}`)));
+    const convert = def.convert(this.dateFormat(spec, path));
+    return this.compile(name, path, spec, convert, nullSkipsRow);
   }
 
   /** Typed values for an `attributes` / `properties` section, or null when there is none. */
@@ -277,23 +380,33 @@ class PlanContext {
     const specs = this.mapping[section];
     if (specs === undefined) return null;
     return Object.entries(specs).map(([key, spec]) => {
-      const format = this.dateFormat(spec, `${section}.${key}`);
-      return [key, this.compile(key, spec, valueConverter(spec.type, format))];
+      const path = `${section}.${key}`;
+      const format = this.dateFormat(spec, path);
+      return [key, this.compile(key, path, spec, valueConverter(spec.type, format))];
     });
   }
 
-  private compile<T>(label: string, spec: FieldSpec, convert: Convert<T>): Read<T> {
-    const read = compileField(label, spec, this.access, convert, this.omitted);
-    if (spec.values && Object.values(spec.values).includes(null)) this.skippers.push(read);
+  private compile<T>(
+    label: string,
+    path: string,
+    spec: FieldSpec,
+    convert: Convert<T>,
+    nullSkipsRow = true,
+  ): Read<T> {
+    const read = compileField(label, spec, this.access, convert, this.omitted, path);
+    if (nullSkipsRow && spec.values && Object.values(spec.values).includes(null)) {
+      this.skippers.push(read);
+    }
     return read;
   }
 
-  private dateFormat(spec: FieldSpec, where: string): DateFormat {
+  private dateFormat(spec: FieldSpec, path: string): DateFormat {
     try {
       return new DateFormat(spec.format);
     } catch (error) {
-      if (error instanceof ImportError)
-        throw new ImportError(`mapping: ${where}: ${error.message}`);
+      if (error instanceof ImportError) {
+        throw new ImportError(`mapping: ${path}: ${error.message}`, `mapping.${path}.format`);
+      }
       throw error;
     }
   }
@@ -390,14 +503,14 @@ function sectionObject(
   return object;
 }
 
-function planCustomers(c: PlanContext): Pick<RowPlan, 'columns' | 'convert'> {
+function planCustomers(c: PlanContext): TargetPlan {
   const externalId = c.field('externalId')!;
   const { template, ...nameSpec } = c.mapping.fields.name ?? {};
   // A templated name only fills customers without one, so it never overwrites a real name.
   const nameFallback =
     template === undefined
       ? null
-      : compileField('name', { template }, c.access, textOf(200), c.omitted);
+      : compileField('name', { template }, c.access, textOf(200), c.omitted, 'fields.name');
   const profile: [string, Read<unknown>][] = [];
   for (const name of Object.keys(CUSTOMER_FIELDS)) {
     if (name === 'externalId') continue;
@@ -409,7 +522,11 @@ function planCustomers(c: PlanContext): Pick<RowPlan, 'columns' | 'convert'> {
   const typed = c.section('attributes');
   const passthrough =
     typed === null && c.source.columns === null
-      ? objectReader(c.access('attributes', 'attributes'), 'attributes', checkAttributes)
+      ? objectReader(
+          c.access('attributes', 'attributes', 'attributes'),
+          'attributes',
+          checkAttributes,
+        )
       : null;
   return {
     columns: [
@@ -436,7 +553,7 @@ function planCustomers(c: PlanContext): Pick<RowPlan, 'columns' | 'convert'> {
   };
 }
 
-function planEvents(c: PlanContext): Pick<RowPlan, 'columns' | 'convert'> {
+function planEvents(c: PlanContext): TargetPlan {
   const f = {
     externalId: c.field('externalId'),
     customerExternalId: c.field('customerExternalId')!,
@@ -450,7 +567,7 @@ function planEvents(c: PlanContext): Pick<RowPlan, 'columns' | 'convert'> {
   const typed = c.section('properties');
   const passthrough =
     typed === null && c.source.columns === null
-      ? objectReader(c.access('properties', 'properties'), 'properties', () => null)
+      ? objectReader(c.access('properties', 'properties', 'properties'), 'properties', () => null)
       : null;
   const optional = (read: Read<unknown> | null, row: unknown) =>
     read === null ? undefined : read(row);
@@ -500,9 +617,15 @@ function planEvents(c: PlanContext): Pick<RowPlan, 'columns' | 'convert'> {
   };
 }
 
-function planTags(c: PlanContext): Pick<RowPlan, 'columns' | 'convert'> {
+/**
+ * A complete file lists its customers with all their tags of the categories it touches, so a
+ * row whose tag maps to null still lists its customer: it is staged without a tag (tag_key
+ * null) instead of skipped.
+ */
+function planTags(c: PlanContext): TargetPlan {
+  const complete = c.mapping.complete === true;
   const customer = c.field('customerExternalId')!;
-  const tag = c.field('tag')!;
+  const tag = c.field('tag', undefined, { nullSkipsRow: !complete })!;
   const note = c.field('note');
   return {
     columns: [
@@ -514,12 +637,29 @@ function planTags(c: PlanContext): Pick<RowPlan, 'columns' | 'convert'> {
       const id = customer(row);
       if (isProblem(id)) return id;
       if (id === undefined || id === null) return required('customerExternalId');
-      const key = tag(row);
+      const read = tag(row);
+      const key = complete && read === SKIP_ROW ? null : read;
       if (isProblem(key)) return key;
-      if (key === undefined || key === null) return required('tag');
+      if (key === undefined) return required('tag');
       const remark = note === null ? undefined : note(row);
       if (isProblem(remark)) return remark;
-      return `${copyCell(id as string)}\t${copyCell(key as string)}\t${copyCell(remark as string | undefined)}`;
+      return `${copyCell(id as string)}\t${copyCell(key as string | null)}\t${copyCell(remark as string | undefined)}`;
     },
   };
+}
+
+/**
+ * The tags a tags mapping names: the values its `tag` value map gives and the tags of its
+ * taxonomy section. A key that is not a valid tag key names nothing (rows giving it are
+ * rejected).
+ */
+function tagsNamedBy(mapping: ImportMapping): string[] {
+  const keys = new Set(mapping.taxonomy?.tags.map((t) => t.key));
+  const toKey = TAG_FIELDS.tag!.convert(new DateFormat(undefined));
+  for (const value of Object.values(mapping.fields.tag?.values ?? {})) {
+    if (value === null || value === '') continue;
+    const key = toKey(value);
+    if (typeof key === 'string') keys.add(key);
+  }
+  return [...keys];
 }
