@@ -6,7 +6,7 @@ import type { Logger } from '../config/logger.js';
 import { Role } from '../modules/auth/api-key.entity.js';
 import { AuthService } from '../modules/auth/auth.service.js';
 import { AppState } from '../modules/common/app-state.entity.js';
-import { seedDemo, seedDemoRules } from '../modules/demo/demo.service.js';
+import { configureDemoFeatures, seedDemo, seedDemoRules } from '../modules/demo/demo.service.js';
 import { DomainError } from '../modules/common/domain.errors.js';
 import { refreshFeatures } from './feature-refresh.job.js';
 import { runRules } from './rules.job.js';
@@ -14,7 +14,6 @@ import { generateSuggestions } from './suggest.job.js';
 import { trainModels } from './train.job.js';
 
 const DEMO_STATE_KEY = 'demo_seeded';
-const DEMO_TARGET_PRECISION = 0.5;
 
 /**
  * Generates the demo the first time the embedded default starts (or TAGWISE_DEMO=1), and
@@ -30,6 +29,7 @@ export async function seedDemoOnFirstStart(
   logger.info({ customers: config.demoCustomers }, 'first start: generating demo data');
   const started = Date.now();
   const report = await seedDemo(orm, { customers: config.demoCustomers });
+  await configureDemoFeatures(orm);
   const features = await refreshFeatures(orm, { mode: 'full' });
   // Rules need features to pick the high-value threshold; later refreshes run them by themselves.
   await seedDemoRules(orm);
@@ -48,10 +48,6 @@ export async function seedDemoOnFirstStart(
     const model = await trainModels(orm, {
       promote: true,
       createdBy: 'demo',
-      // Demo tags are hand-applied to a few of each persona's members, so most true members look
-      // like negatives and measured precision stays low: at the product's default 0.9 no tag is
-      // confident and the review queue — what the demo is for — would stay empty.
-      targetPrecision: DEMO_TARGET_PRECISION,
       modelsDir: config.modelsDir,
     });
     logger.info(
