@@ -1,5 +1,5 @@
 // `npm run eval`: the demo end to end, measured against the truth its generator knows.
-// EVAL_CUSTOMERS (default 5000) sets the demo's size; EVAL_SCENARIO=hand|complete runs one.
+// EVAL_CUSTOMERS (default 20,000) sets the demo's size; EVAL_SCENARIO=hand|complete runs one.
 import 'reflect-metadata';
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -15,7 +15,7 @@ import {
   runDemoScenario,
 } from '../src/jobs/demo-evaluation.job.js';
 
-const CUSTOMERS = Number(process.env.EVAL_CUSTOMERS ?? 5000);
+const CUSTOMERS = Number(process.env.EVAL_CUSTOMERS ?? 20_000);
 const PORT = Number(process.env.EVAL_PG_PORT ?? 25490);
 const SCENARIOS: Record<string, { title: string; labelling: DemoLabelling; promise: string }> = {
   hand: {
