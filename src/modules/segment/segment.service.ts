@@ -1,3 +1,4 @@
+import { csvField } from '../common/csv.js';
 import { LockMode } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import {
@@ -43,12 +44,6 @@ const EXPORT_COLUMNS = [
   'lifecycleStage',
   'createdAt',
 ] as const;
-
-function csvField(value: unknown): string {
-  if (value === null || value === undefined) return '';
-  const text = value instanceof Date ? value.toISOString() : String(value);
-  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
-}
 
 export interface SegmentPreview {
   definition: Condition;
