@@ -50,6 +50,9 @@ export interface TrainReport {
   skippedTags: { tag: string; reason: string }[];
   promoted: boolean;
   ms: number;
+  /** Of `ms`, the classifier's own training and evaluation. */
+  classifierMs: number;
+  epochs: number;
 }
 
 const MIN_POSITIVES = 5;
@@ -125,7 +128,7 @@ export async function trainModels(orm: MikroORM, options: TrainOptions = {}): Pr
   const features = concatColumns(inputs, assignment.distances);
   const columns = [...inputs.columns, ...distanceColumnNames(kmeans.k)];
   const maxEpochs = options.maxEpochs ?? 200;
-  const { model, splits } = await trainClassifier(
+  const { model, splits, trainingMs } = await trainClassifier(
     {
       features,
       columns,
@@ -256,6 +259,8 @@ export async function trainModels(orm: MikroORM, options: TrainOptions = {}): Pr
     skippedTags: skipped,
     promoted: options.promote ?? false,
     ms: Date.now() - started,
+    classifierMs: trainingMs,
+    epochs: model.meta.epochs,
   };
 }
 
