@@ -332,10 +332,10 @@ function misfits(kind: AttributeKind, counts: AttributeValueCounts): { what: str
 }
 
 /**
- * Why an attribute cannot be a feature of the declared kind, or null when it can. It can when
- * most customers that have it hold a value the feature reads (a number; a date; any single value
- * for a category): the rest become missing values, as a stray "n/a" among incomes should, whereas
- * an attribute nobody holds in that form would be a feature missing for everyone.
+ * Why an attribute cannot be a feature of the declared kind, or null when it can. It can unless
+ * most customers that have it hold something the feature cannot read (it reads a number; a date;
+ * any single value for a category): the rest become missing values, as a stray "n/a" among incomes
+ * should, whereas an attribute few hold in that form would be a feature missing almost everywhere.
  */
 export function attributeMisfit(
   name: string,
