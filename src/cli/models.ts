@@ -1,3 +1,4 @@
+import path from 'node:path';
 import type { Command } from 'commander';
 import { compareVersions, type VersionComparison } from '../jobs/compare.job.js';
 import { findModelVersion } from '../jobs/score-all.job.js';
@@ -9,6 +10,34 @@ import { formatEvaluations, precisionText } from './model-table.js';
 
 const evaluationsOf = (version: ModelVersion): TagEvaluation[] =>
   (version.metrics as { tags?: TagEvaluation[] }).tags ?? [];
+
+/** What train.job records; optional, as a registry row is JSON written by whichever release. */
+interface TrainingRecord {
+  params: {
+    kmeans?: { k: number; candidates?: { k: number }[] };
+    classifier?: {
+      hiddenUnits: number[];
+      linearPath: boolean;
+      l2: number;
+      learningRate: number;
+      batchSize: number;
+      minKnownNegatives: number;
+    };
+  };
+  summary: {
+    customers?: number;
+    epochs?: number;
+    bestEpoch?: number;
+    split?: { validationFraction: number; testFraction: number };
+    rows?: { train: number; validation: number; test: number };
+    skippedTags?: { tag: string; reason: string }[];
+  };
+}
+
+const trainingOf = (v: ModelVersion): TrainingRecord => ({
+  params: v.params as TrainingRecord['params'],
+  summary: v.trainingSummary as TrainingRecord['summary'],
+});
 
 /**
  * A tag's evaluation for scripts. `precision` is only ever a counted one: a PU tag's estimate is
@@ -38,6 +67,7 @@ function tagJson(e: TagEvaluation) {
 }
 
 function versionJson(v: ModelVersion) {
+  const { summary } = trainingOf(v);
   return {
     id: v.id,
     version: v.version,
@@ -47,9 +77,53 @@ function versionJson(v: ModelVersion) {
     createdAt: v.createdAt,
     createdBy: v.createdBy,
     promotedAt: v.promotedAt,
-    customers: (v.trainingSummary as { customers?: number }).customers ?? null,
+    artifactPath: path.resolve(v.artifactPath),
+    featureSetVersion: v.featureSchema.featureSetVersion,
+    customers: summary.customers ?? null,
+    split: { ...summary.split, rows: summary.rows ?? null },
+    params: v.params,
+    silhouette: (v.metrics as { silhouette?: number }).silhouette ?? null,
     tags: evaluationsOf(v).map(tagJson),
   };
+}
+
+/** A version's training in a few lines: data, split, segmentation and network settings. */
+function describeTraining(v: ModelVersion): string[] {
+  const { params, summary } = trainingOf(v);
+  const { rows, split } = summary;
+  const share = (fraction: number | undefined) =>
+    fraction === undefined ? '' : ` (${Math.round(fraction * 100)} %)`;
+  const lines = [
+    `Model ${v.version} (id ${v.id}), ${v.status}; seed ${v.seed}, ${v.backend} backend, ` +
+      `created ${v.createdAt.toISOString()} by ${v.createdBy ?? 'unknown'}` +
+      (v.promotedAt ? `, promoted ${v.promotedAt.toISOString()}.` : '.'),
+    `${summary.customers ?? '?'} customers on feature set v${v.featureSchema.featureSetVersion} ` +
+      `(${v.featureSchema.features.length} features): ${rows?.train ?? '?'} trained on, ` +
+      `${rows?.validation ?? '?'} validation${share(split?.validationFraction)} and ` +
+      `${rows?.test ?? '?'} test${share(split?.testFraction)} held out (listed in split.json); ` +
+      `best epoch ${summary.bestEpoch ?? '?'} of ${summary.epochs ?? '?'}.`,
+  ];
+  const silhouette = (v.metrics as { silhouette?: number }).silhouette;
+  if (params.kmeans) {
+    const tried = params.kmeans.candidates?.map((c) => c.k) ?? [];
+    lines.push(
+      `Segments: k-means k = ${params.kmeans.k}` +
+        (tried.length ? ` chosen from ${Math.min(...tried)}–${Math.max(...tried)}` : '') +
+        (silhouette === undefined ? '' : ` by silhouette (${silhouette.toFixed(3)})`) +
+        '.',
+    );
+  }
+  const c = params.classifier;
+  if (c) {
+    const targets = [...new Set(evaluationsOf(v).map((e) => e.targetPrecision))];
+    lines.push(
+      `Classifier: hidden layers ${c.hiddenUnits.join(', ')}${c.linearPath ? ' and a linear path' : ''}, ` +
+        `L2 ${c.l2}, learning rate ${c.learningRate}, batch ${c.batchSize}; a tag is learnt on known ` +
+        `labels with ≥ ${c.minKnownNegatives} known negatives, else PU; target precision ${targets.join(', ') || '?'}.`,
+    );
+  }
+  lines.push(`Artifacts in ${path.resolve(v.artifactPath)}.`);
+  return lines;
 }
 
 const num = (v: number | null | undefined, digits = 3) =>
@@ -57,36 +131,50 @@ const num = (v: number | null | undefined, digits = 3) =>
 const signed = (a: number | null, b: number | null) =>
   a === null || b === null ? '–' : `${b - a >= 0 ? '+' : ''}${(b - a).toFixed(3)}`;
 
+const interval = (e: TagEvaluation) =>
+  e.precisionInterval
+    ? `${num(e.precisionInterval.low, 2)}–${num(e.precisionInterval.high, 2)}`
+    : '–';
+
+/** A measure's name, its value for B − A, and its text. */
+type Measure = [string, (e: TagEvaluation) => number | null, (e: TagEvaluation) => string];
+
+const MEASURES: Measure[] = [
+  ['mode', () => null, (e) => e.mode],
+  [
+    'ROC AUC',
+    (e) => e.rocAuc ?? e.estimatedRocAuc,
+    (e) =>
+      `${e.rocAuc === null && e.estimatedRocAuc !== null ? '~' : ''}${num(e.rocAuc ?? e.estimatedRocAuc)}`,
+  ],
+  ['PR AUC', (e) => e.prAuc, (e) => num(e.prAuc)],
+  ['precision', (e) => e.precision ?? e.estimatedPrecision, precisionText],
+  ['interval', () => null, interval],
+  ['recall', (e) => e.recall, (e) => num(e.recall)],
+  ['F1', (e) => e.f1, (e) => num(e.f1)],
+  ['threshold', (e) => e.threshold, (e) => num(e.threshold)],
+];
+
 /** Per tag, A | B | B − A for each measure, on the customers both held out. */
 export function formatComparison(c: VersionComparison): string {
   const lines = [
     `A = ${c.a.version} (id ${c.a.id}), B = ${c.b.version} (id ${c.b.id}), on ${c.customers} customers held out from both, against the labels known now; each tag at each version's own threshold.`,
     '',
   ];
-  const measures: [string, (e: TagEvaluation) => number | null, (e: TagEvaluation) => string][] = [
-    [
-      'ROC AUC',
-      (e) => e.rocAuc ?? e.estimatedRocAuc,
-      (e) =>
-        `${e.rocAuc === null && e.estimatedRocAuc !== null ? '~' : ''}${num(e.rocAuc ?? e.estimatedRocAuc)}`,
-    ],
-    ['PR AUC', (e) => e.prAuc, (e) => num(e.prAuc)],
-    ['precision', (e) => e.precision ?? e.estimatedPrecision, precisionText],
-    ['recall', (e) => e.recall, (e) => num(e.recall)],
-    ['F1', (e) => e.f1, (e) => num(e.f1)],
-    ['threshold', (e) => e.threshold, (e) => num(e.threshold)],
-  ];
+  const row = (cells: string[]) =>
+    `  ${cells[0]!.padEnd(10)}${cells
+      .slice(1)
+      .map((x) => x.padStart(11))
+      .join('')}`;
   for (const { tag, a, b } of c.tags) {
     lines.push(
-      `${tag} (${a.mode}${a.mode === b.mode ? '' : ` / ${b.mode}`}; ${a.heldOut.positives} positive, ${a.heldOut.negatives} negative labels among them)`,
+      `${tag}: ${a.heldOut.positives} positive and ${a.heldOut.negatives} negative known labels among them`,
     );
-    lines.push(
-      `  ${'measure'.padEnd(10)}${'A'.padStart(9)}${'B'.padStart(9)}${'B − A'.padStart(9)}`,
-    );
-    for (const [name, value, text] of measures) {
-      lines.push(
-        `  ${name.padEnd(10)}${text(a).padStart(9)}${text(b).padStart(9)}${signed(value(a), value(b)).padStart(9)}`,
-      );
+    lines.push(row(['measure', 'A', 'B', 'B − A']));
+    for (const [name, value, text] of MEASURES) {
+      // A counted measure minus an estimated one is no difference anyone can read.
+      const difference = a.mode === b.mode ? signed(value(a), value(b)) : '–';
+      lines.push(row([name, text(a), text(b), difference]));
     }
     for (const [side, e] of [
       ['A', a],
@@ -97,7 +185,9 @@ export function formatComparison(c: VersionComparison): string {
     lines.push('');
   }
   if (c.tags.some(({ a, b }) => a.mode === 'PU' || b.mode === 'PU')) {
-    lines.push('~ marks estimates from positive and unlabelled customers (see `models show`).');
+    lines.push(
+      '~ marks estimates from positive and unlabelled customers (PU): how each was made is in `models show`.',
+    );
   }
   return lines.join('\n');
 }
@@ -147,25 +237,12 @@ export function registerModelsCommand(program: Command): void {
           console.log(JSON.stringify(versionJson(v), null, 2));
           return;
         }
-        const summary = v.trainingSummary as {
-          customers?: number;
-          epochs?: number;
-          bestEpoch?: number;
-          rows?: Record<string, number>;
-          skippedTags?: { tag: string; reason: string }[];
-        };
-        console.log(
-          `Model ${v.version} (id ${v.id}), ${v.status}; seed ${v.seed}, ${v.backend} backend, ` +
-            `created ${v.createdAt.toISOString()} by ${v.createdBy ?? 'unknown'}.`,
-        );
-        console.log(
-          `${summary.customers ?? '?'} customers: ${summary.rows?.train ?? '?'} trained on, ` +
-            `${summary.rows?.validation ?? '?'} validation and ${summary.rows?.test ?? '?'} test ` +
-            `held out; best epoch ${summary.bestEpoch ?? '?'} of ${summary.epochs ?? '?'}. Artifacts in ${v.artifactPath}.`,
-        );
+        console.log(describeTraining(v).join('\n'));
         console.log('');
         console.log(formatEvaluations(evaluationsOf(v)));
-        for (const s of summary.skippedTags ?? []) console.log(`skipped ${s.tag}: ${s.reason}`);
+        for (const s of trainingOf(v).summary.skippedTags ?? []) {
+          console.log(`skipped ${s.tag}: ${s.reason}`);
+        }
       });
     });
 

@@ -18,6 +18,10 @@ export function registerScoreCommand(program: Command): void {
     .option('--model <version>', 'version id or string (default: the ACTIVE version)')
     .option('--tags <keys>', 'comma-separated tag keys (default: every tag the model learnt)')
     .action(async (options: { out: string; model?: string; tags?: string }) => {
+      // Before the database starts, and naming the directory given rather than the partial file.
+      if (options.out !== '-') {
+        await fs.promises.access(path.dirname(options.out), fs.constants.W_OK);
+      }
       await withDatabase(async ({ orm }) => {
         const progress = createProgress();
         const pages = scoreAllCustomers(orm, {

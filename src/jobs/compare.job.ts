@@ -2,7 +2,6 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import {
-  chooseMode,
   countLabels,
   DEFAULT_CLASSIFIER_OPTIONS,
   type EvaluationInput,
@@ -15,8 +14,8 @@ import type { FeatureRow } from '../ml/preprocessing.js';
 import { ConflictError } from '../modules/common/domain.errors.js';
 import { bigintArray, textArray } from '../modules/common/sql.js';
 import { LabelRepository } from '../modules/tagging/label.repository.js';
-import { loadModel, type LoadedModel } from './model-loader.js';
-import { findModelVersion, modelInputs } from './score-all.job.js';
+import type { LoadedModel } from './model-loader.js';
+import { loadCurrentModel, modelInputs } from './score-all.job.js';
 
 export interface VersionComparison {
   a: { id: string; version: string };
@@ -47,19 +46,20 @@ async function heldOut(model: LoadedModel): Promise<Set<string>> {
 
 /**
  * Two versions on the same customers: those both held out from training, scored by each, and
- * measured against the labels known *now*, each tag at each version's own threshold. Both must
- * read the current feature set (loadModel refuses otherwise).
+ * measured against the labels known *now*, each tag at each version's own threshold and in the
+ * mode (KNOWN or PU) it learnt the tag in. Both must have learnt the current feature set.
  */
 export async function compareVersions(
   orm: MikroORM,
   refA: string,
   refB: string,
 ): Promise<VersionComparison> {
-  const [versionA, versionB] = [
-    await findModelVersion(orm, refA),
-    await findModelVersion(orm, refB),
-  ];
-  const [a, b] = [await loadModel(orm, versionA.id), await loadModel(orm, versionB.id)];
+  const a = await loadCurrentModel(orm, refA);
+  const b = await loadCurrentModel(orm, refB).catch((error: unknown) => {
+    a.classifier.network.dispose();
+    throw error;
+  });
+  const [versionA, versionB] = [a.version, b.version];
   try {
     const [outA, outB] = [await heldOut(a), await heldOut(b)];
     const shared = [...outA].filter((id) => outB.has(id));
@@ -115,11 +115,11 @@ export async function compareVersions(
         const column = <T extends Float32Array | Uint8Array>(values: T, width: number, c: number) =>
           values.filter((_v, cell) => cell % width === c) as T;
         const counts = countLabels({ labels, measurable }, t, j);
-        const stored = meta.evaluations[m];
         return {
           tag,
-          // The version's own mode, unless the labels known now decide otherwise.
-          mode: stored?.mode ?? chooseMode(counts, DEFAULT_CLASSIFIER_OPTIONS),
+          // The threshold was chosen to meet a counted precision (KNOWN) or an estimated one (PU);
+          // it is measured the same way, and the table shows when the two versions differ.
+          mode: meta.evaluations[m]!.mode,
           counts,
           targetPrecision: meta.targetPrecisions[m]!,
           scores: column(all, meta.tags.length, m),

@@ -3,7 +3,13 @@ import { predictTags } from '../ml/classifier/index.js';
 import { assignClusters } from '../ml/kmeans.js';
 import { concatColumns } from '../ml/matrix.js';
 import { transformFeatures, type FeatureRow } from '../ml/preprocessing.js';
-import { InvalidInputError, NotFoundError } from '../modules/common/domain.errors.js';
+import {
+  ConflictError,
+  InvalidInputError,
+  NotFoundError,
+} from '../modules/common/domain.errors.js';
+import { textArray } from '../modules/common/sql.js';
+import { FeatureRepository } from '../modules/feature/feature.repository.js';
 import { ModelStatus, ModelVersion } from '../modules/model-registry/model-version.entity.js';
 import { loadModel, type LoadedModel } from './model-loader.js';
 
@@ -29,6 +35,27 @@ export async function findModelVersion(
   );
   if (!found) throw new NotFoundError('ModelVersion', ref);
   return found;
+}
+
+/**
+ * A version's artifacts, refused unless it learnt the current feature set version — as suggest
+ * refuses: a reconfigured set keeps its feature names but refreshes every customer's row to the
+ * new version, so the old one would match no customer (loadModel compares names only).
+ */
+export async function loadCurrentModel(
+  orm: MikroORM,
+  ref: string | null | undefined,
+): Promise<LoadedModel> {
+  const version = await findModelVersion(orm, ref);
+  const set = await new FeatureRepository(orm.em.fork()).loadFeatureSet();
+  const trained = version.featureSchema.featureSetVersion;
+  if (trained !== set.version) {
+    throw new ConflictError(
+      `Model ${version.version} was trained on feature set v${trained}; the current set is ` +
+        `v${set.version}. Retrain (tagwise train) to score the current features.`,
+    );
+  }
+  return loadModel(orm, version.id);
 }
 
 export interface ScoredPage {
@@ -63,21 +90,28 @@ export async function* scoreAllCustomers(
   orm: MikroORM,
   options: ScoreAllOptions = {},
 ): AsyncGenerator<ScoredPage & { tags: string[] }> {
-  const version = await findModelVersion(orm, options.model);
-  const model = await loadModel(orm, version.id);
+  const model = await loadCurrentModel(orm, options.model);
+  const { version } = model;
   try {
     const all = model.classifier.meta.tags;
-    const tags = options.tags?.length ? [...options.tags] : all;
-    const unknown = tags.filter((tag) => !all.includes(tag));
-    if (unknown.length > 0) {
+    const tags = options.tags?.length ? [...new Set(options.tags)] : all;
+    const em = orm.em.fork();
+    const lacking = tags.filter((tag) => !all.includes(tag));
+    if (lacking.length > 0) {
+      const existing = await em.execute<{ key: string }[]>(
+        `select key from tag where key = any(?::text[])`,
+        [textArray(lacking)],
+      );
+      const unknown = lacking.filter((tag) => !existing.some((r) => r.key === tag));
       throw new InvalidInputError(
         'tags',
-        `tags: model ${version.version} has no tag ${unknown.join(', ')} (it has ${all.join(', ')})`,
+        unknown.length > 0
+          ? `tags: there is no tag ${unknown.join(', ')}`
+          : `tags: model ${version.version} did not learn ${lacking.join(', ')} (it learnt ${all.join(', ')})`,
       );
     }
     const columns = tags.map((tag) => all.indexOf(tag));
     const pageSize = options.pageSize ?? 10_000;
-    const em = orm.em.fork();
     const featureSet = version.featureSchema.featureSetVersion;
     const [{ total }] = (await em.execute(
       `select count(*)::int as total from customer_features where feature_set_version = ?`,
