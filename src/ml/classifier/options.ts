@@ -17,13 +17,24 @@ export interface ClassifierOptions {
   linearPath: boolean;
   /** L2 penalty on every kernel; with early stopping, the regulariser (dropout would need an unseeded mask). */
   l2: number;
-  learningRate: number;
+  /**
+   * Adam's; 'auto': 3e-3 up to a batch of 128, above that scaled by the square root of the batch
+   * size (at most 1e-2), so large data needs fewer steps.
+   */
+  learningRate: number | 'auto';
   /**
    * Rows per step. 'auto': a power of two giving about 32 steps per epoch, within 32–1024, since
    * a step costs about the same whatever its size and small data still needs enough steps.
    */
   batchSize: number | 'auto';
   maxEpochs: number;
+  /**
+   * Training rows per epoch at most (an epoch then covers part of them, the next carrying on): the
+   * unit early stopping counts in stays about as many optimizer steps on any amount of data
+   * (about 32 batches of the largest size), where a full pass over 100,000 customers took twice
+   * that and early stopping twice as long to notice the end.
+   */
+  maxRowsPerEpoch: number;
   /** Epochs without a validation-loss improvement of at least `minDelta` before stopping. */
   patience: number;
   minDelta: number;
@@ -69,10 +80,11 @@ export const DEFAULT_CLASSIFIER_OPTIONS: ClassifierOptions = {
   hiddenUnits: [32, 16],
   linearPath: true,
   l2: 3e-3,
-  learningRate: 3e-3,
+  learningRate: 'auto',
   batchSize: 'auto',
   maxEpochs: 200,
-  patience: 20,
+  maxRowsPerEpoch: 32_768,
+  patience: 12,
   minDelta: 1e-4,
   validationFraction: 0.16,
   testFraction: 0.2,
@@ -99,6 +111,7 @@ export function validateOptions(o: ClassifierOptions, tags: readonly string[]): 
   o.hiddenUnits.forEach((units, i) => positiveInt(units, `hiddenUnits[${i}]`));
   if (o.batchSize !== 'auto') positiveInt(o.batchSize, 'batchSize');
   positiveInt(o.maxEpochs, 'maxEpochs');
+  positiveInt(o.maxRowsPerEpoch, 'maxRowsPerEpoch');
   positiveInt(o.patience, 'patience');
   positiveInt(o.predictBatchSize, 'predictBatchSize');
   positiveInt(o.minTruePositives, 'minTruePositives');
@@ -110,7 +123,9 @@ export function validateOptions(o: ClassifierOptions, tags: readonly string[]): 
   if (!(o.testFraction >= 0 && o.validationFraction + o.testFraction < 1)) {
     throw new RangeError('testFraction must be ≥ 0 and leave rows to train on');
   }
-  if (!(o.learningRate > 0)) throw new RangeError('learningRate must be positive');
+  if (o.learningRate !== 'auto' && !(o.learningRate > 0)) {
+    throw new RangeError("learningRate must be positive or 'auto'");
+  }
   if (!(o.l2 >= 0)) throw new RangeError('l2 must be non-negative');
   if (!(o.maxClassWeight >= 1)) throw new RangeError('maxClassWeight must be at least 1');
   const targets: [string, number][] = [

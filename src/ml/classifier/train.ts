@@ -29,6 +29,11 @@ import {
 } from './options.js';
 import type { ClassifierMeta, TagClassifier } from './types.js';
 
+/** 'auto' learning rate: this up to a batch of AUTO_BATCH rows, scaled by √(batch / AUTO_BATCH) above. */
+const AUTO_LEARNING_RATE = 3e-3;
+const AUTO_BATCH = 128;
+const AUTO_MAX_LEARNING_RATE = 1e-2;
+
 export interface TrainingResult {
   model: TagClassifier;
   history: EpochProgress[];
@@ -84,7 +89,7 @@ export async function trainClassifier(
   const validationKnown = validationWeights.reduce((n, w) => n + (w > 0 ? 1 : 0), 0);
 
   const network = buildNetwork(d, t, o);
-  const optimizer = tf.train.adam(o.learningRate);
+
   const variables = network.trainableWeights.map((w) => w.read() as tf.Variable);
   const kernels = network.trainableWeights
     .filter((w) => w.name.includes('kernel'))
@@ -98,17 +103,37 @@ export async function trainClassifier(
     o.batchSize === 'auto'
       ? 2 ** Math.min(10, Math.max(5, Math.floor(Math.log2(trainRows.length / 32))))
       : o.batchSize;
+  // Adam's steps are as long whatever the batch; a batch 8× larger averages away noise that a
+  // step 8× longer, not √8 — the usual square-root scaling — can spend, within a safe bound.
+  const learningRate =
+    o.learningRate === 'auto'
+      ? Math.min(
+          AUTO_MAX_LEARNING_RATE,
+          AUTO_LEARNING_RATE * Math.sqrt(Math.max(1, batchSize / AUTO_BATCH)),
+        )
+      : o.learningRate;
+  const stepsPerEpoch = Math.ceil(Math.min(trainRows.length, o.maxRowsPerEpoch) / batchSize);
   const batchX = new Float32Array(batchSize * d);
   const batchY = new Float32Array(batchSize * t);
   const batchW = new Float32Array(batchSize * t);
+  // An epoch is at most maxRowsPerEpoch rows, taken from a seeded order of the training rows that
+  // carries on into the next epoch: on large data early stopping then looks as often, in optimizer
+  // steps, as on small data, instead of only after every pass over all rows.
+  let order = permutation(trainRows.length, shuffleRng);
+  let cursor = 0;
+  const optimizer = tf.train.adam(learningRate);
   try {
     for (let epoch = 1; epoch <= o.maxEpochs; epoch++) {
-      // Our own seeded order each epoch (never tf's unseeded shuffle).
-      const order = permutation(trainRows.length, shuffleRng);
       let lossSum = 0;
       let lossCount = 0;
-      for (let start = 0; start < order.length; start += batchSize) {
+      for (let step = 0; step < stepsPerEpoch; step++) {
+        if (cursor >= order.length) {
+          order = permutation(trainRows.length, shuffleRng);
+          cursor = 0;
+        }
+        const start = cursor;
         const size = Math.min(batchSize, order.length - start);
+        cursor += size;
         let known = 0;
         for (let b = 0; b < size; b++) {
           const r = order[start + b]!;
@@ -219,7 +244,7 @@ export async function trainClassifier(
       hiddenUnits: [...o.hiddenUnits],
       linearPath: o.linearPath,
       l2: o.l2,
-      learningRate: o.learningRate,
+      learningRate,
       batchSize,
       classWeights,
       minKnownNegatives: o.minKnownNegatives,
