@@ -165,25 +165,31 @@ export interface FeatureBatch {
   rows: FeatureRow[];
 }
 
-const decoder = new TextDecoder();
+const NEWLINE = 10;
+const TAB = 9;
 
 /**
  * Parses `customer_id<TAB>values` lines of a `COPY … TO STDOUT` (text format) of
  * customer_features: the jsonb arrives as text so that JSON.parse runs here, in a worker.
+ *
+ * Each line is decoded on its own (a newline byte never occurs inside a UTF-8 character): on a
+ * batch of 4096 demo rows, decoding the whole 8 MB first and slicing it made decode and parse take
+ * twice as long, as each parse read a slice of one large string.
  */
 export function parseFeatureLines(bytes: Uint8Array): FeatureBatch {
-  const text = decoder.decode(bytes);
+  const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
   const customerIds: string[] = [];
   const rows: FeatureRow[] = [];
   let start = 0;
-  while (start < text.length) {
-    let end = text.indexOf('\n', start);
-    if (end < 0) end = text.length;
-    const tab = text.indexOf('\t', start);
-    if (tab < 0 || tab > end)
-      throw new RangeError(`malformed feature line: ${text.slice(start, end)}`);
-    const json = text.slice(tab + 1, end);
-    customerIds.push(text.slice(start, tab));
+  while (start < buffer.length) {
+    let end = buffer.indexOf(NEWLINE, start);
+    if (end < 0) end = buffer.length;
+    const tab = buffer.indexOf(TAB, start);
+    if (tab < 0 || tab > end) {
+      throw new RangeError(`malformed feature line: ${buffer.toString('utf8', start, end)}`);
+    }
+    const json = buffer.toString('utf8', tab + 1, end);
+    customerIds.push(buffer.toString('latin1', start, tab));
     rows.push(JSON.parse(json.includes('\\') ? unescapeCopyText(json) : json) as FeatureRow);
     start = end + 1;
   }
