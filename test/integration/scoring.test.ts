@@ -257,6 +257,19 @@ describe('scoring customers for suggestions', () => {
     }
   });
 
+  it("reports each worker thread's CPU time per step, which never exceeds its wall time", async () => {
+    const { report } = await score({ workers: 2, batchSize: 50 });
+    // Linux tells a thread's CPU time; a process-wide clock would count the other threads too.
+    const cpu = report.workerCpuMs!;
+    expect(cpu).not.toBeNull();
+    expect(cpu.parse + cpu.score).toBeGreaterThan(0);
+    for (const step of ['parse', 'score', 'explain'] as const) {
+      expect(cpu[step]).toBeGreaterThanOrEqual(0);
+      // Both sums are rounded on their own.
+      expect(cpu[step]).toBeLessThanOrEqual(report.workerMs[step] + 1);
+    }
+  });
+
   it('scores only the customers asked for, in order, with progress up to the total', async () => {
     const chosen = customerIds.filter((_, i) => i % 7 === 3);
     const progress: [number, number][] = [];

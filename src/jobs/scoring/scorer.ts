@@ -17,6 +17,7 @@ import {
   type Preprocessor,
 } from '../../ml/preprocessing.js';
 import { HOLDERS_FILE, type HolderMedians } from '../holder-medians.js';
+import { cpuBetween, threadCpuMs } from './thread-cpu.js';
 
 /** Everything a worker needs to score; plain data, sent once as workerData. */
 export interface ScorerConfig {
@@ -202,6 +203,9 @@ export interface ScoredBatch {
   candidates: number;
   scoreMs: number;
   explainMs: number;
+  /** The thread's CPU time in each step, where the system tells (see threadCpuMs). */
+  scoreCpuMs: number | null;
+  explainCpuMs: number | null;
 }
 
 /** Shortest text that reads back as the same double (a float32 probability stays exact). */
@@ -215,15 +219,19 @@ const rounded = (value: number) => Math.round(value * 1e4) / 1e4 || value;
  */
 export async function scoreFeatureRows(scorer: Scorer, batch: FeatureBatch): Promise<ScoredBatch> {
   const started = performance.now();
+  const startedCpu = threadCpuMs();
   const { config, preprocessor, kmeans, classifier } = scorer;
   const { customerIds, rows } = batch;
-  if (rows.length === 0) return { text: '', candidates: 0, scoreMs: 0, explainMs: 0 };
+  if (rows.length === 0) {
+    return { text: '', candidates: 0, scoreMs: 0, explainMs: 0, scoreCpuMs: 0, explainCpuMs: 0 };
+  }
   const inputs = transformFeatures(preprocessor, rows);
   const assignment = assignClusters(kmeans, inputs);
   const features = concatColumns(inputs, assignment.distances);
   const probabilities = await predictTags(classifier, features, { batchSize: rows.length });
   const decisions = decideTags(classifier, probabilities);
   const scored = performance.now();
+  const scoredCpu = threadCpuMs();
 
   let explanations: string[] | null = null;
   if (config.explain && decisions.length > 0) {
@@ -290,5 +298,7 @@ export async function scoreFeatureRows(scorer: Scorer, batch: FeatureBatch): Pro
     candidates: decisions.length,
     scoreMs: scored - started,
     explainMs: performance.now() - scored,
+    scoreCpuMs: cpuBetween(startedCpu, scoredCpu),
+    explainCpuMs: cpuBetween(scoredCpu, threadCpuMs()),
   };
 }

@@ -58,6 +58,11 @@ export interface ScoreReport {
   ms: number;
   /** Time the workers spent in each step, summed over workers: where the time went. */
   workerMs: { parse: number; score: number; explain: number };
+  /**
+   * The workers' CPU time in each step, summed: the compute, without the time a worker waited
+   * for a core. null where the system does not tell (see threadCpuMs).
+   */
+  workerCpuMs: { parse: number; score: number; explain: number } | null;
 }
 
 /** The columns of every candidate line, in order. */
@@ -357,6 +362,11 @@ async function runPipeline(
   // would wait on the task itself instead of racing it against the pool's failure.
   const tasks = new TaskQueue<{ result: Promise<ScoredReply> }>(pool.size * TASKS_AHEAD_PER_WORKER);
   const totals = { customers: 0, candidates: 0, parse: 0, score: 0, explain: 0 };
+  let cpu: { parse: number; score: number; explain: number } | null = {
+    parse: 0,
+    score: 0,
+    explain: 0,
+  };
 
   const feed = (async () => {
     try {
@@ -383,6 +393,11 @@ async function runPipeline(
         totals.parse += reply.parseMs;
         totals.score += reply.scoreMs;
         totals.explain += reply.explainMs;
+        if (cpu && reply.cpuMs) {
+          cpu.parse += reply.cpuMs.parse;
+          cpu.score += reply.cpuMs.score;
+          cpu.explain += reply.cpuMs.explain;
+        } else cpu = null;
         onProgress?.(totals.customers, Math.max(plan.total, totals.customers));
         if (reply.bytes.length > 0) yield reply.bytes;
       }
@@ -408,6 +423,11 @@ async function runPipeline(
       parse: Math.round(totals.parse),
       score: Math.round(totals.score),
       explain: Math.round(totals.explain),
+    },
+    workerCpuMs: cpu && {
+      parse: Math.round(cpu.parse),
+      score: Math.round(cpu.score),
+      explain: Math.round(cpu.explain),
     },
   };
 }

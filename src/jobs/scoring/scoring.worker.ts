@@ -3,6 +3,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { initBackend } from '../../ml/backend.js';
 import { createScorer, parseFeatureLines, scoreFeatureRows, type ScorerConfig } from './scorer.js';
+import { cpuBetween, threadCpuMs } from './thread-cpu.js';
 
 export interface ScoreTask {
   type: 'score';
@@ -21,6 +22,8 @@ export type WorkerReply =
       parseMs: number;
       scoreMs: number;
       explainMs: number;
+      /** The worker thread's CPU time per step; null where the system does not tell. */
+      cpuMs: { parse: number; score: number; explain: number } | null;
     }
   | { type: 'failed'; id: number | null; name: string; message: string; stack?: string };
 
@@ -49,8 +52,10 @@ async function run(): Promise<void> {
     queue = queue.then(async () => {
       try {
         const started = performance.now();
+        const startedCpu = threadCpuMs();
         const batch = parseFeatureLines(task.bytes);
         const parseMs = performance.now() - started;
+        const parseCpuMs = cpuBetween(startedCpu, threadCpuMs());
         const scored = await scoreFeatureRows(scorer, batch);
         const bytes = encoder.encode(scored.text);
         const reply: WorkerReply = {
@@ -62,6 +67,10 @@ async function run(): Promise<void> {
           parseMs,
           scoreMs: scored.scoreMs,
           explainMs: scored.explainMs,
+          cpuMs:
+            parseCpuMs === null || scored.scoreCpuMs === null || scored.explainCpuMs === null
+              ? null
+              : { parse: parseCpuMs, score: scored.scoreCpuMs, explain: scored.explainCpuMs },
         };
         port.postMessage(reply, [bytes.buffer]);
       } catch (error) {
