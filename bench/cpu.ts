@@ -38,9 +38,11 @@ function readProcesses(): Map<number, { ppid: number; ticks: number }> {
     }
     // The command name may contain spaces and parentheses; the fields after it do not.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // Its own time and that of the children it has reaped: a PostgreSQL backend that served a
+    // COPY and exited before the last snapshot is still counted, under the postmaster.
     processes.set(Number(entry), {
       ppid: Number(fields[1]),
-      ticks: Number(fields[11]) + Number(fields[12]),
+      ticks: Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]),
     });
   }
   return processes;
