@@ -23,15 +23,17 @@ export interface ClassifierOptions {
    */
   learningRate: number | 'auto';
   /**
-   * Rows per step. 'auto': a power of two giving about 32 steps per epoch, within 32–1024, since
-   * a step costs about the same whatever its size and small data still needs enough steps.
+   * Rows per step. 'auto': a power of two giving at least 16 steps per pass over the training rows,
+   * within 32–2048, since a step costs about the same whatever its size and small data still needs
+   * enough steps. On 100,000 demo customers, batches of 2048 instead of 1024 trained in 15 instead
+   * of 23 s (39 epochs instead of 53) with ROC AUC against the personas within ±0.007 per tag.
    */
   batchSize: number | 'auto';
   maxEpochs: number;
   /**
    * Training rows per epoch at most (an epoch then covers part of them, the next carrying on): the
    * unit early stopping counts in stays about as many optimizer steps on any amount of data
-   * (about 32 batches of the largest size), where a full pass over 100,000 customers took twice
+   * (16 batches of the largest size), where a full pass over 100,000 customers took twice
    * that and early stopping twice as long to notice the end.
    */
   maxRowsPerEpoch: number;

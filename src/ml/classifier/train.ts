@@ -101,7 +101,7 @@ export async function trainClassifier(
 
   const batchSize =
     o.batchSize === 'auto'
-      ? 2 ** Math.min(10, Math.max(5, Math.floor(Math.log2(trainRows.length / 32))))
+      ? 2 ** Math.min(11, Math.max(5, Math.floor(Math.log2(trainRows.length / 16))))
       : o.batchSize;
   // Adam's steps are as long whatever the batch; a batch 8× larger averages away noise that a
   // step 8× longer, not √8 — the usual square-root scaling — can spend, within a safe bound.
