@@ -4,7 +4,8 @@ import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
 import { expressMiddleware } from '@as-integrations/express5';
 import { MikroORM } from '@mikro-orm/postgresql';
-import express, { type Express } from 'express';
+import cors from 'cors';
+import express, { type Express, type RequestHandler } from 'express';
 import type { AppConfig } from './config/env.js';
 import { openDatabase, type DatabaseHandle } from './config/database.js';
 import { createLogger, type Logger } from './config/logger.js';
@@ -12,6 +13,8 @@ import { createOrmConfig } from './config/mikro-orm.config.js';
 import { buildGraphQLSchema } from './graphql/build-schema.js';
 import { createContext, type GraphQLContext } from './graphql/context.js';
 import { createFormatError } from './graphql/format-error.js';
+import { httpStatusPlugin } from './graphql/http-status.js';
+import { requestErrorHandler } from './graphql/request-errors.js';
 import { queryLimitsPlugin } from './graphql/query-limits.js';
 import { AuthService } from './modules/auth/auth.service.js';
 import { seedDemoOnFirstStart } from './jobs/demo-setup.job.js';
@@ -36,6 +39,22 @@ export interface AppOptions {
   database?: DatabaseHandle;
 }
 
+/**
+ * CORS for the allowed origins only; none configured, no CORS headers at all, so browsers keep
+ * other sites' pages from calling the API with a user's key.
+ */
+function corsFor(origins: readonly string[]): RequestHandler[] {
+  if (origins.length === 0) return [];
+  return [
+    cors({
+      origin: origins.includes('*') ? '*' : [...origins],
+      methods: ['GET', 'POST'],
+      allowedHeaders: ['authorization', 'content-type', 'apollo-require-preflight'],
+      maxAge: 600,
+    }),
+  ];
+}
+
 export async function createApp(config: AppConfig, options: AppOptions = {}): Promise<App> {
   const logger = options.logger ?? createLogger(config.logLevel);
   const database = options.database ?? (await openDatabase(config, logger));
@@ -57,7 +76,11 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
       formatError: createFormatError(logger, config.nodeEnv === 'development'),
       includeStacktraceInErrorResponses: false,
       // The default cache-control plugin wraps every field resolver; nothing here uses its hints.
-      plugins: [ApolloServerPluginCacheControlDisabled(), queryLimitsPlugin(config.queryLimits)],
+      plugins: [
+        ApolloServerPluginCacheControlDisabled(),
+        queryLimitsPlugin(config.queryLimits),
+        httpStatusPlugin(),
+      ],
       // main.ts stops everything in order on SIGINT/SIGTERM; Apollo's own handler would stop
       // only itself and then kill the process (exit 143) while the rest is still closing.
       stopOnTerminationSignals: false,
@@ -80,9 +103,11 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
     });
     http.use(
       '/graphql',
+      ...corsFor(config.corsOrigins),
       express.json({ limit: '25mb' }),
       expressMiddleware(server, { context: ({ req }) => createContext(orm, auth, req, queue) }),
     );
+    http.use(requestErrorHandler(logger));
 
     return {
       orm,

@@ -57,12 +57,38 @@ const envSchema = z.object({
   LOG_LEVEL: z
     .enum(LOG_LEVELS, { message: `must be one of ${LOG_LEVELS.join(', ')}` })
     .default('info'),
+  // No default: internals reach clients only where the operator asks for development explicitly.
   NODE_ENV: z
     .enum(['development', 'production', 'test'], {
       message: 'must be development, production or test',
     })
-    .default('development'),
+    .optional(),
+  TAGWISE_CORS_ORIGINS: z
+    .string()
+    .optional()
+    .transform((v) =>
+      (v ?? '')
+        .split(',')
+        .map((origin) => origin.trim())
+        .filter(Boolean),
+    )
+    .refine((origins) => origins.every((o) => o === '*' || isOrigin(o)), {
+      message: 'must be a comma-separated list of origins such as https://crm.example.com, or *',
+    }),
 });
+
+/** scheme://host[:port] exactly, as a browser sends it in the Origin header. */
+function isOrigin(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.origin === value;
+  } catch {
+    return false;
+  }
+}
+
+/** Variables whose values are never echoed in an error: a key, or a URL with a password. */
+const SECRET_VARIABLES = new Set(['ADMIN_API_KEY', 'DATABASE_URL']);
 
 export interface AppConfig {
   readonly port: number;
@@ -83,7 +109,10 @@ export interface AppConfig {
   /** Operations costing more (values they could resolve) or nesting deeper are refused. */
   readonly queryLimits: { maxCost: number; maxDepth: number };
   readonly logLevel: (typeof LOG_LEVELS)[number];
-  readonly nodeEnv: 'development' | 'production' | 'test';
+  /** Unset unless the operator sets it; only 'development' shows clients SQL and stacks. */
+  readonly nodeEnv: 'development' | 'production' | 'test' | undefined;
+  /** Browser origins allowed to call the API (CORS); empty: no CORS headers at all. */
+  readonly corsOrigins: readonly string[];
 }
 
 export class ConfigError extends Error {
@@ -102,10 +131,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const variable = String(issue.path[0] ?? 'environment');
-    throw new ConfigError(
-      variable,
-      `${issue.message} (got ${JSON.stringify(env[variable] ?? '')})`,
-    );
+    const got = SECRET_VARIABLES.has(variable)
+      ? `a value of ${(env[variable] ?? '').length} characters, not shown`
+      : JSON.stringify(env[variable] ?? '');
+    throw new ConfigError(variable, `${issue.message} (got ${got})`);
   }
   const e = parsed.data;
   const demo = e.TAGWISE_DEMO === undefined ? e.DATABASE_URL === undefined : e.TAGWISE_DEMO === '1';
@@ -123,5 +152,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     queryLimits: { maxCost: e.TAGWISE_MAX_QUERY_COST, maxDepth: e.TAGWISE_MAX_QUERY_DEPTH },
     logLevel: e.LOG_LEVEL,
     nodeEnv: e.NODE_ENV,
+    corsOrigins: Object.freeze(e.TAGWISE_CORS_ORIGINS),
   });
 }

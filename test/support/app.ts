@@ -36,7 +36,8 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
-export async function createTestApp(): Promise<TestApp> {
+/** `env` adds to or overrides the test's environment (undefined unsets a variable). */
+export async function createTestApp(env: NodeJS.ProcessEnv = {}): Promise<TestApp> {
   const database = await createTestDatabase(inject('adminDatabaseUrl'));
   const config = loadConfig({
     DATABASE_URL: database.url,
@@ -45,6 +46,7 @@ export async function createTestApp(): Promise<TestApp> {
     TAGWISE_DEMO: '0',
     TAGWISE_WORKERS: '0',
     TAGWISE_MODELS_DIR: path.join(os.tmpdir(), 'tagwise-test-models'),
+    ...env,
   });
   const app = await createApp(config, {
     logger: createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'),

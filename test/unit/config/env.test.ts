@@ -2,14 +2,16 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../../src/config/env.js';
 
 describe('loadConfig', () => {
-  it('has sane defaults: embedded database, demo on, port 4000', () => {
+  it('has sane and safe defaults: embedded database, demo on, port 4000, no CORS', () => {
     const config = loadConfig({});
     expect(config).toMatchObject({
       port: 4000,
       databaseUrl: undefined,
       demo: true,
       logLevel: 'info',
-      nodeEnv: 'development',
+      // Unset, not development: clients see no SQL or stacks unless the operator asks.
+      nodeEnv: undefined,
+      corsOrigins: [],
     });
     expect(config.dataDir).toMatch(/\.data$/);
     expect(Object.isFrozen(config)).toBe(true);
@@ -33,6 +35,8 @@ describe('loadConfig', () => {
     [{ TAGWISE_API_PROCESSES: 'all' }, 'TAGWISE_API_PROCESSES'],
     [{ TAGWISE_MAX_QUERY_COST: '10' }, 'TAGWISE_MAX_QUERY_COST'],
     [{ TAGWISE_MAX_QUERY_DEPTH: 'deep' }, 'TAGWISE_MAX_QUERY_DEPTH'],
+    [{ TAGWISE_CORS_ORIGINS: 'crm.example.com' }, 'TAGWISE_CORS_ORIGINS'],
+    [{ TAGWISE_CORS_ORIGINS: 'https://crm.example.com/' }, 'TAGWISE_CORS_ORIGINS'],
   ])('stops on %j with one line naming %s', (env, variable) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     try {
@@ -41,6 +45,28 @@ describe('loadConfig', () => {
       expect((error as ConfigError).variable).toBe(variable);
       expect((error as Error).message).toMatch(new RegExp(`^Invalid configuration: ${variable} `));
       expect((error as Error).message).not.toContain('\n');
+    }
+  });
+
+  it('reads allowed CORS origins', () => {
+    expect(
+      loadConfig({ TAGWISE_CORS_ORIGINS: 'https://crm.example.com, http://localhost:5173' })
+        .corsOrigins,
+    ).toEqual(['https://crm.example.com', 'http://localhost:5173']);
+    expect(loadConfig({ TAGWISE_CORS_ORIGINS: '*' }).corsOrigins).toEqual(['*']);
+  });
+
+  it.each([
+    ['ADMIN_API_KEY', 'short-secret'],
+    ['DATABASE_URL', 'mysql://admin:hunter2@db/x'],
+  ])('never echoes the value of the secret %s in its error', (variable, value) => {
+    expect(() => loadConfig({ [variable]: value })).toThrow(ConfigError);
+    try {
+      loadConfig({ [variable]: value });
+    } catch (error) {
+      expect((error as Error).message).not.toContain(value);
+      expect((error as Error).message).not.toContain('hunter2');
+      expect((error as Error).message).toContain(`${value.length} characters, not shown`);
     }
   });
 });
