@@ -13,6 +13,7 @@ import { Migration20261123164905 } from './Migration20261123164905_customer_eras
 import { Migration20261123173255 } from './Migration20261123173255_tag_reference_checks.js';
 import { Migration20261205141539 } from './Migration20261205141539_labels.js';
 import { Migration20261206093000 } from './Migration20261206093000_retire_stale_suggestions.js';
+import { Migration20261206100000 } from './Migration20261206100000_api_key_lifecycle.js';
 
 /** Every migration, in order. `tagwise migrate --create` writes new ones; list them here. */
 export const migrationsList: MigrationObject[] = [
@@ -33,4 +34,5 @@ export const migrationsList: MigrationObject[] = [
     name: 'Migration20261206093000_retire_stale_suggestions',
     class: Migration20261206093000,
   },
+  { name: 'Migration20261206100000_api_key_lifecycle', class: Migration20261206100000 },
 ];

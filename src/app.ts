@@ -16,6 +16,7 @@ import { createFormatError } from './graphql/format-error.js';
 import { httpStatusPlugin } from './graphql/http-status.js';
 import { requestErrorHandler } from './graphql/request-errors.js';
 import { queryLimitsPlugin } from './graphql/query-limits.js';
+import { ApiKeyListener } from './modules/auth/api-key.listener.js';
 import { AuthService } from './modules/auth/auth.service.js';
 import { seedDemoOnFirstStart } from './jobs/demo-setup.job.js';
 import { JobQueue } from './jobs/queue.js';
@@ -61,12 +62,15 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
   const orm = await MikroORM.init(
     createOrmConfig({ url: database.url, logger: (message) => logger.debug(message) }),
   );
+  let keyListener: ApiKeyListener | undefined;
   try {
     const applied = await orm.getMigrator().up();
     if (applied.length > 0)
       logger.info({ migrations: applied.map((m) => m.name) }, 'migrations applied');
 
     const auth = new AuthService(orm.em);
+    keyListener = new ApiKeyListener(database.url, auth, logger);
+    await keyListener.start();
     const queue = new JobQueue(orm, logger, config.modelsDir);
     if (config.adminApiKey) await auth.ensureAdminKey(config.adminApiKey);
     if (config.demo) await seedDemoOnFirstStart(orm, config, logger);
@@ -119,12 +123,14 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
       contextFor: (headers) => createContext(orm, auth, { headers }, queue),
       async close() {
         await server.stop();
+        await keyListener?.stop();
         await queue.stop();
         await orm.close();
         if (!options.database) await database.stop();
       },
     };
   } catch (error) {
+    await keyListener?.stop();
     await orm.close();
     if (!options.database) await database.stop();
     throw error;

@@ -1,5 +1,6 @@
 import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphql';
 import { buildSchema } from 'type-graphql';
+import { ApiKeyResolver } from '../modules/auth/api-key.resolver.js';
 import { CustomerResolver } from '../modules/customer/customer.resolver.js';
 import { EventResolver } from '../modules/event/event.resolver.js';
 import { FeatureResolver } from '../modules/feature/feature.resolver.js';
@@ -28,6 +29,7 @@ import { AuthChecker } from './auth-checker.js';
 import { validateArgument } from './validate.js';
 
 export const resolvers = [
+  ApiKeyResolver,
   CustomerResolver,
   EventResolver,
   FeatureResolver,

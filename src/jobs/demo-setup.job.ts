@@ -66,7 +66,10 @@ export async function seedDemoOnFirstStart(
   }
   let keyFile: string | undefined;
   if (!config.adminApiKey) {
-    const { key } = await new AuthService(orm.em).createKey(Role.ADMIN, 'demo-admin');
+    const { key } = await new AuthService(orm.em).createKey({
+      role: Role.ADMIN,
+      name: 'demo-admin',
+    });
     keyFile = path.join(config.dataDir, 'demo-admin-key');
     await fs.mkdir(config.dataDir, { recursive: true });
     await fs.writeFile(keyFile, `${key}\n`, { mode: 0o600 });

@@ -1,9 +1,12 @@
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Role } from '../../src/modules/auth/api-key.entity.js';
+import { AuthService } from '../../src/modules/auth/auth.service.js';
 import { createTestApp, type TestApp } from '../support/app.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -103,6 +106,40 @@ describe('the server with TAGWISE_API_PROCESSES', () => {
       server.child.kill('SIGTERM');
       expect(await server.exited).toBe(0);
       expect(children.filter(alive)).toEqual([]);
+    } finally {
+      server.child.kill('SIGKILL');
+    }
+  }, 90_000);
+
+  it('refuses a key revoked from the CLI at once in every process', async () => {
+    const port = await freePort();
+    const server = start(port);
+    try {
+      await server.saw('(2 processes)');
+      const { key, apiKey } = await new AuthService(t.app.orm.em).createKey({
+        role: Role.VIEWER,
+        name: 'revoked-while-serving',
+      });
+      type Answer = { errors?: { extensions: { code: string } }[] };
+      // 16 at once reach both processes, and each then holds the key in its cache.
+      const ask = () =>
+        Promise.all(
+          Array.from({ length: 16 }, () =>
+            fetch(`http://127.0.0.1:${port}/graphql`, {
+              method: 'POST',
+              headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+              body: JSON.stringify({ query: '{ tags(first: 1) { totalCount } }' }),
+            }).then((r) => r.json() as Promise<Answer>),
+          ),
+        );
+      for (const answer of await ask()) expect(answer.errors).toBeUndefined();
+
+      await promisify(execFile)('node', ['bin/tagwise.js', 'apikey', 'revoke', apiKey.id], {
+        cwd: ROOT,
+        env: { ...process.env, DATABASE_URL: t.url, LOG_LEVEL: 'silent' },
+      });
+      for (const answer of await ask())
+        expect(answer.errors?.[0]?.extensions.code).toBe('UNAUTHENTICATED');
     } finally {
       server.child.kill('SIGKILL');
     }

@@ -54,7 +54,7 @@ export async function createTestApp(env: NodeJS.ProcessEnv = {}): Promise<TestAp
   const auth = new AuthService(app.orm.em);
   const keys = {} as Record<Role, string>;
   for (const role of Object.values(Role))
-    keys[role] = (await auth.createKey(role, `test-${role}`)).key;
+    keys[role] = (await auth.createKey({ role, name: `test-${role}` })).key;
 
   const statements: string[][] = [];
   app.orm.em

@@ -1,10 +1,34 @@
-import { Entity, Enum, PrimaryKey, Property } from '@mikro-orm/core';
+import { ArrayType, Entity, Enum, PrimaryKey, Property } from '@mikro-orm/core';
 
 export enum Role {
   VIEWER = 'VIEWER',
   REVIEWER = 'REVIEWER',
   DATA_SCIENTIST = 'DATA_SCIENTIST',
   ADMIN = 'ADMIN',
+}
+
+/** What a key may do beyond its role. */
+export enum Permission {
+  /** See personal data (email, phone, name, personal attributes) in clear. */
+  PII = 'PII',
+}
+
+/** Where a key came from: created by an admin, or seeded from the ADMIN_API_KEY setting. */
+export enum ApiKeySource {
+  CREATED = 'CREATED',
+  ENVIRONMENT = 'ENVIRONMENT',
+}
+
+export enum ApiKeyStatus {
+  ACTIVE = 'ACTIVE',
+  REVOKED = 'REVOKED',
+  EXPIRED = 'EXPIRED',
+}
+
+export function apiKeyStatus(key: Pick<ApiKey, 'revokedAt' | 'expiresAt'>): ApiKeyStatus {
+  if (key.revokedAt) return ApiKeyStatus.REVOKED;
+  if (key.expiresAt && key.expiresAt.getTime() <= Date.now()) return ApiKeyStatus.EXPIRED;
+  return ApiKeyStatus.ACTIVE;
 }
 
 /** Only a SHA-256 of the key is stored; the key itself is shown once at creation. */
@@ -31,6 +55,24 @@ export class ApiKey {
 
   @Property({ type: 'timestamptz', nullable: true })
   revokedAt: Date | null = null;
+
+  @Property({ type: ArrayType, columnType: 'text[]', default: '{}' })
+  permissions: Permission[] = [];
+
+  /** Department keys; restricted tags are visible only to their departments (and ADMIN). */
+  @Property({ type: ArrayType, columnType: 'text[]', default: '{}' })
+  departments: string[] = [];
+
+  /** After this the key is refused; null: it does not expire. */
+  @Property({ type: 'timestamptz', nullable: true })
+  expiresAt: Date | null = null;
+
+  /** Updated at most once a minute per key and process, so reads do not write on every request. */
+  @Property({ type: 'timestamptz', nullable: true })
+  lastUsedAt: Date | null = null;
+
+  @Enum({ items: () => ApiKeySource, type: 'text', default: ApiKeySource.CREATED })
+  source: ApiKeySource = ApiKeySource.CREATED;
 
   constructor(name: string, role: Role, keyHash: string, keyPrefix: string) {
     this.name = name;

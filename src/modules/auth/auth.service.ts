@@ -1,69 +1,275 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { LockMode } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { InvalidInputError } from '../common/domain.errors.js';
-import { ApiKey, Role } from './api-key.entity.js';
+import { ConflictError, InvalidInputError, NotFoundError } from '../common/domain.errors.js';
+import {
+  decodeCursor,
+  encodeCursor,
+  toPage,
+  type Page,
+  type PageRequest,
+} from '../common/pagination.js';
+import { ApiKey, ApiKeySource, Permission, Role } from './api-key.entity.js';
 
 export interface Viewer {
   readonly keyId: string;
   readonly name: string;
   readonly role: Role;
+  readonly permissions: readonly Permission[];
+  readonly departments: readonly string[];
+}
+
+export interface CreateKeyInput {
+  role: Role;
+  name: string;
+  permissions?: readonly Permission[] | null;
+  departments?: readonly string[] | null;
+  expiresAt?: Date | null;
 }
 
 const KEY_PREFIX = 'tw_';
+/**
+ * How long a looked-up key is trusted while the change listener is connected (it clears the cache
+ * on every change to api_key, so this only bounds what a lost notification could cost). Without a
+ * listener nothing is cached: a revoked key must stop at once.
+ */
 const CACHE_TTL_MS = 30_000;
 const CACHE_MAX = 10_000;
+/** last_used_at is written at most this often per key and process. */
+const LAST_USED_EVERY_MS = 60_000;
+const MAX_DEPARTMENTS = 20;
+/** Department keys: lower-case words joined by - or _, as tag keys are. */
+const DEPARTMENT = /^[a-z0-9][a-z0-9_-]{0,49}$/;
 
 export function hashApiKey(key: string): string {
   return createHash('sha256').update(key).digest('hex');
 }
 
+interface Cached {
+  viewer: Viewer | null;
+  /** The key's own expiry (ms), checked on every use: an expiry needs no notification. */
+  expiresAt: number | null;
+  until: number;
+}
+
 /**
- * Resolves bearer keys to viewers. Keys are random 32-byte secrets, so a plain SHA-256 is a
- * sufficient one-way hash. Lookups are cached briefly per process: authentication must not cost a
- * query per request on hot read paths; a revoked key stops working within CACHE_TTL_MS.
+ * Resolves bearer keys to viewers and manages keys. Keys are random 32-byte secrets, so a plain
+ * SHA-256 is a sufficient one-way hash. Lookups are cached per process while an ApiKeyListener
+ * keeps the cache honest (see CACHE_TTL_MS): authentication must not cost a query per request on
+ * hot read paths.
  */
 export class AuthService {
-  private readonly cache = new Map<string, { viewer: Viewer | null; expires: number }>();
+  private readonly cache = new Map<string, Cached>();
+  private readonly lastUsed = new Map<string, number>();
+  private cacheTrusted = false;
 
   constructor(private readonly em: EntityManager) {}
+
+  /** The listener's word: every cached key may have changed. */
+  invalidate(): void {
+    this.cache.clear();
+  }
+
+  /** Caching is on only while a listener hears every change to api_key. */
+  setCacheTrusted(trusted: boolean): void {
+    this.cacheTrusted = trusted;
+    this.cache.clear();
+  }
 
   async authenticate(key: string): Promise<Viewer | null> {
     const hash = hashApiKey(key);
     const now = Date.now();
-    const cached = this.cache.get(hash);
-    if (cached && cached.expires > now) return cached.viewer;
+    const cached = this.cacheTrusted ? this.cache.get(hash) : undefined;
+    let entry: Cached;
+    if (cached && cached.until > now) {
+      entry = cached;
+    } else {
+      const row = await this.em.fork().findOne(ApiKey, { keyHash: hash, revokedAt: null });
+      entry = {
+        viewer: row
+          ? {
+              keyId: row.id,
+              name: row.name,
+              role: row.role,
+              permissions: Object.freeze([...row.permissions]),
+              departments: Object.freeze([...row.departments]),
+            }
+          : null,
+        expiresAt: row?.expiresAt?.getTime() ?? null,
+        until: now + CACHE_TTL_MS,
+      };
+      if (this.cacheTrusted) {
+        if (this.cache.size >= CACHE_MAX) this.cache.clear();
+        this.cache.set(hash, entry);
+      }
+    }
+    if (!entry.viewer || (entry.expiresAt !== null && entry.expiresAt <= now)) return null;
+    this.touch(entry.viewer.keyId, now);
+    return entry.viewer;
+  }
 
-    const row = await this.em.fork().findOne(ApiKey, { keyHash: hash, revokedAt: null });
-    const viewer = row ? { keyId: row.id, name: row.name, role: row.role } : null;
-    if (this.cache.size >= CACHE_MAX) this.cache.clear();
-    this.cache.set(hash, { viewer, expires: now + CACHE_TTL_MS });
-    return viewer;
+  /** Records the use, at most once a minute per key; a failed write never fails the request. */
+  private touch(keyId: string, now: number): void {
+    if ((this.lastUsed.get(keyId) ?? 0) > now - LAST_USED_EVERY_MS) return;
+    if (this.lastUsed.size >= CACHE_MAX) this.lastUsed.clear();
+    this.lastUsed.set(keyId, now);
+    this.em
+      .fork()
+      .getConnection()
+      .execute('update api_key set last_used_at = now() where id = ?', [keyId])
+      .catch(() => this.lastUsed.delete(keyId));
+  }
+
+  /** Keys by id, revoked and expired ones included (they stay, for the audit trail). */
+  async listKeys(page: PageRequest): Promise<Page<ApiKey>> {
+    const [afterId] = page.after ? decodeCursor(page.after, 1) : [0];
+    const em = this.em.fork();
+    const rows = await em.find(
+      ApiKey,
+      { id: { $gt: String(afterId) } },
+      { orderBy: { id: 'asc' }, limit: page.first + 1 },
+    );
+    return toPage(
+      rows,
+      page.first,
+      (k) => encodeCursor([Number(k.id)]),
+      () => em.count(ApiKey),
+    );
   }
 
   /** Creates a key and returns it in clear text: the only time it is ever visible. */
-  async createKey(role: Role, name: string): Promise<{ key: string; apiKey: ApiKey }> {
-    const trimmed = name.trim();
-    if (trimmed.length === 0 || trimmed.length > 100) {
-      throw new InvalidInputError('name', 'name must be 1 to 100 characters');
-    }
-    if (!Object.values(Role).includes(role)) {
-      throw new InvalidInputError('role', `role must be one of ${Object.values(Role).join(', ')}`);
-    }
-    const key = KEY_PREFIX + randomBytes(32).toString('base64url');
-    const apiKey = new ApiKey(trimmed, role, hashApiKey(key), key.slice(0, 10));
+  async createKey(input: CreateKeyInput): Promise<{ key: string; apiKey: ApiKey }> {
+    const apiKey = this.validated(input);
+    const key = newKey();
+    apiKey.keyHash = hashApiKey(key);
+    apiKey.keyPrefix = key.slice(0, 10);
     await this.em.fork().persist(apiKey).flush();
     return { key, apiKey };
   }
 
-  /** Makes `ADMIN_API_KEY` a valid admin key; idempotent across restarts. */
-  async ensureAdminKey(key: string): Promise<void> {
-    await this.em
-      .fork()
-      .getConnection()
-      .execute(
-        `insert into api_key (name, role, key_hash, key_prefix) values (?, ?, ?, ?)
-         on conflict (key_hash) do update set role = excluded.role, revoked_at = null`,
-        ['ADMIN_API_KEY', Role.ADMIN, hashApiKey(key), key.slice(0, 4)],
-      );
+  /**
+   * Revokes a key at once (every API process hears of it). Revoking a revoked key changes
+   * nothing. The last usable ADMIN key cannot be revoked: nobody could manage keys any more.
+   */
+  async revokeKey(id: string): Promise<ApiKey> {
+    return this.em.fork().transactional(async (em) => {
+      const key = await this.lockKey(em, id);
+      if (key.revokedAt) return key;
+      if (key.role === Role.ADMIN) await this.keepAnAdmin(em, key.id);
+      key.revokedAt = new Date();
+      return key;
+    });
   }
+
+  /**
+   * Replaces a key with a new secret of the same name, role, permissions, departments and expiry,
+   * revoking the old one in the same transaction; returns the new key in clear text, once.
+   */
+  async rotateKey(id: string): Promise<{ key: string; apiKey: ApiKey }> {
+    return this.em.fork().transactional(async (em) => {
+      const old = await this.lockKey(em, id);
+      if (old.revokedAt) throw new ConflictError(`API key ${id} is revoked; create a new one`);
+      if (old.source === ApiKeySource.ENVIRONMENT) {
+        throw new ConflictError(
+          `API key ${id} is ADMIN_API_KEY's; change that setting to rotate it`,
+        );
+      }
+      const key = newKey();
+      const rotated = new ApiKey(old.name, old.role, hashApiKey(key), key.slice(0, 10));
+      rotated.permissions = [...old.permissions];
+      rotated.departments = [...old.departments];
+      rotated.expiresAt = old.expiresAt;
+      old.revokedAt = new Date();
+      em.persist(rotated);
+      return { key, apiKey: rotated };
+    });
+  }
+
+  /**
+   * Makes `ADMIN_API_KEY` a valid admin key, idempotent across restarts, and retires the key an
+   * earlier value seeded: changing the setting is how that key is rotated. A seeded key someone
+   * revoked stays revoked.
+   */
+  async ensureAdminKey(key: string): Promise<void> {
+    const hash = hashApiKey(key);
+    await this.em.fork().transactional(async (em) => {
+      await em.execute(
+        `update api_key set revoked_at = now()
+         where source = 'ENVIRONMENT' and key_hash <> ? and revoked_at is null`,
+        [hash],
+      );
+      await em.execute(
+        `insert into api_key (name, role, key_hash, key_prefix, source)
+         values ('ADMIN_API_KEY', 'ADMIN', ?, ?, 'ENVIRONMENT')
+         on conflict (key_hash) do update set role = 'ADMIN', source = 'ENVIRONMENT'`,
+        [hash, key.slice(0, 4)],
+      );
+    });
+  }
+
+  private validated(input: CreateKeyInput): ApiKey {
+    const name = input.name.trim();
+    if (name.length === 0 || name.length > 100) {
+      throw new InvalidInputError('name', 'name must be 1 to 100 characters');
+    }
+    if (!Object.values(Role).includes(input.role)) {
+      throw new InvalidInputError('role', `role must be one of ${Object.values(Role).join(', ')}`);
+    }
+    const permissions = [...new Set(input.permissions ?? [])];
+    permissions.forEach((p, i) => {
+      if (!Object.values(Permission).includes(p)) {
+        throw new InvalidInputError(
+          `permissions[${i}]`,
+          `permissions are ${Object.values(Permission).join(', ')}`,
+        );
+      }
+    });
+    const departments = [...new Set(input.departments ?? [])];
+    if (departments.length > MAX_DEPARTMENTS) {
+      throw new InvalidInputError('departments', `at most ${MAX_DEPARTMENTS} departments`);
+    }
+    departments.forEach((d, i) => {
+      if (!DEPARTMENT.test(d)) {
+        throw new InvalidInputError(
+          `departments[${i}]`,
+          'a department is 1 to 50 lower-case letters, digits, - or _, starting with a letter or digit',
+        );
+      }
+    });
+    const expiresAt = input.expiresAt ?? null;
+    if (expiresAt && !(expiresAt.getTime() > Date.now())) {
+      throw new InvalidInputError('expiresAt', 'expiresAt must be in the future');
+    }
+    const apiKey = new ApiKey(name, input.role, '', '');
+    apiKey.permissions = permissions;
+    apiKey.departments = departments;
+    apiKey.expiresAt = expiresAt;
+    return apiKey;
+  }
+
+  private async lockKey(em: EntityManager, id: string): Promise<ApiKey> {
+    if (!/^[0-9]{1,18}$/.test(id)) throw new InvalidInputError('id', `"${id}" is not a key id`);
+    const key = await em.findOne(ApiKey, { id }, { lockMode: LockMode.PESSIMISTIC_WRITE });
+    if (!key) throw new NotFoundError('ApiKey', id);
+    return key;
+  }
+
+  /** Refuses to leave no usable ADMIN key, under a lock on every usable one. */
+  private async keepAnAdmin(em: EntityManager, revoking: string): Promise<void> {
+    // em.execute runs in the transaction; its connection's execute would wait on our own lock.
+    const admins = await em.execute<{ id: string }[]>(
+      `select id from api_key
+       where role = 'ADMIN' and revoked_at is null and (expires_at is null or expires_at > now())
+       for update`,
+    );
+    if (!admins.some((a) => String(a.id) !== revoking)) {
+      throw new ConflictError(
+        'This is the last usable ADMIN key; create another admin key before revoking it',
+      );
+    }
+  }
+}
+
+function newKey(): string {
+  return KEY_PREFIX + randomBytes(32).toString('base64url');
 }
