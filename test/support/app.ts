@@ -4,7 +4,7 @@ import type { GraphQLFormattedError } from 'graphql';
 import { inject } from 'vitest';
 import { createApp, type App } from '../../src/app.js';
 import { loadConfig } from '../../src/config/env.js';
-import { createLogger } from '../../src/config/logger.js';
+import { createLogger, type Logger } from '../../src/config/logger.js';
 import { Role } from '../../src/modules/auth/api-key.entity.js';
 import { AuthService } from '../../src/modules/auth/auth.service.js';
 import { createTestDatabase } from './database.js';
@@ -36,8 +36,14 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
-/** `env` adds to or overrides the test's environment (undefined unsets a variable). */
-export async function createTestApp(env: NodeJS.ProcessEnv = {}): Promise<TestApp> {
+/**
+ * `env` adds to or overrides the test's environment (undefined unsets a variable); `logger`
+ * replaces the silent one (a test reading what the server logs).
+ */
+export async function createTestApp(
+  env: NodeJS.ProcessEnv = {},
+  options: { logger?: Logger } = {},
+): Promise<TestApp> {
   const database = await createTestDatabase(inject('adminDatabaseUrl'));
   const config = loadConfig({
     DATABASE_URL: database.url,
@@ -49,7 +55,7 @@ export async function createTestApp(env: NodeJS.ProcessEnv = {}): Promise<TestAp
     ...env,
   });
   const app = await createApp(config, {
-    logger: createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'),
+    logger: options.logger ?? createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'),
   });
   const auth = new AuthService(app.orm.em);
   const keys = {} as Record<Role, string>;

@@ -1,0 +1,54 @@
+import { describe, expect, it } from 'vitest';
+import { createLogger, scrubText } from '../../../src/config/logger.js';
+
+function capture() {
+  const lines: string[] = [];
+  const logger = createLogger('trace', 'test', { write: (line: string) => lines.push(line) });
+  return { logger, text: () => lines.join('') };
+}
+
+describe('logging keeps personal data and secrets out', () => {
+  it('scrubs the values out of a database error, keeping what failed', () => {
+    const error = Object.assign(
+      new Error(
+        `insert into "customer" ("email", "phone") values ('wang.li@example.cn', '13812345678') - duplicate key value violates unique constraint "customer_email_unique"`,
+      ),
+      {
+        code: '23505',
+        detail: 'Key (email)=(wang.li@example.cn) already exists.',
+        params: ['wang.li@example.cn', '13812345678'],
+        cause: new Error('connect to postgres://tagwise:s3cret@db:5432/tagwise failed'),
+      },
+    );
+    const { logger, text } = capture();
+    for (const level of ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const) {
+      logger[level]({ err: error }, 'unexpected error');
+    }
+    const logged = text();
+    for (const secret of ['wang.li', '13812345678', 's3cret', 'example.cn']) {
+      expect(logged).not.toContain(secret);
+    }
+    expect(logged).toContain('customer_email_unique');
+    expect(logged).toContain('Key (email)=(…) already exists.');
+    expect(logged).toContain('"code":"23505"');
+  });
+
+  it('redacts credentials under known keys', () => {
+    const { logger, text } = capture();
+    logger.info(
+      {
+        headers: { authorization: 'Bearer tw_secret-key' },
+        config: { adminApiKey: 'admin-secret' },
+      },
+      'request',
+    );
+    expect(text()).not.toContain('tw_secret-key');
+    expect(text()).not.toContain('admin-secret');
+  });
+
+  it('keeps statements readable', () => {
+    expect(scrubText(`select * from tag where key = 'wine-lover' and id = 3`)).toBe(
+      `select * from tag where key = '…' and id = 3`,
+    );
+  });
+});
