@@ -15,6 +15,7 @@ import { createContext, type GraphQLContext } from './graphql/context.js';
 import { createFormatError } from './graphql/format-error.js';
 import { httpStatusPlugin } from './graphql/http-status.js';
 import { requestErrorHandler } from './graphql/request-errors.js';
+import { textInputPlugin } from './graphql/text-input.js';
 import { queryLimitsPlugin } from './graphql/query-limits.js';
 import { ApiKeyListener } from './modules/auth/api-key.listener.js';
 import { AuthService } from './modules/auth/auth.service.js';
@@ -82,6 +83,7 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
       // The default cache-control plugin wraps every field resolver; nothing here uses its hints.
       plugins: [
         ApolloServerPluginCacheControlDisabled(),
+        textInputPlugin(),
         queryLimitsPlugin(config.queryLimits),
         httpStatusPlugin(),
       ],

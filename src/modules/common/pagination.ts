@@ -1,4 +1,5 @@
 import { InvalidInputError } from './domain.errors.js';
+import { isStorableText } from './text.js';
 
 export const DEFAULT_PAGE_SIZE = 20;
 export const MAX_PAGE_SIZE = 500;
@@ -31,7 +32,10 @@ export function decodeCursor(cursor: string, arity: number, field = 'after'): (s
   if (
     !Array.isArray(values) ||
     values.length !== arity ||
-    !values.every((v) => typeof v === 'string' || typeof v === 'number')
+    // A forged cursor must not carry what the database cannot read back.
+    !values.every((v) =>
+      typeof v === 'string' ? isStorableText(v) : typeof v === 'number' && Number.isFinite(v),
+    )
   ) {
     throw new InvalidInputError(field, `${field}: not a cursor from this list`);
   }
