@@ -137,6 +137,9 @@ export async function startServer(options: {
         ADMIN_API_KEY: options.apiKey,
         TAGWISE_API_PROCESSES: String(options.processes ?? 1),
         TAGWISE_DEMO: '0',
+        // Load benches send thousands of requests a second with one key: measure the API, not
+        // the per-key rate limit.
+        TAGWISE_RATE_LIMIT: '0',
         LOG_LEVEL: 'warn',
         NODE_ENV: 'production',
       },

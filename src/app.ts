@@ -14,6 +14,7 @@ import { buildGraphQLSchema } from './graphql/build-schema.js';
 import { createContext, type GraphQLContext } from './graphql/context.js';
 import { createFormatError } from './graphql/format-error.js';
 import { httpStatusPlugin } from './graphql/http-status.js';
+import { rateLimit } from './graphql/rate-limit.js';
 import { requestErrorHandler } from './graphql/request-errors.js';
 import { textInputPlugin } from './graphql/text-input.js';
 import { queryLimitsPlugin } from './graphql/query-limits.js';
@@ -110,6 +111,7 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
     http.use(
       '/graphql',
       ...corsFor(config.corsOrigins),
+      ...(config.rateLimit > 0 ? [rateLimit(config.rateLimit)] : []),
       express.json({ limit: '25mb' }),
       expressMiddleware(server, { context: ({ req }) => createContext(orm, auth, req, queue) }),
     );

@@ -47,6 +47,21 @@ const envSchema = z.object({
     .min(3, 'must be ≥ 3')
     .max(100, 'must be ≤ 100')
     .default(12),
+  TAGWISE_MAX_ALIASES: z.coerce
+    .number({ error: 'must be a number' })
+    .int('must be a whole number')
+    .min(1, 'must be ≥ 1')
+    .default(50),
+  TAGWISE_MAX_ROOT_FIELDS: z.coerce
+    .number({ error: 'must be a number' })
+    .int('must be a whole number')
+    .min(1, 'must be ≥ 1')
+    .default(20),
+  TAGWISE_RATE_LIMIT: z.coerce
+    .number({ error: 'must be a number' })
+    .int('must be a whole number')
+    .min(0, 'must be ≥ 0')
+    .default(6000),
   ADMIN_API_KEY: z
     .string()
     .optional()
@@ -107,7 +122,14 @@ export interface AppConfig {
   readonly demoCustomers: number;
   readonly adminApiKey: string | undefined;
   /** Operations costing more (values they could resolve) or nesting deeper are refused. */
-  readonly queryLimits: { maxCost: number; maxDepth: number };
+  readonly queryLimits: {
+    maxCost: number;
+    maxDepth: number;
+    maxAliases: number;
+    maxRootFields: number;
+  };
+  /** Requests per minute per key and API process; 0: no limit. */
+  readonly rateLimit: number;
   readonly logLevel: (typeof LOG_LEVELS)[number];
   /** Unset unless the operator sets it; only 'development' shows clients SQL and stacks. */
   readonly nodeEnv: 'development' | 'production' | 'test' | undefined;
@@ -149,7 +171,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     demo,
     demoCustomers: e.TAGWISE_DEMO_CUSTOMERS,
     adminApiKey: e.ADMIN_API_KEY,
-    queryLimits: { maxCost: e.TAGWISE_MAX_QUERY_COST, maxDepth: e.TAGWISE_MAX_QUERY_DEPTH },
+    queryLimits: {
+      maxCost: e.TAGWISE_MAX_QUERY_COST,
+      maxDepth: e.TAGWISE_MAX_QUERY_DEPTH,
+      maxAliases: e.TAGWISE_MAX_ALIASES,
+      maxRootFields: e.TAGWISE_MAX_ROOT_FIELDS,
+    },
+    rateLimit: e.TAGWISE_RATE_LIMIT,
     logLevel: e.LOG_LEVEL,
     nodeEnv: e.NODE_ENV,
     corsOrigins: Object.freeze(e.TAGWISE_CORS_ORIGINS),

@@ -1,0 +1,74 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestApp, errorOf, type TestApp } from '../support/app.js';
+
+describe('limits a client cannot sidestep', () => {
+  let t: TestApp;
+  let server: Server;
+  let base: string;
+  beforeAll(async () => {
+    t = await createTestApp({
+      TAGWISE_RATE_LIMIT: '60',
+      TAGWISE_MAX_ALIASES: '5',
+      TAGWISE_MAX_ROOT_FIELDS: '3',
+    });
+    server = t.app.http.listen(0, '127.0.0.1');
+    await new Promise((resolve) => server.once('listening', resolve));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    await new Promise((resolve) => server?.close(resolve));
+    await t?.close();
+  });
+
+  it('refuses more aliases than allowed, fragments counted at every use, naming the limit', async () => {
+    const five = Array.from({ length: 5 }, (_, i) => `a${i}: tags(first: 1) { totalCount }`);
+    expect((await t.gql(`{ ${five.slice(0, 3).join(' ')} }`)).errors).toBeUndefined();
+    const viaFragments = await t.gql(
+      `query { ...A } fragment A on Query { x: tags(first: 1) { totalCount } ...B }
+       fragment B on Query { y: tagCategories(first: 1) { totalCount } z: tags(first: 2) { totalCount } }`,
+    );
+    expect(viaFragments.errors).toBeUndefined();
+    const nested = await t.gql(
+      `{ tags(first: 1) { edges { node { ${five.map((_, i) => `k${i}: key`).join(' ')} n: name } } } }`,
+    );
+    expect(nested.errors?.[0]?.extensions).toMatchObject({
+      code: 'BAD_USER_INPUT',
+      limit: 'maxAliases',
+      max: 5,
+    });
+  });
+
+  it('refuses more root fields than allowed', async () => {
+    const result = await t.gql(
+      '{ tags(first: 1) { totalCount } tagCategories(first: 1) { totalCount } customers(first: 1) { totalCount } segments(first: 1) { totalCount } }',
+    );
+    expect(errorOf(result).code).toBe('BAD_USER_INPUT');
+    expect(result.errors?.[0]?.extensions).toMatchObject({ limit: 'maxRootFields', max: 3 });
+  });
+
+  it('answers 429 with Retry-After once a key used up its rate, other keys unaffected', async () => {
+    const post = (key: string) =>
+      fetch(`${base}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+        body: JSON.stringify({ query: '{ __typename }' }),
+      });
+    // 60 a minute: bursts of 6.
+    const answers = [];
+    for (let i = 0; i < 8; i++) answers.push(await post(t.keys.VIEWER));
+    const statuses = answers.map((a) => a.status);
+    expect(statuses.slice(0, 6)).toEqual([200, 200, 200, 200, 200, 200]);
+    expect(statuses.slice(6)).toEqual([429, 429]);
+    const refused = answers[7]!;
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    const body = (await refused.json()) as { errors: { extensions: unknown }[] };
+    expect(body.errors[0]!.extensions).toMatchObject({
+      code: 'RATE_LIMITED',
+      limit: 'requestsPerMinute',
+      max: 60,
+    });
+    expect((await post(t.keys.REVIEWER)).status).toBe(200);
+  });
+});
