@@ -41,22 +41,33 @@ const estimateCost: ComplexityEstimator = ({ field, args, childComplexity }) => 
   return 1 + childComplexity;
 };
 
-/** Nesting of fields, fragments looked through; validation has already ruled out cycles. */
+/**
+ * Nesting of fields, fragments looked through; validation has already ruled out cycles. A
+ * fragment's depth is the same wherever it is spread, so each is measured once: fragments that
+ * spread others twice over would otherwise take time exponential in their number.
+ */
 function depthOf(
   selectionSet: SelectionSetNode,
   fragments: Record<string, FragmentDefinitionNode>,
+  memo = new Map<string, number>(),
 ): number {
   let depth = 0;
   for (const selection of selectionSet.selections) {
     if (selection.kind === Kind.FIELD) {
       if (selection.name.value.startsWith('__')) continue;
-      const below = selection.selectionSet ? depthOf(selection.selectionSet, fragments) : 0;
+      const below = selection.selectionSet ? depthOf(selection.selectionSet, fragments, memo) : 0;
       depth = Math.max(depth, 1 + below);
     } else if (selection.kind === Kind.INLINE_FRAGMENT) {
-      depth = Math.max(depth, depthOf(selection.selectionSet, fragments));
+      depth = Math.max(depth, depthOf(selection.selectionSet, fragments, memo));
     } else {
-      const fragment = fragments[selection.name.value];
-      if (fragment) depth = Math.max(depth, depthOf(fragment.selectionSet, fragments));
+      const name = selection.name.value;
+      let inner = memo.get(name);
+      if (inner === undefined) {
+        const fragment = fragments[name];
+        inner = fragment ? depthOf(fragment.selectionSet, fragments, memo) : 0;
+        memo.set(name, inner);
+      }
+      depth = Math.max(depth, inner);
     }
   }
   return depth;

@@ -48,6 +48,20 @@ describe('limits a client cannot sidestep', () => {
     expect(result.errors?.[0]?.extensions).toMatchObject({ limit: 'maxRootFields', max: 3 });
   });
 
+  it('measures fragments that spread others twice over without expanding them', async () => {
+    // 40 levels expand to 2^40 spreads: measured by expanding them, this never finishes.
+    const levels = 40;
+    const fragments = Array.from(
+      { length: levels },
+      (_, i) => `fragment F${i} on Tag { ...F${i + 1} ...F${i + 1} }`,
+    );
+    fragments.push(`fragment F${levels} on Tag { key name }`);
+    const result = await t.gql(
+      `{ tags(first: 1) { edges { node { ...F0 } } } } ${fragments.join(' ')}`,
+    );
+    expect(result.errors).toBeUndefined();
+  });
+
   it('answers 429 with Retry-After once a key used up its rate, other keys unaffected', async () => {
     const post = (key: string) =>
       fetch(`${base}/graphql`, {
