@@ -112,7 +112,7 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
       '/graphql',
       ...corsFor(config.corsOrigins),
       ...(config.rateLimit > 0 ? [rateLimit(config.rateLimit)] : []),
-      express.json({ limit: '25mb' }),
+      express.json({ limit: config.maxBodyBytes }),
       expressMiddleware(server, { context: ({ req }) => createContext(orm, auth, req, queue) }),
     );
     http.use(requestErrorHandler(logger));

@@ -57,6 +57,12 @@ const envSchema = z.object({
     .int('must be a whole number')
     .min(1, 'must be ≥ 1')
     .default(20),
+  TAGWISE_MAX_BODY_BYTES: z.coerce
+    .number({ error: 'must be a number' })
+    .int('must be a whole number')
+    .min(1024, 'must be ≥ 1024')
+    .max(1024 ** 3, 'must be ≤ 1073741824')
+    .default(25 * 1024 ** 2),
   TAGWISE_RATE_LIMIT: z.coerce
     .number({ error: 'must be a number' })
     .int('must be a whole number')
@@ -130,6 +136,8 @@ export interface AppConfig {
   };
   /** Requests per minute per key and API process; 0: no limit. */
   readonly rateLimit: number;
+  /** Largest request body accepted (bytes): an upsert of 10,000 customers is about 5 MB. */
+  readonly maxBodyBytes: number;
   readonly logLevel: (typeof LOG_LEVELS)[number];
   /** Unset unless the operator sets it; only 'development' shows clients SQL and stacks. */
   readonly nodeEnv: 'development' | 'production' | 'test' | undefined;
@@ -178,6 +186,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       maxRootFields: e.TAGWISE_MAX_ROOT_FIELDS,
     },
     rateLimit: e.TAGWISE_RATE_LIMIT,
+    maxBodyBytes: e.TAGWISE_MAX_BODY_BYTES,
     logLevel: e.LOG_LEVEL,
     nodeEnv: e.NODE_ENV,
     corsOrigins: Object.freeze(e.TAGWISE_CORS_ORIGINS),

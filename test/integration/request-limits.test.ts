@@ -12,6 +12,7 @@ describe('limits a client cannot sidestep', () => {
       TAGWISE_RATE_LIMIT: '60',
       TAGWISE_MAX_ALIASES: '5',
       TAGWISE_MAX_ROOT_FIELDS: '3',
+      TAGWISE_MAX_BODY_BYTES: '4096',
     });
     server = t.app.http.listen(0, '127.0.0.1');
     await new Promise((resolve) => server.once('listening', resolve));
@@ -60,6 +61,21 @@ describe('limits a client cannot sidestep', () => {
       `{ tags(first: 1) { edges { node { ...F0 } } } } ${fragments.join(' ')}`,
     );
     expect(result.errors).toBeUndefined();
+  });
+
+  it('refuses a body over TAGWISE_MAX_BODY_BYTES, naming the limit', async () => {
+    const response = await fetch(`${base}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${t.keys.ADMIN}` },
+      body: JSON.stringify({ query: `{ __typename } # ${'x'.repeat(5000)}` }),
+    });
+    expect(response.status).toBe(413);
+    const body = (await response.json()) as { errors: { extensions: unknown }[] };
+    expect(body.errors[0]!.extensions).toMatchObject({
+      code: 'PAYLOAD_TOO_LARGE',
+      limit: 'requestBodyBytes',
+      max: 4096,
+    });
   });
 
   it('answers 429 with Retry-After once a key used up its rate, other keys unaffected', async () => {
