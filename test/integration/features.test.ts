@@ -203,8 +203,11 @@ describe('customer features', () => {
     expect(data.customer.features.featureSetVersion).toBe(2);
     expect(data.customer.features.computedAt).toBe(AS_OF.toISOString());
     expect(data.customer.features.values).toContainEqual({ name: 'attr_education', value: 'PhD' });
-    const set = await t.ok(`{ featureSet { version spendCategories features { name kind } } }`);
+    const set = await t.ok(
+      `{ featureSet { version spendCategories engagementCategories features { name kind } } }`,
+    );
     expect(set.featureSet.spendCategories).toEqual(['wine', 'meat']);
+    expect(set.featureSet.engagementCategories).toEqual(['wine', 'meat']);
     expect(set.featureSet.features).toContainEqual({ name: 'attr_education', kind: 'categorical' });
   });
 

@@ -10,7 +10,12 @@ export class FeatureResolver {
   @Query(() => FeatureSetType)
   async featureSet(@Ctx() ctx: GraphQLContext): Promise<FeatureSetType> {
     const { set, definitions } = await ctx.services.features.describe();
-    return { version: set.version, spendCategories: set.spendCategories, features: definitions };
+    return {
+      version: set.version,
+      spendCategories: set.spendCategories,
+      engagementCategories: set.engagementCategories,
+      features: definitions,
+    };
   }
 
   @FieldResolver(() => CustomerFeaturesType, {

@@ -42,6 +42,13 @@ export class FeatureSetType {
   @Field(() => [String], { nullable: true, description: 'Categories with a spend-share feature' })
   spendCategories!: string[] | null;
 
+  @Field(() => [String], {
+    nullable: true,
+    description:
+      'Categories with engagement features (30/90/365-day counts and share); null until the next full refresh fixes them to the top eight by engagement',
+  })
+  engagementCategories!: string[] | null;
+
   @Field(() => [FeatureDefinitionType])
   features!: FeatureDefinitionType[];
 }
