@@ -3,13 +3,8 @@ import { predictTags } from '../ml/classifier/index.js';
 import { assignClusters } from '../ml/kmeans.js';
 import { concatColumns } from '../ml/matrix.js';
 import { transformFeatures, type FeatureRow } from '../ml/preprocessing.js';
-import {
-  ConflictError,
-  InvalidInputError,
-  NotFoundError,
-} from '../modules/common/domain.errors.js';
+import { InvalidInputError, NotFoundError } from '../modules/common/domain.errors.js';
 import { textArray } from '../modules/common/sql.js';
-import { FeatureRepository } from '../modules/feature/feature.repository.js';
 import { ModelStatus, ModelVersion } from '../modules/model-registry/model-version.entity.js';
 import { loadModel, type LoadedModel } from './model-loader.js';
 
@@ -37,25 +32,12 @@ export async function findModelVersion(
   return found;
 }
 
-/**
- * A version's artifacts, refused unless it learnt the current feature set version — as suggest
- * refuses: a reconfigured set keeps its feature names but refreshes every customer's row to the
- * new version, so the old one would match no customer (loadModel compares names only).
- */
+/** The artifacts of a version given by id or version string (default ACTIVE); see loadModel. */
 export async function loadCurrentModel(
   orm: MikroORM,
   ref: string | null | undefined,
 ): Promise<LoadedModel> {
-  const version = await findModelVersion(orm, ref);
-  const set = await new FeatureRepository(orm.em.fork()).loadFeatureSet();
-  const trained = version.featureSchema.featureSetVersion;
-  if (trained !== set.version) {
-    throw new ConflictError(
-      `Model ${version.version} was trained on feature set v${trained}; the current set is ` +
-        `v${set.version}. Retrain (tagwise train) to score the current features.`,
-    );
-  }
-  return loadModel(orm, version.id);
+  return loadModel(orm, (await findModelVersion(orm, ref)).id);
 }
 
 export interface ScoredPage {

@@ -2,17 +2,13 @@ import type { MikroORM } from '@mikro-orm/postgresql';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import {
-  ConflictError,
-  InvalidInputError,
-  NotFoundError,
-} from '../modules/common/domain.errors.js';
+import { InvalidInputError, NotFoundError } from '../modules/common/domain.errors.js';
 import { bigintArray } from '../modules/common/sql.js';
-import { featureDefinitions } from '../modules/feature/feature.definitions.js';
 import { FeatureRepository } from '../modules/feature/feature.repository.js';
 import { ModelStatus, ModelVersion } from '../modules/model-registry/model-version.entity.js';
 import { DEFAULT_COOLDOWN_DAYS } from '../modules/suggestion/suggestion.service.js';
 import { AUTO_APPLY_ACTOR } from '../modules/tagging/label.repository.js';
+import { assertCurrentFeatureSet } from './model-loader.js';
 import { CANDIDATE_COLUMNS, loadScoringModel, scoreCustomers } from './scoring/index.js';
 
 export interface SuggestOptions {
@@ -82,18 +78,7 @@ export async function generateSuggestions(
       'there is no ACTIVE model version: train one and promote it (`tagwise train --promote`)',
     );
   }
-  const set = await new FeatureRepository(em).loadFeatureSet();
-  const current = featureDefinitions(set).map((d) => d.name);
-  const trained = version.featureSchema;
-  if (
-    trained.featureSetVersion !== set.version ||
-    trained.features.join('\n') !== current.join('\n')
-  ) {
-    throw new ConflictError(
-      `Model ${version.version} was trained on feature set v${trained.featureSetVersion}; the ` +
-        `current set is v${set.version}. Retrain (tagwise train) before generating suggestions.`,
-    );
-  }
+  assertCurrentFeatureSet(version, await new FeatureRepository(em).loadFeatureSet());
 
   const connectionString = orm.config.get('clientUrl')!;
   const client = new pg.Client({ connectionString });
