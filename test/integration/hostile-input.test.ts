@@ -72,8 +72,12 @@ describe('hostile input gets a coded error, never INTERNAL_SERVER_ERROR, and wri
     ['an infinite number', Buffer.from('[1e999]').toString('base64url')],
     ['a NUL byte inside', cursor(['\u0000'])],
     ['the wrong arity', cursor([1, 2, 3])],
+    ['text where an id belongs', cursor(['abc'])],
+    ['text where a key and an id belong', cursor(['abc', 'def'])],
+    ['a fraction', cursor([1.5])],
   ])('refuses a forged cursor: %s', async (_what, after) => {
-    for (const list of ['customers', 'tags', 'tagCategories']) {
+    const lists = ['customers', 'tags', 'tagCategories', 'segments', 'rules', 'ruleRuns'];
+    for (const list of [...lists, 'modelVersions', 'apiKeys', 'reviewQueue']) {
       const error = errorOf(
         await t.gql(`query($a: String!) { ${list}(first: 1, after: $a) { totalCount } }`, {
           a: after,

@@ -2,13 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { LockMode } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { ConflictError, InvalidInputError, NotFoundError } from '../common/domain.errors.js';
-import {
-  decodeCursor,
-  encodeCursor,
-  toPage,
-  type Page,
-  type PageRequest,
-} from '../common/pagination.js';
+import { pageById, type Page, type PageRequest } from '../common/pagination.js';
 import { ApiKey, ApiKeySource, Permission, Role } from './api-key.entity.js';
 
 export interface Viewer {
@@ -122,19 +116,7 @@ export class AuthService {
 
   /** Keys by id, revoked and expired ones included (they stay, for the audit trail). */
   async listKeys(page: PageRequest): Promise<Page<ApiKey>> {
-    const [afterId] = page.after ? decodeCursor(page.after, 1) : [0];
-    const em = this.em.fork();
-    const rows = await em.find(
-      ApiKey,
-      { id: { $gt: String(afterId) } },
-      { orderBy: { id: 'asc' }, limit: page.first + 1 },
-    );
-    return toPage(
-      rows,
-      page.first,
-      (k) => encodeCursor([Number(k.id)]),
-      () => em.count(ApiKey),
-    );
+    return pageById(this.em.fork(), ApiKey, {}, page);
   }
 
   /** Creates a key and returns it in clear text: the only time it is ever visible. */

@@ -1,7 +1,14 @@
 import type { Knex } from '@mikro-orm/knex';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { InvalidInputError } from '../common/domain.errors.js';
-import { decodeCursor, encodeCursor, toPage, type Page } from '../common/pagination.js';
+import {
+  cursorId,
+  cursorTimestamp,
+  decodeCursor,
+  encodeCursor,
+  toPage,
+  type Page,
+} from '../common/pagination.js';
 import { bigintArray, likePattern, parseTimestamp } from '../common/sql.js';
 import type { Attributes } from './customer.entity.js';
 import {
@@ -155,8 +162,8 @@ export class CustomerRepository {
       const [key, id] = decodeCursor(after, 2);
       const op = order.direction === OrderDirection.ASC ? '>' : '<';
       qb.whereRaw(`(${column}, c.id) ${op} (?${isTime ? '::timestamptz' : ''}, ?::bigint)`, [
-        String(key),
-        String(id),
+        isTime ? cursorTimestamp(key) : String(key),
+        cursorId(id),
       ]);
     }
     const rows = await this.em.execute<(CustomerRecord & { sortKey: string })[]>(qb);

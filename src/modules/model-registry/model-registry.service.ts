@@ -1,13 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { InvalidInputError, NotFoundError, parseId } from '../common/domain.errors.js';
 import { Tag, TagStatus } from '../taxonomy/tag.entity.js';
-import {
-  decodeCursor,
-  encodeCursor,
-  toPage,
-  type Page,
-  type PageRequest,
-} from '../common/pagination.js';
+import { pageById, type Page, type PageRequest } from '../common/pagination.js';
 import { bigintArray } from '../common/sql.js';
 import { Cluster, ModelRun, ModelStatus, ModelVersion, RunStatus } from './model-version.entity.js';
 
@@ -106,18 +100,7 @@ export class ModelRegistryService {
 
   /** Newest first. */
   async list(page: PageRequest): Promise<Page<ModelVersion>> {
-    const [before] = page.after ? decodeCursor(page.after, 1) : [null];
-    const rows = await this.em.find(
-      ModelVersion,
-      before === null ? {} : { id: { $lt: String(before) } },
-      { orderBy: { id: 'desc' }, limit: page.first + 1 },
-    );
-    return toPage(
-      rows,
-      page.first,
-      (m) => encodeCursor([Number(m.id)]),
-      () => this.em.count(ModelVersion),
-    );
+    return pageById(this.em, ModelVersion, {}, page, 'desc');
   }
 
   active(): Promise<ModelVersion | null> {

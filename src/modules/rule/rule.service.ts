@@ -5,7 +5,16 @@ import {
   NotFoundError,
   parseId,
 } from '../common/domain.errors.js';
-import { decodeCursor, encodeCursor, toPage, type Page } from '../common/pagination.js';
+import {
+  decodeCursor,
+  cursorId,
+  decodeIdCursor,
+  encodeCursor,
+  encodeIdCursor,
+  pageById,
+  toPage,
+  type Page,
+} from '../common/pagination.js';
 import {
   ConditionError,
   inlineSegments,
@@ -137,17 +146,7 @@ export class RuleService {
   }
 
   async listRuns(first: number, after: string | null | undefined): Promise<Page<RuleRun>> {
-    const beforeId = after ? String(decodeCursor(after, 1)[0]) : null;
-    const rows = await this.em.find(RuleRun, beforeId ? { id: { $lt: beforeId } } : {}, {
-      orderBy: { id: 'desc' },
-      limit: first + 1,
-    });
-    return toPage(
-      rows,
-      first,
-      (r) => encodeCursor([Number(r.id)]),
-      () => this.em.count(RuleRun),
-    );
+    return pageById(this.em, RuleRun, {}, { first, after }, 'desc');
   }
 
   /** Newest first, optionally of one rule or one run. */
@@ -156,34 +155,33 @@ export class RuleService {
     first: number,
     after: string | null | undefined,
   ): Promise<Page<ConflictRecord>> {
-    const beforeId = after ? String(decodeCursor(after, 1)[0]) : null;
+    const beforeId = decodeIdCursor(after);
     const where = {
       ruleId: filter.ruleId ? parseId(filter.ruleId, 'ruleId') : null,
       runId: filter.runId ? parseId(filter.runId, 'runId') : null,
     };
     const rows = await findConflicts(this.em, where, first + 1, beforeId);
-    return toPage(
-      rows,
-      first,
-      (r) => encodeCursor([Number(r.id)]),
-      () =>
-        this.em.count(RuleConflict, {
-          ...(where.ruleId ? { ruleId: where.ruleId } : {}),
-          ...(where.runId ? { runId: where.runId } : {}),
-        }),
+    return toPage(rows, first, encodeIdCursor, () =>
+      this.em.count(RuleConflict, {
+        ...(where.ruleId ? { ruleId: where.ruleId } : {}),
+        ...(where.runId ? { runId: where.runId } : {}),
+      }),
     );
   }
 
   /** Rules in the order they run: priority (highest first), then id. */
   async listRulePage(first: number, after: string | null | undefined): Promise<Page<Rule>> {
     const [priority, id] = after ? decodeCursor(after, 2) : [null, null];
+    if (after && !Number.isSafeInteger(priority)) {
+      throw new InvalidInputError('after', 'after: not a cursor from this list');
+    }
     const rows = await this.em.find(
       Rule,
       after
         ? {
             $or: [
               { priority: { $lt: Number(priority) } },
-              { priority: Number(priority), id: { $gt: String(id) } },
+              { priority: Number(priority), id: { $gt: cursorId(id) } },
             ],
           }
         : {},

@@ -7,7 +7,13 @@ import {
   NotFoundError,
   parseId,
 } from '../common/domain.errors.js';
-import { decodeCursor, encodeCursor, toPage, type Page } from '../common/pagination.js';
+import {
+  decodeIdCursor,
+  encodeIdCursor,
+  pageById,
+  toPage,
+  type Page,
+} from '../common/pagination.js';
 import type { CustomerRecord } from '../customer/customer.repository.js';
 import { Rule } from '../rule/rule.entity.js';
 import { normalizeKey } from '../taxonomy/taxonomy.service.js';
@@ -129,17 +135,7 @@ export class SegmentService {
   }
 
   async listSegments(first: number, after: string | null | undefined): Promise<Page<Segment>> {
-    const afterId = after ? String(decodeCursor(after, 1)[0]) : null;
-    const rows = await this.em.find(Segment, afterId ? { id: { $gt: afterId } } : {}, {
-      orderBy: { id: 'asc' },
-      limit: first + 1,
-    });
-    return toPage(
-      rows,
-      first,
-      (s) => encodeCursor([Number(s.id)]),
-      () => this.em.count(Segment),
-    );
+    return pageById(this.em, Segment, {}, { first, after });
   }
 
   async createSegment(input: CreateSegmentInput, actor: string): Promise<Segment> {
@@ -221,16 +217,11 @@ export class SegmentService {
     first: number,
     after: string | null | undefined,
   ): Promise<Page<CustomerRecord>> {
-    const afterId = after ? String(decodeCursor(after, 1)[0]) : null;
+    const afterId = decodeIdCursor(after);
     const environment = await this.loadEnvironment();
     const compiled = environment.compile(definition);
     const rows = await this.repository.members(compiled, first + 1, afterId);
-    return toPage(
-      rows,
-      first,
-      (c) => encodeCursor([Number(c.id)]),
-      () => this.repository.count(compiled),
-    );
+    return toPage(rows, first, encodeIdCursor, () => this.repository.count(compiled));
   }
 
   async previewSegment(given: SegmentDefinitionInput): Promise<SegmentPreview> {

@@ -2,8 +2,8 @@ import DataLoader from 'dataloader';
 import { groupBy } from '../common/collections.js';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import {
-  decodeCursor,
-  encodeCursor,
+  decodeIdCursor,
+  encodeIdCursor,
   toPage,
   type Page,
   type PageRequest,
@@ -57,18 +57,13 @@ export async function loadHistoryPage(
   customerId: string,
   page: PageRequest,
 ): Promise<Page<TagHistoryRow>> {
-  const beforeId = page.after ? String(decodeCursor(page.after, 1)[0]) : null;
+  const beforeId = decodeIdCursor(page.after);
   const rows = await loaders.historyByCustomerId.load({ customerId, first: page.first, beforeId });
-  return toPage(
-    rows,
-    page.first,
-    (r) => encodeCursor([Number(r.id)]),
-    async () => {
-      const [row] = await em.execute<{ n: number }[]>(
-        'select count(*)::int as n from tag_history where customer_id = ?',
-        [customerId],
-      );
-      return row!.n;
-    },
-  );
+  return toPage(rows, page.first, encodeIdCursor, async () => {
+    const [row] = await em.execute<{ n: number }[]>(
+      'select count(*)::int as n from tag_history where customer_id = ?',
+      [customerId],
+    );
+    return row!.n;
+  });
 }

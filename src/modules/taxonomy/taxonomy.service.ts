@@ -10,13 +10,7 @@ import {
   parseId,
   parseIds,
 } from '../common/domain.errors.js';
-import {
-  decodeCursor,
-  encodeCursor,
-  toPage,
-  type Page,
-  type PageRequest,
-} from '../common/pagination.js';
+import { pageById, type Page, type PageRequest } from '../common/pagination.js';
 import { bigintArray, likePattern } from '../common/sql.js';
 import { snapshotSql } from '../tagging/tagging.repository.js';
 import type { Viewer } from '../auth/auth.service.js';
@@ -55,18 +49,7 @@ export class TaxonomyService {
   constructor(private readonly em: EntityManager) {}
 
   async listCategories(page: PageRequest): Promise<Page<TagCategory>> {
-    const [afterId] = page.after ? decodeCursor(page.after, 1) : [0];
-    const rows = await this.em.find(
-      TagCategory,
-      { id: { $gt: String(afterId) } },
-      { orderBy: { id: 'asc' }, limit: page.first + 1 },
-    );
-    return toPage(
-      rows,
-      page.first,
-      (c) => encodeCursor([Number(c.id)]),
-      () => this.em.count(TagCategory),
-    );
+    return pageById(this.em, TagCategory, {}, page);
   }
 
   async listTags(filter: TagFilter | null | undefined, page: PageRequest): Promise<Page<Tag>> {
@@ -77,18 +60,7 @@ export class TaxonomyService {
       const pattern = likePattern(filter.search.toLowerCase());
       where.$or = [{ key: { $like: pattern } }, { name: { $ilike: pattern } }];
     }
-    const [afterId] = page.after ? decodeCursor(page.after, 1) : [0];
-    const rows = await this.em.find(
-      Tag,
-      { ...where, id: { $gt: String(afterId) } },
-      { orderBy: { id: 'asc' }, limit: page.first + 1 },
-    );
-    return toPage(
-      rows,
-      page.first,
-      (t) => encodeCursor([Number(t.id)]),
-      () => this.em.count(Tag, where),
-    );
+    return pageById(this.em, Tag, where, page);
   }
 
   async getTag(id: string): Promise<Tag> {
