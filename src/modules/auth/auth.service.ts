@@ -121,10 +121,7 @@ export class AuthService {
 
   /** Creates a key and returns it in clear text: the only time it is ever visible. */
   async createKey(input: CreateKeyInput): Promise<{ key: string; apiKey: ApiKey }> {
-    const apiKey = this.validated(input);
-    const key = newKey();
-    apiKey.keyHash = hashApiKey(key);
-    apiKey.keyPrefix = key.slice(0, 10);
+    const { key, apiKey } = mintKey(this.validated(input));
     await this.em.fork().persist(apiKey).flush();
     return { key, apiKey };
   }
@@ -156,14 +153,10 @@ export class AuthService {
           `API key ${id} is ADMIN_API_KEY's; change that setting to rotate it`,
         );
       }
-      const key = newKey();
-      const rotated = new ApiKey(old.name, old.role, hashApiKey(key), key.slice(0, 10));
-      rotated.permissions = [...old.permissions];
-      rotated.departments = [...old.departments];
-      rotated.expiresAt = old.expiresAt;
+      const rotated = mintKey(old);
       old.revokedAt = new Date();
-      em.persist(rotated);
-      return { key, apiKey: rotated };
+      em.persist(rotated.apiKey);
+      return rotated;
     });
   }
 
@@ -189,7 +182,7 @@ export class AuthService {
     });
   }
 
-  private validated(input: CreateKeyInput): ApiKey {
+  private validated(input: CreateKeyInput): KeyFields {
     const name = input.name.trim();
     if (name.length === 0 || name.length > 100) {
       throw new InvalidInputError('name', 'name must be 1 to 100 characters');
@@ -222,11 +215,7 @@ export class AuthService {
     if (expiresAt && !(expiresAt.getTime() > Date.now())) {
       throw new InvalidInputError('expiresAt', 'expiresAt must be in the future');
     }
-    const apiKey = new ApiKey(name, input.role, '', '');
-    apiKey.permissions = permissions;
-    apiKey.departments = departments;
-    apiKey.expiresAt = expiresAt;
-    return apiKey;
+    return { name, role: input.role, permissions, departments, expiresAt };
   }
 
   private async lockKey(em: EntityManager, id: string): Promise<ApiKey> {
@@ -252,6 +241,14 @@ export class AuthService {
   }
 }
 
-function newKey(): string {
-  return KEY_PREFIX + randomBytes(32).toString('base64url');
+type KeyFields = Pick<ApiKey, 'name' | 'role' | 'permissions' | 'departments' | 'expiresAt'>;
+
+/** A new secret with these rights: the key in clear text (shown once) and its row to persist. */
+function mintKey(fields: KeyFields): { key: string; apiKey: ApiKey } {
+  const key = KEY_PREFIX + randomBytes(32).toString('base64url');
+  const apiKey = new ApiKey(fields.name, fields.role, hashApiKey(key), key.slice(0, 10));
+  apiKey.permissions = [...fields.permissions];
+  apiKey.departments = [...fields.departments];
+  apiKey.expiresAt = fields.expiresAt;
+  return { key, apiKey };
 }
