@@ -9,6 +9,14 @@ const port = z.coerce
   .min(1, 'must be between 1 and 65535')
   .max(65535, 'must be between 1 and 65535');
 
+/** A whole number from min to max (inclusive), with messages that say which bound. */
+const wholeNumber = (min: number, max = Number.MAX_SAFE_INTEGER) =>
+  z.coerce
+    .number({ error: 'must be a number' })
+    .int('must be a whole number')
+    .min(min, `must be ≥ ${min}`)
+    .max(max, `must be ≤ ${max}`);
+
 const envSchema = z.object({
   PORT: port.default(4000),
   DATABASE_URL: z
@@ -22,52 +30,16 @@ const envSchema = z.object({
   TAGWISE_DATA_DIR: z.string().trim().min(1, 'must not be empty').default('.data'),
   TAGWISE_PG_PORT: port.default(5433),
   TAGWISE_WORKERS: z.enum(['0', '1'], { message: 'must be 0 or 1' }).default('1'),
-  TAGWISE_API_PROCESSES: z.coerce
-    .number({ error: 'must be a number' })
-    .int('must be a whole number')
-    .min(1, 'must be ≥ 1')
-    .max(64, 'must be ≤ 64')
-    .default(1),
+  TAGWISE_API_PROCESSES: wholeNumber(1, 64).default(1),
   TAGWISE_MODELS_DIR: z.string().trim().min(1, 'must not be empty').default('models'),
   TAGWISE_DEMO: z.enum(['0', '1'], { message: 'must be 0 or 1' }).optional(),
-  TAGWISE_DEMO_CUSTOMERS: z.coerce
-    .number({ error: 'must be a number' })
-    .int('must be a whole number')
-    .min(0, 'must be ≥ 0')
-    .max(10_000_000, 'must be ≤ 10000000')
-    .default(5000),
-  TAGWISE_MAX_QUERY_COST: z.coerce
-    .number({ error: 'must be a number' })
-    .int('must be a whole number')
-    .min(100, 'must be ≥ 100')
-    .default(100_000),
-  TAGWISE_MAX_QUERY_DEPTH: z.coerce
-    .number({ error: 'must be a number' })
-    .int('must be a whole number')
-    .min(3, 'must be ≥ 3')
-    .max(100, 'must be ≤ 100')
-    .default(12),
-  TAGWISE_MAX_ALIASES: z.coerce
-    .number({ error: 'must be a number' })
-    .int('must be a whole number')
-    .min(1, 'must be ≥ 1')
-    .default(50),
-  TAGWISE_MAX_ROOT_FIELDS: z.coerce
-    .number({ error: 'must be a number' })
-    .int('must be a whole number')
-    .min(1, 'must be ≥ 1')
-    .default(20),
-  TAGWISE_MAX_BODY_BYTES: z.coerce
-    .number({ error: 'must be a number' })
-    .int('must be a whole number')
-    .min(1024, 'must be ≥ 1024')
-    .max(1024 ** 3, 'must be ≤ 1073741824')
-    .default(25 * 1024 ** 2),
-  TAGWISE_RATE_LIMIT: z.coerce
-    .number({ error: 'must be a number' })
-    .int('must be a whole number')
-    .min(0, 'must be ≥ 0')
-    .default(6000),
+  TAGWISE_DEMO_CUSTOMERS: wholeNumber(0, 10_000_000).default(5000),
+  TAGWISE_MAX_QUERY_COST: wholeNumber(100).default(100_000),
+  TAGWISE_MAX_QUERY_DEPTH: wholeNumber(3, 100).default(12),
+  TAGWISE_MAX_ALIASES: wholeNumber(1).default(50),
+  TAGWISE_MAX_ROOT_FIELDS: wholeNumber(1).default(20),
+  TAGWISE_MAX_BODY_BYTES: wholeNumber(1024, 1024 ** 3).default(25 * 1024 ** 2),
+  TAGWISE_RATE_LIMIT: wholeNumber(0).default(6000),
   ADMIN_API_KEY: z
     .string()
     .optional()

@@ -15,7 +15,7 @@ interface Bucket {
  * With TAGWISE_API_PROCESSES above 1 each process counts on its own, so a key can reach that many
  * times the rate. Refusals answer 429 with Retry-After and a GraphQL error naming the limit.
  */
-export function rateLimit(perMinute: number, now: () => number = Date.now): RequestHandler {
+export function rateLimit(perMinute: number): RequestHandler {
   const capacity = Math.max(1, Math.ceil(perMinute / 10));
   const perMs = perMinute / 60_000;
   const buckets = new Map<string, Bucket>();
@@ -25,7 +25,7 @@ export function rateLimit(perMinute: number, now: () => number = Date.now): Requ
     const id = header
       ? createHash('sha256').update(header).digest('base64url')
       : `address:${req.socket.remoteAddress ?? ''}`;
-    const t = now();
+    const t = Date.now();
     let bucket = buckets.get(id);
     if (!bucket) {
       if (buckets.size >= MAX_BUCKETS) {
