@@ -1,23 +1,15 @@
-import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuthService } from '../../src/modules/auth/auth.service.js';
 import { createTestApp, errorOf, type TestApp } from '../support/app.js';
 
 describe('auth over HTTP', () => {
   let t: TestApp;
-  let server: Server;
   let base: string;
   beforeAll(async () => {
     t = await createTestApp();
-    server = t.app.http.listen(0, '127.0.0.1');
-    await new Promise((resolve) => server.once('listening', resolve));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    base = await t.serve();
   });
-  afterAll(async () => {
-    await new Promise((resolve) => server?.close(resolve));
-    await t?.close();
-  });
+  afterAll(() => t?.close());
 
   const post = async (query: string, authorization?: string) => {
     const response = await fetch(`${base}/graphql`, {

@@ -1,11 +1,8 @@
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, errorOf, type TestApp } from '../support/app.js';
 
 describe('limits a client cannot sidestep', () => {
   let t: TestApp;
-  let server: Server;
   let base: string;
   beforeAll(async () => {
     t = await createTestApp({
@@ -14,14 +11,9 @@ describe('limits a client cannot sidestep', () => {
       TAGWISE_MAX_ROOT_FIELDS: '3',
       TAGWISE_MAX_BODY_BYTES: '4096',
     });
-    server = t.app.http.listen(0, '127.0.0.1');
-    await new Promise((resolve) => server.once('listening', resolve));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    base = await t.serve();
   });
-  afterAll(async () => {
-    await new Promise((resolve) => server?.close(resolve));
-    await t?.close();
-  });
+  afterAll(() => t?.close());
 
   it('refuses more aliases than allowed, fragments counted at every use, naming the limit', async () => {
     const five = Array.from({ length: 5 }, (_, i) => `a${i}: tags(first: 1) { totalCount }`);

@@ -1,5 +1,3 @@
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createLogger } from '../../src/config/logger.js';
 import { TaxonomyService } from '../../src/modules/taxonomy/taxonomy.service.js';
@@ -18,9 +16,7 @@ async function serve(env: NodeJS.ProcessEnv) {
   const logged: string[] = [];
   const logger = createLogger('info', 'test', { write: (line: string) => logged.push(line) });
   const t = await createTestApp(env, { logger });
-  const server: Server = t.app.http.listen(0, '127.0.0.1');
-  await new Promise((resolve) => server.once('listening', resolve));
-  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const base = await t.serve();
   return {
     t,
     base,
@@ -31,10 +27,7 @@ async function serve(env: NodeJS.ProcessEnv) {
         headers: { 'content-type': 'application/json', ...headers },
         body,
       }),
-    async close() {
-      await new Promise((resolve) => server.close(resolve));
-      await t.close();
-    },
+    close: () => t.close(),
   };
 }
 

@@ -1,3 +1,6 @@
+import { once } from 'node:events';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { GraphQLFormattedError } from 'graphql';
@@ -33,6 +36,8 @@ export interface TestApp {
   /** SQL statements the work sent to PostgreSQL. */
   countStatements(work: () => Promise<unknown>): Promise<{ count: number; sql: string[] }>;
   sql<T = Record<string, any>>(text: string, params?: unknown[]): Promise<T[]>;
+  /** Serves the app over HTTP on a free local port (once; close() stops it); the base URL. */
+  serve(): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -75,6 +80,7 @@ export async function createTestApp(
     return response.body.singleResult as GqlResult<any>;
   };
 
+  let server: Server | null = null;
   return {
     app,
     url: database.url,
@@ -96,7 +102,15 @@ export async function createTestApp(
       return { count: list.length, sql: list };
     },
     sql: (text, params = []) => app.orm.em.fork().execute(text, params as any[]),
+    async serve() {
+      if (!server) {
+        server = app.http.listen(0, '127.0.0.1');
+        await once(server, 'listening');
+      }
+      return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    },
     async close() {
+      if (server) await new Promise((resolve) => server!.close(resolve));
       await app.close();
       await database.drop();
     },
