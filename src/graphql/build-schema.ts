@@ -7,6 +7,7 @@ import { FeatureResolver } from '../modules/feature/feature.resolver.js';
 import {
   ClusterResolver,
   CustomerClusterResolver,
+  ModelRunResolver,
   ModelVersionResolver,
 } from '../modules/model-registry/model-registry.resolver.js';
 import {
@@ -36,6 +37,7 @@ export const resolvers = [
   ModelVersionResolver,
   CustomerClusterResolver,
   ClusterResolver,
+  ModelRunResolver,
   CustomerTagsResolver,
   TagHistoryResolver,
   TagCategoryResolver,

@@ -19,32 +19,33 @@ import { createTaggingLoaders } from '../modules/tagging/tagging.loaders.js';
 import { TaggingService } from '../modules/tagging/tagging.service.js';
 import { createTaxonomyLoaders } from '../modules/taxonomy/taxonomy.loaders.js';
 import { TaxonomyService } from '../modules/taxonomy/taxonomy.service.js';
+import { TaxonomyVisibility } from '../modules/taxonomy/visibility.js';
 
-function createLoaders(em: EntityManager) {
+function createLoaders(em: EntityManager, visibility: TaxonomyVisibility) {
   return {
-    ...createTaxonomyLoaders(em),
-    ...createTaggingLoaders(em),
+    ...createTaxonomyLoaders(em, visibility),
+    ...createTaggingLoaders(em, visibility),
     ...createEventLoaders(em),
     ...createFeatureLoaders(em),
     ...createModelRegistryLoaders(em),
-    ...createSegmentLoaders(em),
-    ...createSuggestionLoaders(em),
+    ...createSegmentLoaders(em, visibility),
+    ...createSuggestionLoaders(em, visibility),
   };
 }
 
-function createServices(em: EntityManager, queue: TrainingQueue) {
-  const models = new ModelRegistryService(em);
+function createServices(em: EntityManager, queue: TrainingQueue, visibility: TaxonomyVisibility) {
+  const models = new ModelRegistryService(em, visibility);
   return {
-    customers: new CustomerService(em),
-    taxonomy: new TaxonomyService(em),
-    tagging: new TaggingService(em),
+    customers: new CustomerService(em, visibility),
+    taxonomy: new TaxonomyService(em, visibility),
+    tagging: new TaggingService(em, visibility),
     events: new EventService(em),
     features: new FeatureService(em),
     models,
     training: new TrainingService(models, queue),
-    segments: new SegmentService(em),
-    rules: new RuleService(em),
-    suggestions: new SuggestionService(em),
+    segments: new SegmentService(em, visibility),
+    rules: new RuleService(em, visibility),
+    suggestions: new SuggestionService(em, visibility),
   };
 }
 
@@ -55,6 +56,8 @@ export interface GraphQLContext {
   /** This request's own EntityManager; the global one is never used inside a request. */
   em: EntityManager;
   viewer: Viewer | null;
+  /** Which tags and categories the viewer's departments may see. */
+  visibility: TaxonomyVisibility;
   /** Why a presented key was refused, for the UNAUTHENTICATED message. */
   authFailure: string | null;
   loaders: Loaders;
@@ -76,12 +79,14 @@ export async function createContext(
 ): Promise<GraphQLContext> {
   const em = orm.em.fork();
   const { viewer, authFailure } = await authenticate(auth, req.headers.authorization);
+  const visibility = new TaxonomyVisibility(em, viewer);
   return {
     em,
     viewer,
+    visibility,
     authFailure,
-    loaders: createLoaders(em),
-    services: createServices(em, queue),
+    loaders: createLoaders(em, visibility),
+    services: createServices(em, queue, visibility),
     queue,
   };
 }

@@ -35,6 +35,23 @@ const MAX_DEPARTMENTS = 20;
 /** Department keys: lower-case words joined by - or _, as tag keys are. */
 const DEPARTMENT = /^[a-z0-9][a-z0-9_-]{0,49}$/;
 
+/** Distinct, validated department keys; shared by keys and by restricted tags and categories. */
+export function normalizeDepartments(list: readonly string[], field: string): string[] {
+  const departments = [...new Set(list)];
+  if (departments.length > MAX_DEPARTMENTS) {
+    throw new InvalidInputError(field, `${field}: at most ${MAX_DEPARTMENTS} departments`);
+  }
+  departments.forEach((d, i) => {
+    if (!DEPARTMENT.test(d)) {
+      throw new InvalidInputError(
+        `${field}[${i}]`,
+        `${field}[${i}]: a department is 1 to 50 lower-case letters, digits, - or _, starting with a letter or digit`,
+      );
+    }
+  });
+  return departments;
+}
+
 export function hashApiKey(key: string): string {
   return createHash('sha256').update(key).digest('hex');
 }
@@ -199,18 +216,7 @@ export class AuthService {
         );
       }
     });
-    const departments = [...new Set(input.departments ?? [])];
-    if (departments.length > MAX_DEPARTMENTS) {
-      throw new InvalidInputError('departments', `at most ${MAX_DEPARTMENTS} departments`);
-    }
-    departments.forEach((d, i) => {
-      if (!DEPARTMENT.test(d)) {
-        throw new InvalidInputError(
-          `departments[${i}]`,
-          'a department is 1 to 50 lower-case letters, digits, - or _, starting with a letter or digit',
-        );
-      }
-    });
+    const departments = normalizeDepartments(input.departments ?? [], 'departments');
     const expiresAt = input.expiresAt ?? null;
     if (expiresAt && !(expiresAt.getTime() > Date.now())) {
       throw new InvalidInputError('expiresAt', 'expiresAt must be in the future');

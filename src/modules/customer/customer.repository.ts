@@ -44,6 +44,8 @@ export interface CustomerRecord {
 export interface ResolvedCustomerFilter extends Omit<CustomerFilter, 'tags' | 'tagCategoryId'> {
   tags?: { allOf: string[]; anyOf: string[]; noneOf: string[] } | null;
   tagCategoryId?: string | null;
+  /** `{…}` literal of tags the reader may not see, for the category match. */
+  hiddenTagIds?: string;
 }
 
 /** The customer columns as CustomerRecord fields, for queries that join customers (alias c). */
@@ -253,6 +255,8 @@ export class CustomerRepository {
           .from({ ct: 'customer_tag' })
           .join({ t: 'tag' }, 't.id', 'ct.tag_id')
           .whereRaw('ct.customer_id = c.id')
+          // The category's hidden tags do not count: holding only those must not show.
+          .whereRaw('not ct.tag_id = any(?::bigint[])', [filter.hiddenTagIds ?? '{}'])
           .whereRaw(
             `t.category_id in (
                with recursive sub(id) as (

@@ -10,6 +10,7 @@ import {
   type CustomerInput,
   type CustomerOrder,
 } from './customer.input.js';
+import { TaxonomyVisibility } from '../taxonomy/visibility.js';
 import { TaggingRepository, type AppliedTagRow } from '../tagging/tagging.repository.js';
 import {
   CustomerRepository,
@@ -33,7 +34,10 @@ export interface UpsertOutcome {
 export class CustomerService {
   private readonly repository: CustomerRepository;
 
-  constructor(private readonly em: EntityManager) {
+  constructor(
+    private readonly em: EntityManager,
+    private readonly visibility = TaxonomyVisibility.unrestricted(em),
+  ) {
     this.repository = new CustomerRepository(em);
   }
 
@@ -65,7 +69,10 @@ export class CustomerService {
     );
     if (!withTags || result.nodes.length === 0) return result;
     const tags = groupBy(
-      await new TaggingRepository(this.em).findTagsByCustomerIds(result.nodes.map((c) => c.id)),
+      await new TaggingRepository(this.em).findTagsByCustomerIds(
+        result.nodes.map((c) => c.id),
+        await this.visibility.hiddenTagIds(),
+      ),
       (t) => t.customerId,
     );
     return { ...result, nodes: result.nodes.map((c) => ({ ...c, tags: tags.get(c.id) ?? [] })) };
@@ -114,6 +121,7 @@ export class CustomerService {
     filter: CustomerFilter | null | undefined,
   ): Promise<ResolvedCustomerFilter | null> {
     if (!filter) return null;
+    const hidden = await this.visibility.hiddenTaxonomy();
     const tags = filter.tags
       ? {
           allOf: parseIds(filter.tags.allOf ?? [], 'filter.tags.allOf'),
@@ -126,8 +134,8 @@ export class CustomerService {
       const known = new Set(
         (
           await this.em.execute<{ id: string }[]>(
-            `select id from tag where id = any(?::bigint[])`,
-            [bigintArray(all)],
+            `select id from tag where id = any(?::bigint[]) and not id = any(?::bigint[])`,
+            [bigintArray(all), hidden.tagIdsParam],
           )
         ).map((r) => r.id),
       );
@@ -147,14 +155,14 @@ export class CustomerService {
       const [found] = await this.em.execute(`select 1 from tag_category where id = ?`, [
         tagCategoryId,
       ]);
-      if (!found) {
+      if (!found || hidden.categoryIds.includes(tagCategoryId)) {
         throw new InvalidInputError(
           'filter.tagCategoryId',
           `filter.tagCategoryId: category ${tagCategoryId} does not exist`,
         );
       }
     }
-    return { ...filter, tags, tagCategoryId };
+    return { ...filter, tags, tagCategoryId, hiddenTagIds: hidden.tagIdsParam };
   }
 }
 

@@ -11,7 +11,9 @@ import {
   Root,
 } from 'type-graphql';
 import { viewerOf, type GraphQLContext } from '../../graphql/context.js';
+import { GraphQLJSONObject } from 'graphql-scalars';
 import { TagType } from '../taxonomy/taxonomy.type.js';
+import { withoutHiddenTags } from '../taxonomy/visibility.js';
 import { Role } from '../auth/api-key.entity.js';
 import { PageArgs } from '../common/connection.type.js';
 import type { CustomerRecord } from '../customer/customer.repository.js';
@@ -55,14 +57,33 @@ export class ModelVersionResolver {
   @FieldResolver(() => [TagEvaluationType], {
     description: 'Per tag: labels, held-out metrics, threshold, and why a tag is not confident',
   })
-  tagEvaluations(@Root() model: ModelVersion): TagEvaluationType[] {
-    const tags = (model.metrics as { tags?: TagEvaluation[] }).tags ?? [];
+  async tagEvaluations(
+    @Root() model: ModelVersion,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<TagEvaluationType[]> {
+    const metrics = await visibleJson(ctx, model.metrics as { tags?: TagEvaluation[] });
+    const tags = metrics.tags ?? [];
     return tags.map((e) => ({
       ...e,
       heldOutCustomers: e.heldOut.customers,
       heldOutPositives: e.heldOut.positives,
       heldOutNegatives: e.heldOut.negatives,
     })) as TagEvaluationType[];
+  }
+
+  @FieldResolver(() => GraphQLJSONObject)
+  params(@Root() model: ModelVersion, @Ctx() ctx: GraphQLContext) {
+    return visibleJson(ctx, model.params);
+  }
+
+  @FieldResolver(() => GraphQLJSONObject)
+  trainingSummary(@Root() model: ModelVersion, @Ctx() ctx: GraphQLContext) {
+    return visibleJson(ctx, model.trainingSummary);
+  }
+
+  @FieldResolver(() => GraphQLJSONObject, { description: 'Held-out metrics per tag, silhouette' })
+  metrics(@Root() model: ModelVersion, @Ctx() ctx: GraphQLContext) {
+    return visibleJson(ctx, model.metrics);
   }
 
   @FieldResolver(() => [ClusterType])
@@ -110,6 +131,20 @@ export class ModelVersionResolver {
   ): Promise<Cluster> {
     return ctx.services.models.mapClusterToTag(clusterId, tagId);
   }
+}
+
+@Resolver(() => ModelRunType)
+export class ModelRunResolver {
+  @FieldResolver(() => GraphQLJSONObject)
+  params(@Root() run: ModelRun, @Ctx() ctx: GraphQLContext) {
+    return visibleJson(ctx, run.params);
+  }
+}
+
+/** Stored model JSON as the key's departments may see it (see withoutHiddenTags). */
+async function visibleJson<T>(ctx: GraphQLContext, value: T): Promise<T> {
+  const { tagKeys } = await ctx.visibility.hiddenTaxonomy();
+  return withoutHiddenTags(value, new Set(tagKeys));
 }
 
 @Resolver(() => ClusterType)

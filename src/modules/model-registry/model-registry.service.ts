@@ -4,6 +4,7 @@ import { Tag, TagStatus } from '../taxonomy/tag.entity.js';
 import { pageById, type Page, type PageRequest } from '../common/pagination.js';
 import { bigintArray } from '../common/sql.js';
 import { Cluster, ModelRun, ModelStatus, ModelVersion, RunStatus } from './model-version.entity.js';
+import { TaxonomyVisibility } from '../taxonomy/visibility.js';
 
 export interface TrainingRequest {
   seed?: number | null;
@@ -29,7 +30,10 @@ export interface NewModelVersion {
 }
 
 export class ModelRegistryService {
-  constructor(private readonly em: EntityManager) {}
+  constructor(
+    private readonly em: EntityManager,
+    private readonly visibility = TaxonomyVisibility.unrestricted(em),
+  ) {}
 
   /** Stores a trained version with its clusters and every customer's assignment, as a CANDIDATE. */
   async register(input: NewModelVersion): Promise<ModelVersion> {
@@ -131,6 +135,7 @@ export class ModelRegistryService {
         throw new InvalidInputError(`input.${field}`, `input.${field} must be between 0 and 0.5`);
       }
     }
+    if (request.tags?.length) await this.assertKnownTags(request.tags);
     const run = this.em.create(ModelRun, {
       params: {
         ...(request.seed != null ? { seed: request.seed } : {}),
@@ -163,6 +168,20 @@ export class ModelRegistryService {
   }
 
   /** The cluster's members get the tag proposed by scoring runs; null unmaps. */
+  /** Unknown tag keys, and keys of tags hidden from the caller, are refused before queueing. */
+  private async assertKnownTags(keys: readonly string[]): Promise<void> {
+    const { tagKeys } = await this.visibility.hiddenTaxonomy();
+    const found = await this.em.find(Tag, { key: { $in: [...keys], $nin: tagKeys } });
+    const known = new Set(found.map((t) => t.key));
+    const index = keys.findIndex((k) => !known.has(k));
+    if (index >= 0) {
+      throw new InvalidInputError(
+        `input.tags[${index}]`,
+        `input.tags[${index}]: there is no tag "${keys[index]}"`,
+      );
+    }
+  }
+
   async mapClusterToTag(clusterId: string, tagId: string | null): Promise<Cluster> {
     const cluster = await this.em.findOne(Cluster, { id: parseId(clusterId, 'clusterId') });
     if (!cluster) throw new NotFoundError('Cluster', clusterId);
@@ -170,7 +189,8 @@ export class ModelRegistryService {
       cluster.tag = null;
     } else {
       const tag = await this.em.findOne(Tag, { id: parseId(tagId, 'tagId') });
-      if (!tag) throw new InvalidInputError('tagId', `tagId: tag ${tagId} does not exist`);
+      if (!tag || (await this.visibility.isTagHidden(tag.id)))
+        throw new InvalidInputError('tagId', `tagId: tag ${tagId} does not exist`);
       if (tag.status !== TagStatus.ACTIVE) {
         throw new InvalidInputError('tagId', `tagId: tag "${tag.key}" is deprecated`);
       }

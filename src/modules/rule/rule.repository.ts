@@ -279,7 +279,7 @@ export interface ConflictRecord {
 /** Conflicts newest first with their customers, in one statement. */
 export async function findConflicts(
   em: EntityManager,
-  filter: { ruleId: string | null; runId: string | null },
+  filter: { ruleId: string | null; runId: string | null; hiddenRuleIds?: string },
   limit: number,
   beforeId: string | null,
 ): Promise<ConflictRecord[]> {
@@ -288,9 +288,18 @@ export async function findConflicts(
             k.kind, k.run_id as "runId", k.created_at as "conflictCreatedAt", k.last_seen_at as "lastSeenAt"
      from rule_conflict k join customer c on c.id = k.customer_id
      where (?::bigint is null or k.rule_id = ?::bigint) and (?::bigint is null or k.run_id = ?::bigint)
-       and (?::bigint is null or k.id < ?::bigint)
+       and (?::bigint is null or k.id < ?::bigint) and not k.rule_id = any(?::bigint[])
      order by k.id desc limit ?`,
-    [filter.ruleId, filter.ruleId, filter.runId, filter.runId, beforeId, beforeId, limit],
+    [
+      filter.ruleId,
+      filter.ruleId,
+      filter.runId,
+      filter.runId,
+      beforeId,
+      beforeId,
+      filter.hiddenRuleIds ?? '{}',
+      limit,
+    ],
   );
   return rows.map(
     ({ conflictId, ruleId, tagId, kind, runId, conflictCreatedAt, lastSeenAt, ...customer }) => ({

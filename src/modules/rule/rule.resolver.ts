@@ -26,6 +26,7 @@ import {
   RuleConflictType,
   RuleConnection,
   RuleRunConnection,
+  RuleReport,
   RuleRunType,
   RuleType,
 } from './rule.type.js';
@@ -120,6 +121,15 @@ export class RuleResolver {
 
 @Resolver(() => RuleRunType)
 export class RuleRunResolver {
+  @FieldResolver(() => [RuleReport], {
+    description: 'Per rule, in the order they ran; rules the key may not see are left out',
+  })
+  async reports(@Root() run: RuleRun, @Ctx() ctx: GraphQLContext): Promise<RuleReport[]> {
+    const hidden = await ctx.services.rules.hiddenRuleIds();
+    const reports = (run.reports ?? []) as RuleReport[];
+    return hidden.length === 0 ? reports : reports.filter((r) => !hidden.includes(r.ruleId));
+  }
+
   @FieldResolver(() => RuleConflictConnection, {
     description: 'Conflicts this run was the last to hit (a real run; a dry run records none)',
   })

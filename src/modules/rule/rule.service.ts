@@ -43,6 +43,8 @@ import {
   type RuleTarget,
   type SqlRunner,
 } from './rule.repository.js';
+import { TaxonomyVisibility } from '../taxonomy/visibility.js';
+import { bigintArray } from '../common/sql.js';
 
 /** Where rule runs are queued; the job queue in the API process. */
 export interface RuleQueue {
@@ -80,12 +82,36 @@ export interface TriggerOutcome {
 }
 
 export class RuleService {
-  constructor(private readonly em: EntityManager) {}
+  private hidden: Promise<string[]> | null = null;
+
+  constructor(
+    private readonly em: EntityManager,
+    private readonly visibility = TaxonomyVisibility.unrestricted(em),
+  ) {}
 
   async getRule(id: string): Promise<Rule> {
     const rule = await this.em.findOne(Rule, { id: parseId(id, 'id') });
-    if (!rule) throw new NotFoundError('Rule', id);
+    if (!rule || (await this.hiddenRuleIds()).includes(rule.id))
+      throw new NotFoundError('Rule', id);
     return rule;
+  }
+
+  /**
+   * Rules the caller may not see: those applying a hidden tag or whose condition names a hidden
+   * tag, category or segment. Rules are few; once per request.
+   */
+  hiddenRuleIds(): Promise<string[]> {
+    if (!this.visibility.restricted) return Promise.resolve([]);
+    this.hidden ??= (async () => {
+      const { tagIds } = await this.visibility.hiddenTaxonomy();
+      if (tagIds.length === 0) return [];
+      const environment = await new SegmentRepository(this.em).loadEnvironment(this.visibility);
+      const rules = await this.em.find(Rule, {});
+      return rules
+        .filter((r) => tagIds.includes(r.tagId) || !environment.visible(r.definition))
+        .map((r) => r.id);
+    })();
+    return this.hidden;
   }
 
   /** In the order they run: priority, highest first, then oldest first. */
@@ -94,7 +120,7 @@ export class RuleService {
   }
 
   async createRule(input: CreateRuleInput, actor: string): Promise<Rule> {
-    const environment = await new SegmentRepository(this.em).loadEnvironment();
+    const environment = await new SegmentRepository(this.em).loadEnvironment(this.visibility);
     const definition = readCondition(input, 'input', environment, { required: true })!;
     const tag = await this.activeTag(input.tagId, 'input.tagId');
     checkTrigger(input.trigger, definition, environment);
@@ -112,7 +138,7 @@ export class RuleService {
 
   async updateRule(input: UpdateRuleInput): Promise<Rule> {
     const rule = await this.getRule(input.id);
-    const environment = await new SegmentRepository(this.em).loadEnvironment();
+    const environment = await new SegmentRepository(this.em).loadEnvironment(this.visibility);
     const definition = readCondition(input, 'input', environment, { required: false });
     if (definition) rule.definition = definition;
     if (input.tagId != null) rule.tagId = (await this.activeTag(input.tagId, 'input.tagId')).id;
@@ -156,13 +182,16 @@ export class RuleService {
     after: string | null | undefined,
   ): Promise<Page<ConflictRecord>> {
     const beforeId = decodeIdCursor(after);
+    const hiddenRuleIds = await this.hiddenRuleIds();
     const where = {
       ruleId: filter.ruleId ? parseId(filter.ruleId, 'ruleId') : null,
       runId: filter.runId ? parseId(filter.runId, 'runId') : null,
+      hiddenRuleIds: bigintArray(hiddenRuleIds),
     };
     const rows = await findConflicts(this.em, where, first + 1, beforeId);
     return toPage(rows, first, encodeIdCursor, () =>
       this.em.count(RuleConflict, {
+        ruleId: { $nin: hiddenRuleIds },
         ...(where.ruleId ? { ruleId: where.ruleId } : {}),
         ...(where.runId ? { runId: where.runId } : {}),
       }),
@@ -175,23 +204,25 @@ export class RuleService {
     if (after && !Number.isSafeInteger(priority)) {
       throw new InvalidInputError('after', 'after: not a cursor from this list');
     }
+    const visible = { id: { $nin: await this.hiddenRuleIds() } };
     const rows = await this.em.find(
       Rule,
       after
         ? {
+            ...visible,
             $or: [
               { priority: { $lt: Number(priority) } },
               { priority: Number(priority), id: { $gt: cursorId(id) } },
             ],
           }
-        : {},
+        : visible,
       { orderBy: { priority: 'desc', id: 'asc' }, limit: first + 1 },
     );
     return toPage(
       rows,
       first,
       (r) => encodeCursor([r.priority, Number(r.id)]),
-      () => this.em.count(Rule),
+      () => this.em.count(Rule, visible),
     );
   }
 
@@ -264,7 +295,8 @@ export class RuleService {
 
   private async activeTag(id: string, field: string): Promise<Tag> {
     const tag = await this.em.findOne(Tag, { id: parseId(id, field) });
-    if (!tag) throw new InvalidInputError(field, `${field}: tag ${id} does not exist`);
+    if (!tag || (await this.visibility.isTagHidden(tag.id)))
+      throw new InvalidInputError(field, `${field}: tag ${id} does not exist`);
     if (tag.status !== TagStatus.ACTIVE) {
       throw new InvalidInputError(
         field,

@@ -1,14 +1,15 @@
 import DataLoader from 'dataloader';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { groupBy } from '../common/collections.js';
+import type { TaxonomyVisibility } from '../taxonomy/visibility.js';
 import type { Segment } from './segment.entity.js';
 import { SegmentRepository, type ConditionEnvironment } from './segment.repository.js';
 
-export function createSegmentLoaders(em: EntityManager) {
+export function createSegmentLoaders(em: EntityManager, visibility: TaxonomyVisibility) {
   const repository = new SegmentRepository(em);
-  // Read on first use, once per request.
+  // Read on first use, once per request; hidden segments are not in it.
   let loaded: Promise<ConditionEnvironment> | null = null;
-  const environment = () => (loaded ??= repository.loadEnvironment());
+  const environment = () => (loaded ??= repository.loadEnvironment(visibility));
   return {
     /**
      * The saved segments each customer belongs to: one statement for a page of customers and all

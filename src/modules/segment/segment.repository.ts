@@ -8,19 +8,48 @@ import { bigintArray } from '../common/sql.js';
 import { FeatureRepository } from '../feature/feature.repository.js';
 import {
   compileCondition,
+  conditionReferences,
+  inlineSegments,
   numericFeatureNames,
+  type SegmentResolver,
   type CompiledCondition,
   type Condition,
   type ConditionSchema,
 } from './condition/index.js';
+import { TaxonomyVisibility } from '../taxonomy/visibility.js';
 import { Segment } from './segment.entity.js';
 
 /** Everything a condition is validated and compiled against, read once per request or run. */
 export interface ConditionEnvironment {
   schema: ConditionSchema;
   featureSetVersion: number;
+  /** Visible saved segments by key. */
   segments: Map<string, Segment>;
+  /** Saved segments naming a tag or category hidden from the reader. */
+  hiddenSegmentIds: string[];
+  /** Whether a condition (segments expanded) names only tags and categories the reader sees. */
+  visible(condition: Condition): boolean;
   compile(condition: Condition): CompiledCondition;
+}
+
+/** Whether a condition, its segments expanded, names only these tags and categories. */
+function namesOnly(
+  condition: Condition,
+  resolve: SegmentResolver,
+  tagKeys: ReadonlySet<string>,
+  categoryKeys: ReadonlySet<string>,
+): boolean {
+  let refs: ReturnType<typeof conditionReferences>;
+  try {
+    refs = conditionReferences(inlineSegments(condition, resolve));
+  } catch {
+    // A definition that no longer expands cannot be shown to be harmless: treat it as hidden.
+    return false;
+  }
+  return (
+    [...refs.tags].every((k) => tagKeys.has(k)) &&
+    [...refs.categories].every((k) => categoryKeys.has(k))
+  );
 }
 
 /** A compiled condition labelled with whose it is, for the batched membership queries. */
@@ -36,26 +65,56 @@ export class SegmentRepository {
     return this.em.find(Segment, {}, { orderBy: { id: 'asc' } });
   }
 
-  /** Tag and category keys, numeric features of the current set and saved segments: 4 reads. */
-  async loadEnvironment(): Promise<ConditionEnvironment> {
+  /**
+   * Tag and category keys, numeric features of the current set and saved segments: 4 reads. With
+   * a restricted visibility, hidden tags and categories are unknown names, and so are saved
+   * segments that name one (directly or through other segments): to that reader they do not
+   * exist, and category tests count only visible tags.
+   */
+  async loadEnvironment(
+    visibility = TaxonomyVisibility.unrestricted(this.em),
+  ): Promise<ConditionEnvironment> {
+    const hidden = await visibility.hiddenTaxonomy();
     // One after the other: inside a transaction they share one connection.
-    const tags = await this.em.execute<{ key: string }[]>('select key from tag');
-    const categories = await this.em.execute<{ key: string }[]>('select key from tag_category');
+    const tags = await this.em.execute<{ id: string; key: string }[]>('select id, key from tag');
+    const categories = await this.em.execute<{ id: string; key: string }[]>(
+      'select id, key from tag_category',
+    );
     const set = await new FeatureRepository(this.em).loadFeatureSet();
     const segments = await this.findAll();
-    const byKey = new Map(segments.map((s) => [s.key, s]));
+    const hiddenTags = new Set(hidden.tagIds);
+    const hiddenCategories = new Set(hidden.categoryIds);
+    const tagKeys = new Set(tags.filter((t) => !hiddenTags.has(String(t.id))).map((t) => t.key));
+    const categoryKeys = new Set(
+      categories.filter((c) => !hiddenCategories.has(String(c.id))).map((c) => c.key),
+    );
+    const all = new Map(segments.map((s) => [s.key, s]));
+    const hiddenSegmentIds: string[] = [];
+    if (hidden.tagIds.length + hidden.categoryIds.length > 0) {
+      for (const segment of segments) {
+        if (
+          !namesOnly(segment.definition, (key) => all.get(key)?.definition, tagKeys, categoryKeys)
+        ) {
+          hiddenSegmentIds.push(segment.id);
+          all.delete(segment.key);
+        }
+      }
+    }
+    const byKey = all;
     const resolveSegment = (key: string) => byKey.get(key)?.definition;
+    const hiddenTagIds = hidden.tagIdsParam;
     return {
-      schema: {
-        tagKeys: new Set(tags.map((t) => t.key)),
-        categoryKeys: new Set(categories.map((c) => c.key)),
-        featureNames: numericFeatureNames(set),
-        resolveSegment,
-      },
+      schema: { tagKeys, categoryKeys, featureNames: numericFeatureNames(set), resolveSegment },
       featureSetVersion: set.version,
       segments: byKey,
+      hiddenSegmentIds,
+      visible: (condition) => namesOnly(condition, resolveSegment, tagKeys, categoryKeys),
       compile: (condition) =>
-        compileCondition(condition, { featureSetVersion: set.version, resolveSegment }),
+        compileCondition(condition, {
+          featureSetVersion: set.version,
+          resolveSegment,
+          hiddenTagIds,
+        }),
     };
   }
 

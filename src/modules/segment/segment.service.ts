@@ -34,6 +34,7 @@ import type {
 } from './segment.input.js';
 import { Segment } from './segment.entity.js';
 import { SegmentRepository, type ConditionEnvironment } from './segment.repository.js';
+import { TaxonomyVisibility } from '../taxonomy/visibility.js';
 
 export const PREVIEW_SAMPLE = 10;
 const EXPORT_BATCH = 5000;
@@ -118,24 +119,37 @@ export class SegmentService {
   private readonly repository: SegmentRepository;
   private environment: Promise<ConditionEnvironment> | null = null;
 
-  constructor(private readonly em: EntityManager) {
+  constructor(
+    private readonly em: EntityManager,
+    private readonly visibility = TaxonomyVisibility.unrestricted(em),
+  ) {
     this.repository = new SegmentRepository(em);
   }
 
-  /** Read once per request: the taxonomy, feature set and segments a condition is checked against. */
+  /**
+   * Read once per request: the taxonomy, feature set and segments a condition is checked against,
+   * as the caller's departments see them.
+   */
   loadEnvironment(): Promise<ConditionEnvironment> {
-    this.environment ??= this.repository.loadEnvironment();
+    this.environment ??= this.repository.loadEnvironment(this.visibility);
     return this.environment;
   }
 
   async getSegment(id: string): Promise<Segment> {
     const segment = await this.em.findOne(Segment, { id: parseId(id, 'id') });
-    if (!segment) throw new NotFoundError('Segment', id);
+    if (!segment || (await this.isHidden(segment))) throw new NotFoundError('Segment', id);
     return segment;
   }
 
   async listSegments(first: number, after: string | null | undefined): Promise<Page<Segment>> {
-    return pageById(this.em, Segment, {}, { first, after });
+    const { hiddenSegmentIds } = await this.loadEnvironment();
+    return pageById(this.em, Segment, { id: { $nin: hiddenSegmentIds } }, { first, after });
+  }
+
+  /** A segment naming a tag or category the caller may not see is itself invisible. */
+  private async isHidden(segment: Segment): Promise<boolean> {
+    if (!this.visibility.restricted) return false;
+    return (await this.loadEnvironment()).hiddenSegmentIds.includes(segment.id);
   }
 
   async createSegment(input: CreateSegmentInput, actor: string): Promise<Segment> {
@@ -173,13 +187,14 @@ export class SegmentService {
 
   /** @throws ConflictError listing the dependants while any segment or rule references it */
   async deleteSegment(id: string): Promise<Segment> {
+    if (this.visibility.restricted) await this.loadEnvironment(); // before the transaction
     return this.em.transactional(async (em) => {
       const segment = await em.findOne(
         Segment,
         { id: parseId(id, 'id') },
         { lockMode: LockMode.PESSIMISTIC_WRITE },
       );
-      if (!segment) throw new NotFoundError('Segment', id);
+      if (!segment || (await this.isHidden(segment))) throw new NotFoundError('Segment', id);
       const dependants = await this.dependants(em, segment.key);
       if (dependants.segments.length || dependants.rules.length) {
         const named = [

@@ -8,6 +8,7 @@ import { ModelVersion } from '../model-registry/model-version.entity.js';
 import { SuggestionStatus } from './suggestion.entity.js';
 import { SuggestionRepository, type SuggestionRecord } from './suggestion.repository.js';
 import { onlinePrecision, type TagPrecision } from './suggestion.service.js';
+import type { TaxonomyVisibility } from '../taxonomy/visibility.js';
 
 export interface AutoApplyPolicy {
   threshold: number | null;
@@ -19,7 +20,7 @@ function alignById<T extends { id: string }>(keys: readonly string[], rows: T[])
   return keys.map((k) => byId.get(k) ?? null);
 }
 
-export function createSuggestionLoaders(em: EntityManager) {
+export function createSuggestionLoaders(em: EntityManager, visibility: TaxonomyVisibility) {
   const repository = new SuggestionRepository(em);
   return {
     customerById: new DataLoader<string, CustomerRecord | null>(async (ids) =>
@@ -40,7 +41,11 @@ export function createSuggestionLoaders(em: EntityManager) {
     /** Pending suggestions per customer, most confident first. */
     pendingSuggestionsByCustomerId: new DataLoader<string, SuggestionRecord[]>(async (ids) => {
       const rows = await repository.findByCustomerIds(ids, [SuggestionStatus.PENDING]);
-      const byCustomer = groupBy(rows, (r) => r.customerId);
+      const { tagIds } = await visibility.hiddenTaxonomy();
+      const byCustomer = groupBy(
+        rows.filter((r) => !tagIds.includes(r.tagId)),
+        (r) => r.customerId,
+      );
       return ids.map((id) => byCustomer.get(id) ?? []);
     }),
     precisionByModelVersionId: new DataLoader<string, TagPrecision[]>(async (ids) => {

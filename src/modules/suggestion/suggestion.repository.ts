@@ -62,6 +62,8 @@ export interface QueueFilter {
   createdTo?: Date | null;
   /** A compiled segment condition over customer alias `c`. */
   segment?: { sql: string; params: unknown[] } | null;
+  /** `{…}` literal of tags the reader may not see (TaxonomyVisibility): never matched. */
+  hiddenTagIds?: string;
 }
 
 export enum QueueOrder {
@@ -147,6 +149,9 @@ export class SuggestionRepository {
         : `s.status in (${filter.statuses.map(statusLiteral).join(', ')})`,
     );
     if (filter.tagIds?.length) add('s.tag_id = any(?::bigint[])', bigintArray(filter.tagIds));
+    if (filter.hiddenTagIds && filter.hiddenTagIds !== '{}') {
+      add('not s.tag_id = any(?::bigint[])', filter.hiddenTagIds);
+    }
     if (filter.categoryIds?.length) {
       add(
         's.tag_id in (select id from tag where category_id = any(?::bigint[]))',
@@ -231,7 +236,11 @@ export class SuggestionRepository {
   async countByTag(filter: QueueFilter): Promise<Map<string, number>> {
     const onlyStatusAndTag = Object.entries(filter).every(
       ([k, v]) =>
-        k === 'statuses' || k === 'tagIds' || v == null || (Array.isArray(v) && v.length === 0),
+        k === 'statuses' ||
+        k === 'tagIds' ||
+        k === 'hiddenTagIds' ||
+        v == null ||
+        (Array.isArray(v) && v.length === 0),
     );
     let rows: { tagId: string; n: string }[];
     if (onlyStatusAndTag) {
@@ -253,7 +262,10 @@ export class SuggestionRepository {
         where.params,
       );
     }
-    return new Map(rows.map((r) => [r.tagId, Number(r.n)]));
+    // The tallies know nothing of visibility: hidden tags drop out here (the row path excludes
+    // them in SQL already).
+    const hidden = new Set(filter.hiddenTagIds?.slice(1, -1).split(',') ?? []);
+    return new Map(rows.filter((r) => !hidden.has(r.tagId)).map((r) => [r.tagId, Number(r.n)]));
   }
 
   /** Folds the delta rows into one per (tag, status) once they pile up. */

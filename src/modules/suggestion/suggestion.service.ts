@@ -15,6 +15,7 @@ import {
 } from '../common/pagination.js';
 import { TagSource } from '../tagging/customer-tag.entity.js';
 import { TaggingRepository } from '../tagging/tagging.repository.js';
+import { TaxonomyVisibility } from '../taxonomy/visibility.js';
 import { Tag, TagStatus } from '../taxonomy/tag.entity.js';
 import {
   ReviewAction,
@@ -100,7 +101,10 @@ export function onlinePrecision(counts: TagPrecisionRow): TagPrecision {
 export class SuggestionService {
   private readonly repository: SuggestionRepository;
 
-  constructor(private readonly em: EntityManager) {
+  constructor(
+    private readonly em: EntityManager,
+    private readonly visibility = TaxonomyVisibility.unrestricted(em),
+  ) {
     this.repository = new SuggestionRepository(em);
   }
 
@@ -138,12 +142,15 @@ export class SuggestionService {
 
   async get(id: string): Promise<SuggestionRecord> {
     const [row] = await this.repository.findByIds([parseId(id, 'id')]);
-    if (!row) throw new NotFoundError('TagSuggestion', id);
+    if (!row || (await this.visibility.isTagHidden(row.tagId))) {
+      throw new NotFoundError('TagSuggestion', id);
+    }
     return row;
   }
 
   /** Applies the suggested tag (source MODEL); a CORRECTION replaces the held tag of its category. */
   async approve(id: string, actor: string, note?: string | null): Promise<SuggestionRecord> {
+    await this.visibility.hiddenTaxonomy(); // read before the transaction holds a connection
     await this.em.transactional(async (em) => {
       const claimed = await this.claimOne(em, id);
       if (claimed.tagStatus !== TagStatus.ACTIVE) {
@@ -158,6 +165,7 @@ export class SuggestionService {
 
   /** Records a negative label at once; a sampled auto-applied suggestion's tag is removed again. */
   async reject(id: string, actor: string, reason?: string | null): Promise<SuggestionRecord> {
+    await this.visibility.hiddenTaxonomy(); // read before the transaction holds a connection
     await this.em.transactional(async (em) => {
       const claimed = await this.claimOne(em, id);
       await this.applyRejections(em, [claimed], actor, reason ?? null, null);
@@ -176,10 +184,12 @@ export class SuggestionService {
     note?: string | null,
   ): Promise<SuggestionRecord> {
     const correctedId = parseId(tagId, 'tagId');
+    await this.visibility.hiddenTaxonomy(); // read before the transaction holds a connection
     await this.em.transactional(async (em) => {
       const claimed = await this.claimOne(em, id);
       const tag = await em.findOne(Tag, { id: correctedId });
-      if (!tag) throw new InvalidInputError('tagId', `tagId: tag ${tagId} does not exist`);
+      if (!tag || (await this.visibility.isTagHidden(tag.id)))
+        throw new InvalidInputError('tagId', `tagId: tag ${tagId} does not exist`);
       if (tag.status !== TagStatus.ACTIVE) {
         throw new InvalidInputError('tagId', `tagId: tag "${tag.key}" is deprecated`);
       }
@@ -258,6 +268,7 @@ export class SuggestionService {
       );
     }
     const selector: ClaimSelector = hasIds ? { ids } : { filter: request.filter!, limit };
+    await this.visibility.hiddenTaxonomy(); // read before the transaction holds a connection
     if (request.dryRun) {
       // The same selection and split as the real run below, unlocked: the same counts.
       const selection = await this.select(this.repository, selector, request.decision, false);
@@ -283,7 +294,7 @@ export class SuggestionService {
     decision: Decision,
     lock: boolean,
   ): Promise<BulkSelection> {
-    const selected = await repository.claim(selector, { lock });
+    const selected = await this.visible(await repository.claim(selector, { lock }));
     if ('ids' in selector) this.assertAllFound(selector.ids, selected);
     const skipped: SkippedDecision[] = [];
     const pending = selected.filter((c) => {
@@ -411,7 +422,9 @@ export class SuggestionService {
 
   /** Locks one suggestion; NOT_FOUND when unknown, CONFLICT when someone decided it first. */
   private async claimOne(em: EntityManager, id: string): Promise<ClaimedSuggestion> {
-    const [claimed] = await new SuggestionRepository(em).claim({ ids: [parseId(id, 'id')] });
+    const [claimed] = await this.visible(
+      await new SuggestionRepository(em).claim({ ids: [parseId(id, 'id')] }),
+    );
     if (!claimed) throw new NotFoundError('TagSuggestion', id);
     if (claimed.status !== SuggestionStatus.PENDING) {
       throw new ConflictError(
@@ -422,6 +435,15 @@ export class SuggestionService {
       );
     }
     return claimed;
+  }
+
+  /**
+   * Suggestions of tags hidden from the caller are unknown to it, as absent ones are. (A filter
+   * excludes them in SQL already; ids may name any.)
+   */
+  private async visible(claimed: ClaimedSuggestion[]): Promise<ClaimedSuggestion[]> {
+    const { tagIds } = await this.visibility.hiddenTaxonomy();
+    return tagIds.length === 0 ? claimed : claimed.filter((c) => !tagIds.includes(c.tagId));
   }
 
   private assertAllFound(ids: readonly string[], rows: readonly { id: string }[]): void {

@@ -8,6 +8,7 @@ import {
   type Page,
   type PageRequest,
 } from '../common/pagination.js';
+import type { TaxonomyVisibility } from '../taxonomy/visibility.js';
 import { LabelRepository, type TagLabelCounts } from './label.repository.js';
 import { TaggingRepository, type AppliedTagRow, type TagHistoryRow } from './tagging.repository.js';
 
@@ -17,7 +18,7 @@ export interface HistoryKey {
   beforeId: string | null;
 }
 
-export function createTaggingLoaders(em: EntityManager) {
+export function createTaggingLoaders(em: EntityManager, visibility: TaxonomyVisibility) {
   const repository = new TaggingRepository(em);
   return {
     /** One statement however many tags ask. */
@@ -25,19 +26,25 @@ export function createTaggingLoaders(em: EntityManager) {
       new LabelRepository(em).countsByTagId(ids),
     ),
     tagsByCustomerId: new DataLoader<string, AppliedTagRow[]>(async (ids) => {
-      const byCustomer = groupBy(await repository.findTagsByCustomerIds(ids), (r) => r.customerId);
+      const hidden = await visibility.hiddenTagIds();
+      const byCustomer = groupBy(
+        await repository.findTagsByCustomerIds(ids, hidden),
+        (r) => r.customerId,
+      );
       return ids.map((id) => byCustomer.get(id) ?? []);
     }),
     /** One statement per distinct page shape, however many customers ask. */
     historyByCustomerId: new DataLoader<HistoryKey, TagHistoryRow[], string>(
       async (keys) => {
         const results = new Map<string, TagHistoryRow[]>();
+        const hidden = await visibility.hiddenTagIds();
         for (const group of groupBy(keys, (k) => `${k.first}:${k.beforeId}`).values()) {
           const { first, beforeId } = group[0]!;
           const rows = await repository.findHistory(
             group.map((k) => k.customerId),
             first,
             beforeId,
+            hidden,
           );
           for (const [customerId, list] of groupBy(rows, (r) => r.customerId)) {
             results.set(`${customerId}:${first}:${beforeId}`, list);
@@ -54,6 +61,7 @@ export function createTaggingLoaders(em: EntityManager) {
 export async function loadHistoryPage(
   loaders: { historyByCustomerId: DataLoader<HistoryKey, TagHistoryRow[], string> },
   em: EntityManager,
+  visibility: TaxonomyVisibility,
   customerId: string,
   page: PageRequest,
 ): Promise<Page<TagHistoryRow>> {
@@ -61,8 +69,8 @@ export async function loadHistoryPage(
   const rows = await loaders.historyByCustomerId.load({ customerId, first: page.first, beforeId });
   return toPage(rows, page.first, encodeIdCursor, async () => {
     const [row] = await em.execute<{ n: number }[]>(
-      'select count(*)::int as n from tag_history where customer_id = ?',
-      [customerId],
+      'select count(*)::int as n from tag_history where customer_id = ? and not tag_id = any(?::bigint[])',
+      [customerId, await visibility.hiddenTagIds()],
     );
     return row!.n;
   });

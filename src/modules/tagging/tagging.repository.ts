@@ -273,7 +273,11 @@ export class TaggingRepository {
     return row!.n;
   }
 
-  async findTagsByCustomerIds(customerIds: readonly string[]): Promise<AppliedTagRow[]> {
+  /** `hiddenTagIds`: a `{…}` literal of tags the reader may not see (TaxonomyVisibility). */
+  async findTagsByCustomerIds(
+    customerIds: readonly string[],
+    hiddenTagIds = '{}',
+  ): Promise<AppliedTagRow[]> {
     const rows = await this.em.execute<AppliedTagColumns[]>(
       `select t.id, t.key, t.name, t.description, t.color, t.category_id as "categoryId", t.status,
               t.learn_from_rules as "learnFromRules", t.merged_into_id as "mergedIntoId",
@@ -287,9 +291,9 @@ export class TaggingRepository {
        from customer_tag ct
        join tag t on t.id = ct.tag_id
        join tag_category c on c.id = t.category_id
-       where ct.customer_id = any(?::bigint[])
+       where ct.customer_id = any(?::bigint[]) and not ct.tag_id = any(?::bigint[])
        order by ct.customer_id, t.name`,
-      [bigintArray(customerIds)],
+      [bigintArray(customerIds), hiddenTagIds],
     );
     // Customers share tags and tags share categories: build each object once per query.
     const categories = new Map<string, CategoryRecord>();
@@ -348,6 +352,7 @@ export class TaggingRepository {
     customerIds: readonly string[],
     first: number,
     beforeId: string | null,
+    hiddenTagIds = '{}',
   ): Promise<TagHistoryRow[]> {
     const rows = await this.em.execute<TagHistoryRow[]>(
       `select h.id, h.customer_id as "customerId", h.tag_id as "tagId", h.action, h.source,
@@ -356,9 +361,10 @@ export class TaggingRepository {
        cross join lateral (
          select * from tag_history
          where customer_id = c.id and (?::bigint is null or id < ?::bigint)
+           and not tag_id = any(?::bigint[])
          order by id desc limit ?
        ) h`,
-      [bigintArray(customerIds), beforeId, beforeId, first + 1],
+      [bigintArray(customerIds), beforeId, beforeId, hiddenTagIds, first + 1],
     );
     return rows.map((r) => ({ ...r, occurredAt: parseTimestamp(r.occurredAt) }));
   }

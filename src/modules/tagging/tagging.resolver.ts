@@ -33,7 +33,7 @@ export class CustomerTagsResolver {
     @Ctx() ctx: GraphQLContext,
   ) {
     return TagHistoryConnection.fromPage(
-      await loadHistoryPage(ctx.loaders, ctx.em, customer.id, page),
+      await loadHistoryPage(ctx.loaders, ctx.em, ctx.visibility, customer.id, page),
     );
   }
 

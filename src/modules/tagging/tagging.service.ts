@@ -2,6 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { InvalidInputError, parseIds } from '../common/domain.errors.js';
 import { TagStatus } from '../taxonomy/tag.entity.js';
 import { TagSource } from './customer-tag.entity.js';
+import { TaxonomyVisibility } from '../taxonomy/visibility.js';
 import { TaggingRepository, type Attribution, type TagForApply } from './tagging.repository.js';
 
 /** Largest customers × tags product one call may touch. */
@@ -32,7 +33,10 @@ export interface Actor {
 }
 
 export class TaggingService {
-  constructor(private readonly em: EntityManager) {}
+  constructor(
+    private readonly em: EntityManager,
+    private readonly visibility = TaxonomyVisibility.unrestricted(em),
+  ) {}
 
   /**
    * Applies every tag to every customer in one transaction. Already-held pairs are left as they
@@ -41,9 +45,10 @@ export class TaggingService {
   async applyTags(request: TagChangeRequest, actor: Actor): Promise<ApplyOutcome> {
     const { customerIds, tagIds } = this.validatePairs(request);
     const by = this.attribution(request, actor);
+    await this.visibility.hiddenTaxonomy(); // read before the transaction holds a connection
     return this.em.transactional(async (em) => {
       const repository = new TaggingRepository(em);
-      const tags = await repository.lockTags(tagIds);
+      const tags = await this.visible(await repository.lockTags(tagIds));
       this.assertApplicable(tagIds, tags);
       await this.assertCustomersExist(repository, customerIds);
       const replaced = await repository.replaceExclusive(customerIds, tagIds, by);
@@ -56,9 +61,10 @@ export class TaggingService {
   async removeTags(request: TagChangeRequest, actor: Actor): Promise<RemoveOutcome> {
     const { customerIds, tagIds } = this.validatePairs(request);
     const by = this.attribution(request, actor);
+    await this.visibility.hiddenTaxonomy(); // read before the transaction holds a connection
     return this.em.transactional(async (em) => {
       const repository = new TaggingRepository(em);
-      const tags = await repository.lockTags(tagIds);
+      const tags = await this.visible(await repository.lockTags(tagIds));
       this.assertKnownTags(tagIds, tags);
       await this.assertCustomersExist(repository, customerIds);
       const removed = await repository.deleteAssignments(customerIds, tagIds, by);
@@ -94,6 +100,12 @@ export class TaggingService {
       confidence: actor.confidence ?? null,
       modelVersion: actor.modelVersion ?? null,
     };
+  }
+
+  /** Tags the caller's departments may not see are unknown to it, as absent ones are. */
+  private async visible(tags: TagForApply[]): Promise<TagForApply[]> {
+    const { tagIds } = await this.visibility.hiddenTaxonomy();
+    return tagIds.length === 0 ? tags : tags.filter((t) => !tagIds.includes(t.id));
   }
 
   private assertKnownTags(tagIds: string[], tags: TagForApply[]): void {

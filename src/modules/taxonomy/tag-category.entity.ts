@@ -1,4 +1,4 @@
-import { Entity, Enum, ManyToOne, PrimaryKey, Property } from '@mikro-orm/core';
+import { ArrayType, Entity, Enum, ManyToOne, PrimaryKey, Property } from '@mikro-orm/core';
 
 export enum CategoryKind {
   DEMOGRAPHIC = 'DEMOGRAPHIC',
@@ -39,6 +39,13 @@ export class TagCategory {
   /** A customer holds at most one tag of an exclusive category (value tier, lifecycle stage). */
   @Property({ type: 'boolean', default: false })
   exclusive: boolean = false;
+
+  /**
+   * Departments allowed to see it; empty: every key. Keys of other departments (ADMIN excepted)
+   * cannot see it on any path, as if it did not exist.
+   */
+  @Property({ type: ArrayType, columnType: 'text[]', default: '{}' })
+  departments: string[] = [];
 
   /** Models may propose tags of this category. */
   @Property({ type: 'boolean', default: false })

@@ -1,4 +1,4 @@
-import { Entity, Enum, Index, ManyToOne, PrimaryKey, Property } from '@mikro-orm/core';
+import { ArrayType, Entity, Enum, Index, ManyToOne, PrimaryKey, Property } from '@mikro-orm/core';
 import { TagCategory } from './tag-category.entity.js';
 
 export enum TagStatus {
@@ -63,6 +63,13 @@ export class Tag {
   /** Share of auto-applied suggestions still sent to the queue for quality control. */
   @Property({ type: 'real', default: 0.1 })
   autoApplySampleRate: number = 0.1;
+
+  /**
+   * Departments allowed to see it; empty: every key. Keys of other departments (ADMIN excepted)
+   * cannot see it on any path, as if it did not exist.
+   */
+  @Property({ type: ArrayType, columnType: 'text[]', default: '{}' })
+  departments: string[] = [];
 
   @Property({ type: 'timestamptz', nullable: true })
   deprecatedAt: Date | null = null;

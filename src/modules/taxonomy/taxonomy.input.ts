@@ -28,6 +28,13 @@ export class CreateTagCategoryInput {
 
   @Field(() => Boolean, { defaultValue: false })
   suggestable: boolean = false;
+
+  @Field(() => [String], {
+    defaultValue: [],
+    description:
+      'Departments that may see it; empty: every key. Other departments’ keys (ADMIN excepted) cannot see it anywhere',
+  })
+  departments!: string[];
 }
 
 @InputType()
@@ -56,6 +63,13 @@ export class CreateTagInput {
     description: 'Count holding the tag by a rule or trigger as a training label',
   })
   learnFromRules: boolean = false;
+
+  @Field(() => [String], {
+    defaultValue: [],
+    description:
+      'Departments that may see it; empty: every key. Other departments’ keys (ADMIN excepted) cannot see it anywhere',
+  })
+  departments!: string[];
 }
 
 @InputType()
@@ -84,6 +98,12 @@ export class UpdateTagInput {
     description: 'Count holding the tag by a rule or trigger as a training label',
   })
   learnFromRules?: boolean | null;
+
+  @Field(() => [String], {
+    nullable: true,
+    description: 'Replaces the departments that may see it; [] makes it visible to every key',
+  })
+  departments?: string[] | null;
 }
 
 @InputType()
@@ -112,4 +132,16 @@ export class MergeTagsArgs {
   @Field(() => String, { nullable: true })
   @MaxLength(2000)
   note?: string | null;
+}
+
+@ArgsType()
+export class RestrictTagCategoryArgs {
+  @Field(() => ID)
+  id!: string;
+
+  @Field(() => [String], {
+    description:
+      'Departments that may see the category, its subcategories and their tags; []: every key',
+  })
+  departments!: string[];
 }

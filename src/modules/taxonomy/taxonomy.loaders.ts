@@ -3,6 +3,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { bigintArray } from '../common/sql.js';
 import { TagCategory } from './tag-category.entity.js';
 import { Tag } from './tag.entity.js';
+import type { TaxonomyVisibility } from './visibility.js';
 
 /** A tag as read models carry it: the entity's columns without ORM behaviour. */
 export type TagRecord = Pick<
@@ -40,18 +41,28 @@ function alignById<T extends { id: string }>(keys: readonly string[], rows: T[])
   return keys.map((k) => byId.get(k) ?? null);
 }
 
-export function createTaxonomyLoaders(em: EntityManager) {
+/**
+ * Hidden tags and categories load as null, as absent ones do: a path that forgot to drop them
+ * fails closed (a null where the schema promises a tag is an error, not a leak).
+ */
+export function createTaxonomyLoaders(em: EntityManager, visibility: TaxonomyVisibility) {
   return {
-    tagById: new DataLoader<string, TagRecord | null>(async (ids) =>
-      alignById(ids, await em.find(Tag, { id: { $in: [...ids] } })),
-    ),
-    tagCategoryById: new DataLoader<string, TagCategory | null>(async (ids) =>
-      alignById(ids, await em.find(TagCategory, { id: { $in: [...ids] } })),
-    ),
+    tagById: new DataLoader<string, Tag | null>(async (ids) => {
+      const { tagIds } = await visibility.hiddenTaxonomy();
+      return alignById(ids, await em.find(Tag, { id: { $in: [...ids], $nin: tagIds } }));
+    }),
+    tagCategoryById: new DataLoader<string, TagCategory | null>(async (ids) => {
+      const { categoryIds } = await visibility.hiddenTaxonomy();
+      return alignById(
+        ids,
+        await em.find(TagCategory, { id: { $in: [...ids], $nin: categoryIds } }),
+      );
+    }),
     tagsByCategoryId: new DataLoader<string, Tag[]>(async (ids) => {
+      const { tagIds } = await visibility.hiddenTaxonomy();
       const tags = await em.find(
         Tag,
-        { categoryId: { $in: [...ids] } },
+        { categoryId: { $in: [...ids] }, id: { $nin: tagIds } },
         { orderBy: { name: 'asc' } },
       );
       return ids.map((id) => tags.filter((t) => t.categoryId === id));

@@ -21,6 +21,7 @@ import {
   CreateTagCategoryInput,
   CreateTagInput,
   MergeTagsArgs,
+  RestrictTagCategoryArgs,
   UpdateTagInput,
 } from './taxonomy.input.js';
 import type { CategoryRecord, TagRecord } from './taxonomy.loaders.js';
@@ -48,6 +49,29 @@ export class TagCategoryResolver {
     @Ctx() ctx: GraphQLContext,
   ): Promise<TagCategory> {
     return ctx.services.taxonomy.createCategory(input);
+  }
+
+  @Authorized(Role.ADMIN)
+  @Mutation(() => TagCategoryType, {
+    description:
+      'Sets the departments that may see the category, its subcategories and their tags; [] opens it to every key',
+  })
+  restrictTagCategory(
+    @Args(() => RestrictTagCategoryArgs) args: RestrictTagCategoryArgs,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<TagCategory> {
+    return ctx.services.taxonomy.restrictCategory(args.id, args.departments);
+  }
+
+  @FieldResolver(() => [String], {
+    description: 'Departments that may see it (and what is under it); empty: every key',
+  })
+  async departments(@Root() category: CategoryRecord, @Ctx() ctx: GraphQLContext) {
+    return (
+      (category as Partial<TagCategory>).departments ??
+      (await ctx.loaders.tagCategoryById.load(category.id))?.departments ??
+      []
+    );
   }
 
   @FieldResolver(() => TagCategoryType, { nullable: true })
@@ -111,6 +135,15 @@ export class TagResolver {
     @Ctx() ctx: GraphQLContext,
   ): Promise<MergeOutcome> {
     return ctx.services.taxonomy.mergeTags(args, viewerOf(ctx));
+  }
+
+  @FieldResolver(() => [String], { description: 'Departments that may see it; empty: every key' })
+  async departments(@Root() tag: TagRecord, @Ctx() ctx: GraphQLContext) {
+    return (
+      (tag as Partial<Tag>).departments ??
+      (await ctx.loaders.tagById.load(tag.id))?.departments ??
+      []
+    );
   }
 
   @FieldResolver(() => TagCategoryType)

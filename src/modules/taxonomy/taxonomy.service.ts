@@ -13,9 +13,10 @@ import {
 import { pageById, type Page, type PageRequest } from '../common/pagination.js';
 import { bigintArray, likePattern } from '../common/sql.js';
 import { snapshotSql } from '../tagging/tagging.repository.js';
-import type { Viewer } from '../auth/auth.service.js';
+import { normalizeDepartments, type Viewer } from '../auth/auth.service.js';
 import { TagCategory } from './tag-category.entity.js';
 import { Tag, TagStatus } from './tag.entity.js';
+import { TaxonomyVisibility } from './visibility.js';
 import type {
   CreateTagCategoryInput,
   CreateTagInput,
@@ -46,14 +47,20 @@ export interface MergeOutcome {
 }
 
 export class TaxonomyService {
-  constructor(private readonly em: EntityManager) {}
+  constructor(
+    private readonly em: EntityManager,
+    private readonly visibility = TaxonomyVisibility.unrestricted(em),
+  ) {}
 
   async listCategories(page: PageRequest): Promise<Page<TagCategory>> {
-    return pageById(this.em, TagCategory, {}, page);
+    const { categoryIds } = await this.visibility.hiddenTaxonomy();
+    return pageById(this.em, TagCategory, { id: { $nin: categoryIds } }, page);
   }
 
   async listTags(filter: TagFilter | null | undefined, page: PageRequest): Promise<Page<Tag>> {
-    const where: Record<string, unknown> = {};
+    const where: Record<string, unknown> = {
+      id: { $nin: (await this.visibility.hiddenTaxonomy()).tagIds },
+    };
     if (filter?.categoryId) where.categoryId = parseId(filter.categoryId, 'filter.categoryId');
     if (filter?.status) where.status = filter.status;
     if (filter?.search) {
@@ -65,7 +72,7 @@ export class TaxonomyService {
 
   async getTag(id: string): Promise<Tag> {
     const tag = await this.em.findOne(Tag, { id: parseId(id, 'id') });
-    if (!tag) throw new NotFoundError('Tag', id);
+    if (!tag || (await this.visibility.isTagHidden(tag.id))) throw new NotFoundError('Tag', id);
     return tag;
   }
 
@@ -75,6 +82,7 @@ export class TaxonomyService {
     category.description = input.description ?? null;
     category.exclusive = input.exclusive;
     category.suggestable = input.suggestable;
+    category.departments = normalizeDepartments(input.departments, 'input.departments');
     if (input.parentId) {
       const parentId = parseId(input.parentId, 'input.parentId');
       if (!(await this.em.findOne(TagCategory, parentId))) {
@@ -95,6 +103,8 @@ export class TaxonomyService {
     tag.description = input.description ?? null;
     tag.color = input.color?.toLowerCase() ?? null;
     tag.learnFromRules = input.learnFromRules;
+    tag.departments = normalizeDepartments(input.departments, 'input.departments');
+    await this.assertRestrictable(this.em, tag);
     return this.persistUnique(tag, `A tag with key "${key}" already exists`);
   }
 
@@ -111,10 +121,14 @@ export class TaxonomyService {
       if (input.description !== undefined) tag.description = input.description;
       if (input.color !== undefined) tag.color = input.color?.toLowerCase() ?? null;
       if (input.learnFromRules != null) tag.learnFromRules = input.learnFromRules;
+      if (input.departments != null) {
+        tag.departments = normalizeDepartments(input.departments, 'input.departments');
+      }
       if (input.categoryId != null && input.categoryId !== tag.categoryId) {
         tag.categoryId = await this.requireCategory(input.categoryId, 'input.categoryId');
         await this.assertNoExclusiveClash(em, tag);
       }
+      await this.assertRestrictable(em, tag);
       try {
         await em.flush();
       } catch (error) {
@@ -127,6 +141,14 @@ export class TaxonomyService {
       }
       return tag;
     });
+  }
+
+  async restrictCategory(id: string, departments: readonly string[]): Promise<TagCategory> {
+    const category = await this.em.findOne(TagCategory, { id: parseId(id, 'id') });
+    if (!category) throw new NotFoundError('TagCategory', id);
+    category.departments = normalizeDepartments(departments, 'departments');
+    await this.em.flush();
+    return category;
   }
 
   /** Deprecated tags keep their assignments and history but can no longer be applied. */
@@ -248,6 +270,22 @@ export class TaxonomyService {
       throw new InvalidInputError(field, `${field}: category ${categoryId} does not exist`);
     }
     return categoryId;
+  }
+
+  /**
+   * In an exclusive category applying one tag removes the customer's other: were one of them
+   * hidden from the applier, a visible write would silently take away an invisible tag. So an
+   * exclusive category is restricted as a whole, never tag by tag.
+   */
+  private async assertRestrictable(em: EntityManager, tag: Tag): Promise<void> {
+    if (tag.departments.length === 0) return;
+    const category = await em.findOneOrFail(TagCategory, tag.categoryId);
+    if (category.exclusive) {
+      throw new InvalidInputError(
+        'input.departments',
+        `input.departments: "${category.key}" is exclusive; restrict the category (restrictTagCategory), not one of its tags`,
+      );
+    }
   }
 
   /** Moving a tag into an exclusive category must not leave a customer with two of its tags. */

@@ -19,6 +19,11 @@ export interface CompileContext {
   resolveSegment?: SegmentResolver;
   /** The instant event windows end at; the database's now() when omitted. */
   now?: Date;
+  /**
+   * `{…}` literal of tags the reader may not see: holding one of them never matches, so a
+   * category test counts only the category's visible tags.
+   */
+  hiddenTagIds?: string;
 }
 
 export type SqlParam = string | number | boolean;
@@ -144,7 +149,10 @@ class SqlCompiler {
   }
 
   private holdsTag(test: string): string {
-    return `exists (select 1 from customer_tag ct join tag t on t.id = ct.tag_id where ct.customer_id = c.id and ${test})`;
+    const hidden = this.context.hiddenTagIds;
+    const visible =
+      hidden && hidden !== '{}' ? ` and not t.id = any(${this.bind(hidden, 'bigint[]')})` : '';
+    return `exists (select 1 from customer_tag ct join tag t on t.id = ct.tag_id where ct.customer_id = c.id and ${test}${visible})`;
   }
 
   private attribute(key: string, comparison: Comparison): string {

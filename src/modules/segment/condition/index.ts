@@ -9,6 +9,11 @@ export { ConditionError, ConditionSyntaxError, joinPath, type ConditionIssue } f
 export { evaluateCondition, type CustomerSnapshot, type EvaluateContext } from './evaluate.js';
 export { parseCondition } from './parser.js';
 export { printCondition } from './printer.js';
-export { inlineSegments, referencedSegments, MAX_SEGMENT_CHAIN } from './segments.js';
+export {
+  conditionReferences,
+  inlineSegments,
+  referencedSegments,
+  MAX_SEGMENT_CHAIN,
+} from './segments.js';
 export { conditionFromJson, shapeIssues } from './shape.js';
 export { numericFeatureNames, validateCondition, type ConditionSchema } from './validate.js';

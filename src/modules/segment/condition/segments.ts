@@ -7,15 +7,31 @@ export const MAX_SEGMENT_CHAIN = 10;
 
 /** The segment keys a condition references directly, each once, in order of appearance. */
 export function referencedSegments(condition: Condition): string[] {
-  const keys = new Set<string>();
+  return [...conditionReferences(condition).segments];
+}
+
+/** The segment, tag and category keys a condition names (segments not expanded). */
+export function conditionReferences(condition: Condition): {
+  segments: Set<string>;
+  tags: Set<string>;
+  categories: Set<string>;
+} {
+  const refs = {
+    segments: new Set<string>(),
+    tags: new Set<string>(),
+    categories: new Set<string>(),
+  };
   const walk = (c: Condition): void =>
     visitCondition<void>(c, {
       and: (operands) => operands.forEach(walk),
       or: (operands) => operands.forEach(walk),
       not: walk,
-      segment: (key) => void keys.add(key),
-      tag: () => {},
-      category: () => {},
+      segment: (key) => void refs.segments.add(key),
+      tag: (match) => {
+        const keys = 'has' in match ? [match.has] : Object.values(match)[0]!;
+        for (const key of keys) refs.tags.add(key);
+      },
+      category: (key) => void refs.categories.add(key),
       field: () => {},
       attribute: () => {},
       feature: () => {},
@@ -23,7 +39,7 @@ export function referencedSegments(condition: Condition): string[] {
       cluster: () => {},
     });
   walk(condition);
-  return [...keys];
+  return refs;
 }
 
 export interface InlineOptions {
