@@ -287,6 +287,25 @@ describe('file import', () => {
       ]);
     });
 
+    it('rejects NDJSON lines spelling unstorable text or nesting without bound', async () => {
+      await seedCustomers('ns-', 1);
+      const deep = `${'{"a":'.repeat(150)}1${'}'.repeat(150)}`;
+      const file = await write(
+        'hostile.ndjson',
+        [
+          '{"customerExternalId":"ns-1","type":"EMAIL_OPEN","occurredAt":"2024-05-01"}',
+          '{"customerExternalId":"ns-1","type":"EMAIL_OPEN","occurredAt":"2024-05-02","properties":{"x":"\\ud800"}}',
+          `{"customerExternalId":"ns-1","type":"EMAIL_OPEN","occurredAt":"2024-05-03","properties":${deep}}`,
+        ].join('\n'),
+      );
+      const report = await run({ kind: 'events', file, allowPartial: true });
+      expect(report).toMatchObject({ rows: 3, inserted: 1, rejected: 2 });
+      const rows = await rejects(file);
+      expect(rows.map((r) => r.line)).toEqual([2, 3]);
+      expect(rows[0]!.reason).toMatch(/unpaired UTF-16 surrogates at properties\.x$/);
+      expect(rows[1]!.reason).toMatch(/^nested deeper than 100 levels at properties/);
+    });
+
     it('removes a stale rejects file once the file imports cleanly', async () => {
       const file = await write('fixed.csv', 'externalId,birthYear\nf-1,1850\n');
       expect((await run({ kind: 'customers', file })).rejected).toBe(1);

@@ -1,3 +1,4 @@
+import { findInputProblem } from '../common/text.js';
 import { isUtf8 } from 'node:buffer';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
@@ -337,6 +338,13 @@ function ndjsonRow(text: string, line: number, dirty: boolean): SourceRow | null
   }
   if (values === null || typeof values !== 'object' || Array.isArray(values)) {
     return { line, raw, values: null, problem: 'expected a JSON object' };
+  }
+  // JSON escapes can spell a lone surrogate ("\ud800") or nest without bound; PostgreSQL would
+  // refuse the first mid-COPY and the second could exhaust the stack further on.
+  const unstorable = findInputProblem(values, '');
+  if (unstorable) {
+    const where = unstorable.path ? ` at ${unstorable.path}` : '';
+    return { line, raw, values: null, problem: `${unstorable.reason}${where}` };
   }
   return { line, raw, values, problem: null };
 }
