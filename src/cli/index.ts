@@ -16,6 +16,7 @@ import { registerSeedCommand } from './seed.js';
 import { registerSegmentsCommand } from './segments.js';
 import { registerSuggestCommand } from './suggest.js';
 import { registerTrainCommand } from './train.js';
+import { registerTraitsCommand } from './traits.js';
 
 const FILE_PROBLEMS: Record<string, string> = {
   ENOENT: 'no such file or directory',
@@ -41,6 +42,7 @@ export function buildProgram(): Command {
   registerSchemaCommand(program);
   registerSegmentsCommand(program);
   registerRulesCommand(program);
+  registerTraitsCommand(program);
   return program;
 }
 

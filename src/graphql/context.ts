@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
+import { PersonalDataService } from '../modules/access/personal-data.service.js';
 import type { AuthService, Viewer } from '../modules/auth/auth.service.js';
 import { UnauthenticatedError } from '../modules/common/domain.errors.js';
 import { CustomerService } from '../modules/customer/customer.service.js';
@@ -19,6 +20,7 @@ import { createTaggingLoaders } from '../modules/tagging/tagging.loaders.js';
 import { TaggingService } from '../modules/tagging/tagging.service.js';
 import { createTaxonomyLoaders } from '../modules/taxonomy/taxonomy.loaders.js';
 import { TaxonomyService } from '../modules/taxonomy/taxonomy.service.js';
+import { TraitService } from '../modules/trait/trait.service.js';
 
 function createLoaders(em: EntityManager) {
   return {
@@ -32,19 +34,20 @@ function createLoaders(em: EntityManager) {
   };
 }
 
-function createServices(em: EntityManager, queue: TrainingQueue) {
+function createServices(em: EntityManager, queue: TrainingQueue, access: PersonalDataService) {
   const models = new ModelRegistryService(em);
   return {
-    customers: new CustomerService(em),
+    customers: new CustomerService(em, access),
     taxonomy: new TaxonomyService(em),
     tagging: new TaggingService(em),
     events: new EventService(em),
     features: new FeatureService(em),
     models,
     training: new TrainingService(models, queue),
-    segments: new SegmentService(em),
-    rules: new RuleService(em),
+    segments: new SegmentService(em, access),
+    rules: new RuleService(em, access),
     suggestions: new SuggestionService(em),
+    traits: new TraitService(em),
   };
 }
 
@@ -55,6 +58,8 @@ export interface GraphQLContext {
   /** This request's own EntityManager; the global one is never used inside a request. */
   em: EntityManager;
   viewer: Viewer | null;
+  /** What this key sees of personal data: every customer and condition passes through it. */
+  access: PersonalDataService;
   /** Why a presented key was refused, for the UNAUTHENTICATED message. */
   authFailure: string | null;
   loaders: Loaders;
@@ -76,12 +81,14 @@ export async function createContext(
 ): Promise<GraphQLContext> {
   const em = orm.em.fork();
   const { viewer, authFailure } = await authenticate(auth, req.headers.authorization);
+  const access = PersonalDataService.forViewer(em, viewer);
   return {
     em,
     viewer,
+    access,
     authFailure,
     loaders: createLoaders(em),
-    services: createServices(em, queue),
+    services: createServices(em, queue, access),
     queue,
   };
 }

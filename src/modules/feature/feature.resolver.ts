@@ -20,16 +20,20 @@ export class FeatureResolver {
 
   @FieldResolver(() => CustomerFeaturesType, {
     nullable: true,
-    description: 'Null until the features have been computed (`tagwise features`)',
+    description:
+      'Null until the features have been computed (`tagwise features`). Features computed from a personal trait are null for keys without the PII permission',
   })
   async features(@Root() customer: CustomerRecord, @Ctx() ctx: GraphQLContext) {
-    const stored = await ctx.loaders.featuresByCustomerId.load(customer.id);
+    const [stored, withheld] = await Promise.all([
+      ctx.loaders.featuresByCustomerId.load(customer.id),
+      ctx.access.withheldFeatures(),
+    ]);
     if (!stored) return null;
     return {
       featureSetVersion: stored.featureSetVersion,
       computedAt: stored.computedAt,
       values: Object.entries(stored.values)
-        .map(([name, value]) => ({ name, value }))
+        .map(([name, value]) => ({ name, value: withheld.has(name) ? null : value }))
         .sort((a, b) => a.name.localeCompare(b.name)),
     };
   }

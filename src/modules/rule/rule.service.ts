@@ -1,4 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import type { PersonalDataService } from '../access/personal-data.service.js';
 import {
   ConflictError,
   InvalidInputError,
@@ -80,7 +81,11 @@ export interface TriggerOutcome {
 }
 
 export class RuleService {
-  constructor(private readonly em: EntityManager) {}
+  /** `access` decides which conditions the caller may write (personal data needs PII). */
+  constructor(
+    private readonly em: EntityManager,
+    private readonly access: PersonalDataService,
+  ) {}
 
   async getRule(id: string): Promise<Rule> {
     const rule = await this.em.findOne(Rule, { id: parseId(id, 'id') });
@@ -95,7 +100,10 @@ export class RuleService {
 
   async createRule(input: CreateRuleInput, actor: string): Promise<Rule> {
     const environment = await new SegmentRepository(this.em).loadEnvironment();
-    const definition = readCondition(input, 'input', environment, { required: true })!;
+    const definition = (await readCondition(input, 'input', environment, {
+      required: true,
+      access: this.access,
+    }))!;
     const tag = await this.activeTag(input.tagId, 'input.tagId');
     checkTrigger(input.trigger, definition, environment);
     await this.uniqueName(input.name.trim(), null);
@@ -113,7 +121,10 @@ export class RuleService {
   async updateRule(input: UpdateRuleInput): Promise<Rule> {
     const rule = await this.getRule(input.id);
     const environment = await new SegmentRepository(this.em).loadEnvironment();
-    const definition = readCondition(input, 'input', environment, { required: false });
+    const definition = await readCondition(input, 'input', environment, {
+      required: false,
+      access: this.access,
+    });
     if (definition) rule.definition = definition;
     if (input.tagId != null) rule.tagId = (await this.activeTag(input.tagId, 'input.tagId')).id;
     if (input.name != null) {

@@ -251,11 +251,19 @@ export class SuggestionResolver {
     return s.clusterId ? ctx.loaders.clusterById.load(s.clusterId) : null;
   }
 
-  @FieldResolver(() => ExplanationType)
-  explanation(@Root() s: SuggestionRecord): ExplanationType {
+  @FieldResolver(() => ExplanationType, {
+    description:
+      'A contribution of a feature computed from a personal trait does not state its value to keys without the PII permission',
+  })
+  async explanation(
+    @Root() s: SuggestionRecord,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<ExplanationType> {
+    const withheld = await ctx.access.withheldFeatures();
     const contributions = (s.explanation?.contributions ?? []).map((c) => ({
       ...c,
       direction: c.direction ?? directionOf(c.contribution),
+      ...(withheld.has(c.feature) ? { text: `${c.feature}: personal, not shown` } : {}),
     }));
     const cluster = s.explanation?.cluster ?? null;
     return {
