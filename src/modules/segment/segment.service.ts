@@ -258,6 +258,9 @@ export class SegmentService {
     const segment = environment.segments.get(key);
     if (!segment) throw new NotFoundError('Segment', key);
     const compiled = environment.compile(segment.definition);
+    // Read before the first line goes out: a reader that leaves early (`| head`) closes the
+    // database, and a query first issued after that waits for a connection forever.
+    if (!this.access.mayReveal) await this.access.personalTraits();
     yield `${EXPORT_COLUMNS.join(',')}\n`;
     let afterId: string | null = null;
     for (;;) {
