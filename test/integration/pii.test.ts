@@ -1,3 +1,6 @@
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { refreshFeatures } from '../../src/jobs/feature-refresh.job.js';
@@ -7,6 +10,8 @@ import { PersonalDataService } from '../../src/modules/access/personal-data.serv
 import { Role } from '../../src/modules/auth/api-key.entity.js';
 import { AuthService } from '../../src/modules/auth/auth.service.js';
 import { FeatureService } from '../../src/modules/feature/feature.service.js';
+import { parseMapping } from '../../src/modules/import/import.mapping.js';
+import { importFile } from '../../src/modules/import/import.service.js';
 import { SegmentService } from '../../src/modules/segment/segment.service.js';
 import { createTestApp, errorOf, type GqlResult, type TestApp } from '../support/app.js';
 import { createCustomers } from '../support/fixtures.js';
@@ -185,6 +190,57 @@ describe('personal data (PII)', () => {
     });
   });
 
+  it('masks the review queue: its customers and explanations of personal traits', async () => {
+    const category = await t.ok(
+      `mutation { createTagCategory(input: { key: "interest", name: "Interest", kind: INTEREST }) { id } }`,
+    );
+    const tag = await t.ok(
+      `mutation($c: ID!) { createTag(input: { key: "wine", name: "Wine", categoryId: $c }) { id } }`,
+      { c: category.createTagCategory.id },
+    );
+    const [version] = await t.sql<{ id: string }>(
+      `insert into model_version (version, seed, params, feature_schema, training_summary, metrics, backend, artifact_path)
+       values ('pii', 1, '{}', '{}', '{}', '{}', 'cpu', '/tmp') returning id`,
+    );
+    const explanation = {
+      contributions: [
+        {
+          feature: 'attr_income',
+          contribution: 1.2,
+          direction: 'raises',
+          text: 'trait income is 88000',
+        },
+        {
+          feature: 'purchases_90d',
+          contribution: 0.4,
+          direction: 'raises',
+          text: 'bought 3 times in 90 days',
+        },
+      ],
+    };
+    await t.sql(
+      `insert into tag_suggestion (customer_id, tag_id, source, kind, confidence, threshold, margin,
+         model_version_id, explanation, status)
+       values (?, ?, 'MODEL', 'ADD', 0.9, 0.5, 0.4, ?, ?::jsonb, 'PENDING')`,
+      [ids['p-1'], tag.createTag.id, version!.id, JSON.stringify(explanation)],
+    );
+    const queue = `{ reviewQueue(first: 5) { edges { node {
+      customer { name email phone attributes } explanation { text contributions { feature text } } } } } }`;
+    const masked = await as(plain.REVIEWER, queue);
+    expect(masked.errors).toBeUndefined();
+    const node = masked.data!.reviewQueue.edges[0].node;
+    expect(node.customer).toMatchObject({ name: '王*', email: 'w***@example.cn' });
+    expect(node.explanation.contributions[0]).toEqual({
+      feature: 'attr_income',
+      text: 'attr_income: personal, not shown',
+    });
+    expect(node.explanation.text).toContain('bought 3 times in 90 days');
+    expect(leaked(masked.data)).toEqual([]);
+    const clear = await t.ok(queue, {}, Role.REVIEWER);
+    expect(clear.reviewQueue.edges[0].node.explanation.text).toContain('trait income is 88000');
+    expect(clear.reviewQueue.edges[0].node.customer.name).toBe(WANG.name);
+  });
+
   describe('probing is refused without PII', () => {
     const refusals: [string, string, Record<string, unknown>, string][] = [
       [
@@ -343,6 +399,41 @@ describe('personal data (PII)', () => {
       expect(masked).toContain('p-1,王*,w***@example.cn,138****5678');
       expect(leaked(masked)).toEqual([]);
       expect(await exported(true)).toContain('p-1,王伟,wei@example.cn,13812345678');
+    });
+  });
+
+  it('an import marks the traits its mapping declares personal, a dry run none', async () => {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'tagwise-pii-'));
+    const file = path.join(dir, 'customers.csv');
+    await fs.writeFile(file, 'ID,Salary,Tier\nq-1,5000,gold\n');
+    const mapping = parseMapping({
+      fields: { externalId: 'ID' },
+      attributes: {
+        salary: { column: 'Salary', type: 'number', personal: true },
+        tier: { column: 'Tier', personal: false },
+      },
+    });
+    const flags = async () =>
+      Object.fromEntries(
+        (
+          await t.sql<{ key: string; personal: boolean }>(
+            `select key, personal from trait where key in ('salary', 'tier')`,
+          )
+        ).map((r) => [r.key, r.personal]),
+      );
+    await importFile(t.app.orm, { kind: 'customers', file, mapping, dryRun: true });
+    expect(await flags()).toEqual({});
+    await importFile(t.app.orm, { kind: 'customers', file, mapping });
+    expect(await flags()).toEqual({ salary: true });
+    const { data } = await as(
+      plain.VIEWER,
+      `{ customers(first: 5) { edges { node { externalId attributes } } } }`,
+    );
+    expect(
+      data!.customers.edges.find((e: any) => e.node.externalId === 'q-1').node.attributes,
+    ).toEqual({
+      salary: null,
+      tier: 'gold',
     });
   });
 
