@@ -356,6 +356,37 @@ describe('personal data (PII)', () => {
         `query($s: ID!) { segment(id: $s) { size members { edges { node { name } } } } }`,
         { s: rich.createSegment.id },
       );
+      // Its definition shows what it selects on, not the values it names.
+      const saved = `query($s: ID!) { segment(id: $s) { text definition } }`;
+      expect((await as(plain.VIEWER, saved, { s: rich.createSegment.id })).data!.segment).toEqual({
+        text: 'attr.income > "***"',
+        definition: { attribute: { key: 'income', op: 'GT', value: '***' } },
+      });
+      expect((await t.ok(saved, { s: rich.createSegment.id }, Role.VIEWER)).segment.text).toBe(
+        'attr.income > 50000',
+      );
+      const byEmail = await t.ok(
+        `mutation($i: CreateRuleInput!) { createRule(input: $i) { id } }`,
+        {
+          i: {
+            name: 'Wang',
+            tagId: created.createTag.id,
+            text: 'email in ("wei@example.cn", "lina@example.com") AND phone between "138" and "139" AND attr.plan = "gold"',
+          },
+        },
+        Role.DATA_SCIENTIST,
+      );
+      const ruleText = await as(
+        plain.VIEWER,
+        `query($r: ID!) { rule(id: $r) { text definition } }`,
+        {
+          r: byEmail.createRule.id,
+        },
+      );
+      expect(ruleText.data!.rule.text).toBe(
+        'email in ("***", "***") AND phone between "***" and "***" AND attr.plan = "gold"',
+      );
+      expect(leaked(ruleText.data)).toEqual([]);
       expect(members.data!.segment).toEqual({
         size: 1,
         members: { edges: [{ node: { name: '王*' } }] },

@@ -10,7 +10,12 @@ import {
 } from '../customer/customer.input.js';
 import type { CustomerRecord } from '../customer/customer.repository.js';
 import { slug } from '../feature/feature.definitions.js';
-import { joinPath, visitCondition, type Condition } from '../segment/condition/index.js';
+import {
+  joinPath,
+  visitCondition,
+  type Comparison,
+  type Condition,
+} from '../segment/condition/index.js';
 import { TraitRepository } from '../trait/trait.repository.js';
 import { maskAttributes, maskEmail, maskName, maskPhone } from './pii.js';
 
@@ -131,6 +136,33 @@ export class PersonalDataService {
   }
 
   /**
+   * A saved condition as this key may read it: the operands of comparisons on personal data
+   * (`email = "wei@example.cn"`, `attr.income > 80000`) read `***` for a key without PII, so a
+   * segment or rule a PII key saved shows what it selects on, not the values it names.
+   */
+  async readableCondition(tree: Condition): Promise<Condition> {
+    if (this.mayReveal) return tree;
+    const personal = await this.personalTraits();
+    const withheld = await this.withheldFeatures();
+    const map = (c: Condition): Condition =>
+      visitCondition<Condition>(c, {
+        and: (operands) => ({ and: operands.map(map) }),
+        or: (operands) => ({ or: operands.map(map) }),
+        not: (operand) => ({ not: map(operand) }),
+        tag: () => c,
+        category: () => c,
+        field: (field) => (PERSONAL_FIELD_SET.has(field.name) ? { field: hideOperands(field) } : c),
+        attribute: (attribute) =>
+          personal.has(attribute.key) ? { attribute: hideOperands(attribute) } : c,
+        feature: (feature) => (withheld.has(feature.name) ? { feature: hideOperands(feature) } : c),
+        events: () => c,
+        cluster: () => c,
+        segment: () => c,
+      });
+    return map(tree);
+  }
+
+  /**
    * Refuses a condition (segments, rules, previews) that compares a personal field, personal
    * trait or a feature computed from one, for a key without PII. Only what the caller wrote is
    * checked: a referenced segment is someone's publication, its members visible (masked) anyway.
@@ -176,6 +208,23 @@ export class PersonalDataService {
         segment: () => {},
       });
     walk(tree, '');
+  }
+}
+
+const HIDDEN = '***';
+
+/** The comparison with its operands hidden, keeping its operator (and how many values a list had). */
+function hideOperands<C extends Comparison>(comparison: C): C {
+  switch (comparison.op) {
+    case 'EXISTS':
+      return comparison;
+    case 'BETWEEN':
+      return { ...comparison, low: HIDDEN, high: HIDDEN };
+    case 'IN':
+    case 'NOT_IN':
+      return { ...comparison, values: comparison.values.map(() => HIDDEN) };
+    default:
+      return { ...comparison, value: HIDDEN };
   }
 }
 
