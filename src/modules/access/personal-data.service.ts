@@ -78,17 +78,54 @@ export class PersonalDataService {
   }
 
   /**
-   * What this key sees of a customer's personal data: the one place that decides between clear
-   * and masked. A clear view is a read of personal data (hook the audit log here); it is computed
-   * once per customer row and request, however many of its fields a query selects.
+   * The one decision whether this key reads a customer's personal data in clear: every clear
+   * read passes here (profile fields, traits, features computed from them, explanations naming
+   * their values), so this is where the audit log records reads of personal data.
+   */
+  private revealsTo(_customerId: string): boolean {
+    return this.mayReveal;
+  }
+
+  /**
+   * What this key sees of a customer's personal data, computed once per customer row and
+   * request however many of its fields a query selects.
    */
   view(customer: CustomerRecord): Promise<PersonalView> {
     let view = this.views.get(customer);
     if (!view) {
-      view = this.mayReveal ? Promise.resolve(clearView(customer)) : this.maskedView(customer);
+      view = this.revealsTo(customer.id)
+        ? Promise.resolve(clearView(customer))
+        : this.maskedView(customer);
       this.views.set(customer, view);
     }
     return view;
+  }
+
+  /** A customer's computed features; those computed from a personal trait null when masked. */
+  async readableFeatures<V>(
+    customerId: string,
+    values: Record<string, V>,
+  ): Promise<Record<string, V | null>> {
+    if (this.revealsTo(customerId)) return values;
+    const withheld = await this.withheldFeatures();
+    return Object.fromEntries(
+      Object.entries(values).map(([name, value]) => [name, withheld.has(name) ? null : value]),
+    );
+  }
+
+  /**
+   * A suggestion's explanation: a contribution of a feature computed from a personal trait does
+   * not state its value when masked (its direction and size stay).
+   */
+  async readableContributions<C extends { feature: string; text: string }>(
+    customerId: string,
+    contributions: C[],
+  ): Promise<C[]> {
+    if (this.revealsTo(customerId)) return contributions;
+    const withheld = await this.withheldFeatures();
+    return contributions.map((c) =>
+      withheld.has(c.feature) ? { ...c, text: `${c.feature}: personal, not shown` } : c,
+    );
   }
 
   private async maskedView(customer: CustomerRecord): Promise<PersonalView> {

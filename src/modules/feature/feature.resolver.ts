@@ -24,16 +24,13 @@ export class FeatureResolver {
       'Null until the features have been computed (`tagwise features`). Features computed from a personal trait are null for keys without the PII permission',
   })
   async features(@Root() customer: CustomerRecord, @Ctx() ctx: GraphQLContext) {
-    const [stored, withheld] = await Promise.all([
-      ctx.loaders.featuresByCustomerId.load(customer.id),
-      ctx.access.withheldFeatures(),
-    ]);
+    const stored = await ctx.loaders.featuresByCustomerId.load(customer.id);
     if (!stored) return null;
     return {
       featureSetVersion: stored.featureSetVersion,
       computedAt: stored.computedAt,
-      values: Object.entries(stored.values)
-        .map(([name, value]) => ({ name, value: withheld.has(name) ? null : value }))
+      values: Object.entries(await ctx.access.readableFeatures(customer.id, stored.values))
+        .map(([name, value]) => ({ name, value }))
         .sort((a, b) => a.name.localeCompare(b.name)),
     };
   }

@@ -259,12 +259,13 @@ export class SuggestionResolver {
     @Root() s: SuggestionRecord,
     @Ctx() ctx: GraphQLContext,
   ): Promise<ExplanationType> {
-    const withheld = await ctx.access.withheldFeatures();
-    const contributions = (s.explanation?.contributions ?? []).map((c) => ({
-      ...c,
-      direction: c.direction ?? directionOf(c.contribution),
-      ...(withheld.has(c.feature) ? { text: `${c.feature}: personal, not shown` } : {}),
-    }));
+    const contributions = await ctx.access.readableContributions(
+      s.customerId,
+      (s.explanation?.contributions ?? []).map((c) => ({
+        ...c,
+        direction: c.direction ?? directionOf(c.contribution),
+      })),
+    );
     const cluster = s.explanation?.cluster ?? null;
     return {
       // Cluster-mapped suggestions store their sentence; model ones derive it.
