@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../config/env.js';
 import { DatabaseStartError } from '../config/database.js';
+import { scrubText } from '../config/logger.js';
 import { DomainError } from '../modules/common/domain.errors.js';
 import { ImportError } from '../modules/import/import.errors.js';
 import { registerApiKeyCommand } from './apikey.js';
@@ -79,7 +80,11 @@ export async function runCli(argv: string[]): Promise<void> {
       process.exitCode = 1;
       return;
     }
-    console.error(error instanceof Error ? (error.stack ?? error.message) : error);
+    // Unexpected: often a database error, whose message and detail carry the statement's values
+    // (a customer's name, email, phone). Standard error ends up in cron mails and CI logs.
+    console.error(
+      scrubText(error instanceof Error ? (error.stack ?? error.message) : String(error)),
+    );
     process.exitCode = 1;
   }
 }
