@@ -45,7 +45,7 @@ function parseDelimiterOption(value: string): string {
 const MAPPING_EXAMPLE: Record<ImportKind, string> = {
   customers:
     '{ "fields": { "externalId": "ID", "name": { "template": "Customer {ID}" } },\n' +
-    '    "attributes": { "income": { "column": "Income", "type": "number" },\n' +
+    '    "attributes": { "income": { "column": "Income", "type": "number", "personal": true },\n' +
     '                    "enrolled_at": { "column": "Joined", "type": "date", "format": "DD-MM-YYYY" } } }',
   events:
     '{ "fields": { "customerExternalId": "Client", "occurredAt": { "column": "When", "format": "DD/MM/YYYY HH:mm" },\n' +

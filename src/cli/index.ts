@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../config/env.js';
 import { DatabaseStartError } from '../config/database.js';
+import { scrubText } from '../config/logger.js';
 import { DomainError } from '../modules/common/domain.errors.js';
 import { ImportError } from '../modules/import/import.errors.js';
 import { registerApiKeyCommand } from './apikey.js';
@@ -16,6 +17,7 @@ import { registerSeedCommand } from './seed.js';
 import { registerSegmentsCommand } from './segments.js';
 import { registerSuggestCommand } from './suggest.js';
 import { registerTrainCommand } from './train.js';
+import { registerTraitsCommand } from './traits.js';
 
 const FILE_PROBLEMS: Record<string, string> = {
   ENOENT: 'no such file or directory',
@@ -41,6 +43,7 @@ export function buildProgram(): Command {
   registerSchemaCommand(program);
   registerSegmentsCommand(program);
   registerRulesCommand(program);
+  registerTraitsCommand(program);
   return program;
 }
 
@@ -77,7 +80,11 @@ export async function runCli(argv: string[]): Promise<void> {
       process.exitCode = 1;
       return;
     }
-    console.error(error instanceof Error ? (error.stack ?? error.message) : error);
+    // Unexpected: often a database error, whose message and detail carry the statement's values
+    // (a customer's name, email, phone). Standard error ends up in cron mails and CI logs.
+    console.error(
+      scrubText(error instanceof Error ? (error.stack ?? error.message) : String(error)),
+    );
     process.exitCode = 1;
   }
 }

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Command } from 'commander';
+import { PersonalDataService } from '../modules/access/personal-data.service.js';
 import { SegmentService } from '../modules/segment/segment.service.js';
 import { withDatabase } from './context.js';
 
@@ -11,9 +12,17 @@ export function registerSegmentsCommand(program: Command): void {
     .command('export <key>')
     .description('write the members of a saved segment as CSV (streamed, any size)')
     .option('--out <file>', 'write to this file instead of standard output')
-    .action(async (key: string, options: { out?: string }) => {
+    .option(
+      '--show-personal',
+      'write name, email and phone in clear (masked by default, as for API keys without PII)',
+    )
+    .action(async (key: string, options: { out?: string; showPersonal?: boolean }) => {
       await withDatabase(async ({ orm }) => {
-        const service = new SegmentService(orm.em.fork());
+        const em = orm.em.fork();
+        const service = new SegmentService(
+          em,
+          new PersonalDataService(em, options.showPersonal ?? false),
+        );
         const lines = Readable.from(service.exportMembers(key));
         await pipeline(lines, options.out ? fs.createWriteStream(options.out) : process.stdout);
         if (options.out) console.error(`Members of segment ${key} written to ${options.out}`);

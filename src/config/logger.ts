@@ -21,13 +21,17 @@ const EMAIL = /[\w.+-]+@[\w-]+(?:\.[\w-]+)+/g;
 /**
  * Removes the values that SQL and PostgreSQL's messages carry: an unexpected database error's
  * message holds the statement with its parameters inlined (`values ('w@example.cn', …)`) and its
- * detail the offending value (`Key (email)=(w@example.cn) already exists`). Statements and
- * constraint names stay, so a log still says what failed.
+ * detail the offending value (`Key (email)=(w@example.cn) already exists`) or the whole row (a
+ * check constraint's `Failing row contains (…)`: name, email, phone…). Statements and constraint
+ * names stay, so a log still says what failed.
  */
 export function scrubText(text: string): string {
   return text
     .replace(/'(?:[^']|'')*'/g, "'…'")
     .replace(/\)=\((?:[^()]|\([^()]*\))*\)/g, ')=(…)')
+    .replace(/Failing row contains \(.*\)/g, 'Failing row contains (…)')
+    .replace(/(invalid input (?:syntax|value) for (?:type|enum) [\w ".]+: )".*"/g, '$1"…"')
+    .replace(/value ".*" (is out of range)/g, 'value "…" $1')
     .replace(/postgres(?:ql)?:\/\/\S+/g, 'postgres://…')
     .replace(EMAIL, '…@…');
 }

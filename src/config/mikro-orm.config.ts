@@ -24,6 +24,7 @@ import {
 } from '../modules/suggestion/suggestion.entity.js';
 import { Rule, RuleConflict, RuleRun } from '../modules/rule/rule.entity.js';
 import { Segment } from '../modules/segment/segment.entity.js';
+import { Trait } from '../modules/trait/trait.entity.js';
 import { CustomerTag } from '../modules/tagging/customer-tag.entity.js';
 import { TagHistory } from '../modules/tagging/tag-history.entity.js';
 import { TagNegative } from '../modules/tagging/tag-negative.entity.js';
@@ -55,6 +56,7 @@ export const entities = [
   Rule,
   RuleRun,
   RuleConflict,
+  Trait,
 ];
 
 export interface OrmOptions {

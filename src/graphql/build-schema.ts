@@ -26,6 +26,7 @@ import {
 import { TagLabelsResolver } from '../modules/tagging/label.resolver.js';
 import { CustomerTagsResolver, TagHistoryResolver } from '../modules/tagging/tagging.resolver.js';
 import { TagCategoryResolver, TagResolver } from '../modules/taxonomy/taxonomy.resolver.js';
+import { TraitResolver } from '../modules/trait/trait.resolver.js';
 import { AuthChecker } from './auth-checker.js';
 import { validateArgument } from './validate.js';
 
@@ -53,6 +54,7 @@ export const resolvers = [
   ModelVersionPrecisionResolver,
   TagAutoApplyResolver,
   TagLabelsResolver,
+  TraitResolver,
 ] as const;
 
 export function buildGraphQLSchema(): Promise<GraphQLSchema> {

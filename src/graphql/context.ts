@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
+import { PersonalDataService } from '../modules/access/personal-data.service.js';
 import type { AuthService, Viewer } from '../modules/auth/auth.service.js';
 import { UnauthenticatedError } from '../modules/common/domain.errors.js';
 import { CustomerService } from '../modules/customer/customer.service.js';
@@ -20,6 +21,7 @@ import { TaggingService } from '../modules/tagging/tagging.service.js';
 import { createTaxonomyLoaders } from '../modules/taxonomy/taxonomy.loaders.js';
 import { TaxonomyService } from '../modules/taxonomy/taxonomy.service.js';
 import { TaxonomyVisibility } from '../modules/taxonomy/visibility.js';
+import { TraitService } from '../modules/trait/trait.service.js';
 
 function createLoaders(em: EntityManager, visibility: TaxonomyVisibility) {
   return {
@@ -33,19 +35,25 @@ function createLoaders(em: EntityManager, visibility: TaxonomyVisibility) {
   };
 }
 
-function createServices(em: EntityManager, queue: TrainingQueue, visibility: TaxonomyVisibility) {
+function createServices(
+  em: EntityManager,
+  queue: TrainingQueue,
+  access: PersonalDataService,
+  visibility: TaxonomyVisibility,
+) {
   const models = new ModelRegistryService(em, visibility);
   return {
-    customers: new CustomerService(em, visibility),
+    customers: new CustomerService(em, access, visibility),
     taxonomy: new TaxonomyService(em, visibility),
     tagging: new TaggingService(em, visibility),
     events: new EventService(em),
     features: new FeatureService(em),
     models,
     training: new TrainingService(models, queue),
-    segments: new SegmentService(em, visibility),
-    rules: new RuleService(em, visibility),
+    segments: new SegmentService(em, access, visibility),
+    rules: new RuleService(em, access, visibility),
     suggestions: new SuggestionService(em, visibility),
+    traits: new TraitService(em),
   };
 }
 
@@ -58,6 +66,8 @@ export interface GraphQLContext {
   viewer: Viewer | null;
   /** Which tags and categories the viewer's departments may see. */
   visibility: TaxonomyVisibility;
+  /** What this key sees of personal data: every customer and condition passes through it. */
+  access: PersonalDataService;
   /** Why a presented key was refused, for the UNAUTHENTICATED message. */
   authFailure: string | null;
   loaders: Loaders;
@@ -80,13 +90,15 @@ export async function createContext(
   const em = orm.em.fork();
   const { viewer, authFailure } = await authenticate(auth, req.headers.authorization);
   const visibility = new TaxonomyVisibility(em, viewer);
+  const access = PersonalDataService.forViewer(em, viewer);
   return {
     em,
     viewer,
     visibility,
+    access,
     authFailure,
     loaders: createLoaders(em, visibility),
-    services: createServices(em, queue, visibility),
+    services: createServices(em, queue, access, visibility),
     queue,
   };
 }

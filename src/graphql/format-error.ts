@@ -17,6 +17,20 @@ const REQUEST_ERROR_CODES = new Set([
 ]);
 
 /**
+ * graphql-js quotes a value it could not coerce (`Variable "$input" got invalid value 13812345678
+ * at "input[0].name"; String cannot represent a non string value: 13812345678`); it may be
+ * personal data, and error messages travel into client logs. The message keeps where and why.
+ */
+export function withoutValues(message: string): string {
+  return message
+    .replace(/^(Variable "\$\w+" got )invalid value .*?( at "[^"]+")?; /s, '$1an invalid value$2; ')
+    .replace(/^(Variable "\$\w+" got )invalid value .*$/s, '$1an invalid value')
+    .replace(/(cannot represent [^:;]*?):.*$/s, '$1')
+    .replace(/^(Expected value of type "[^"]+"), found .*$/s, '$1')
+    .replace(/Value ".*" does not exist in ("\w+" enum)/s, 'The value does not exist in $1');
+}
+
+/**
  * The one error contract: domain errors map through ERROR_CODES; request errors pass through;
  * anything else is logged and masked as INTERNAL_SERVER_ERROR, with no SQL or stack outside
  * development.
@@ -50,9 +64,10 @@ export function createFormatError(logger: Logger, exposeInternals: boolean) {
       const field =
         /^Variable "\$(\w+)" got invalid value .*? at "([^"]+)"/.exec(formatted.message)?.[2] ??
         /^Variable "\$(\w+)"/.exec(formatted.message)?.[1];
+      const message = withoutValues(formatted.message);
       return field && code === 'BAD_USER_INPUT'
-        ? { ...formatted, extensions: { ...formatted.extensions, field } }
-        : formatted;
+        ? { ...formatted, message, extensions: { ...formatted.extensions, field } }
+        : { ...formatted, message };
     }
     logger.error({ err: original, path: formatted.path }, 'unexpected error');
     return {

@@ -1,4 +1,5 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
+import { PersonalDataService } from '../modules/access/personal-data.service.js';
 import { RuleRun } from '../modules/rule/rule.entity.js';
 import { RuleService } from '../modules/rule/rule.service.js';
 
@@ -16,10 +17,14 @@ export async function runRules(orm: MikroORM, options: RunRulesOptions): Promise
   const run = new RuleRun(options.dryRun ?? false, options.origin);
   run.createdBy = options.createdBy ?? null;
   await em.persist(run).flush();
-  return new RuleService(em).executeRun(run.id, options.onProgress);
+  return new RuleService(em, PersonalDataService.forSystem(em)).executeRun(
+    run.id,
+    options.onProgress,
+  );
 }
 
 /** Runs a queued run (the job queue's worker). Failures are recorded on the run. */
 export async function runQueuedRules(orm: MikroORM, runId: string): Promise<RuleRun> {
-  return new RuleService(orm.em.fork()).executeRun(runId);
+  const em = orm.em.fork();
+  return new RuleService(em, PersonalDataService.forSystem(em)).executeRun(runId);
 }

@@ -245,7 +245,7 @@ describe('segments', () => {
     const out = path.join(await fs.mkdtemp(path.join(os.tmpdir(), 'tagwise-seg-')), 'south.csv');
     await promisify(execFile)(
       'node',
-      ['bin/tagwise.js', 'segments', 'export', 'csv-export', '--out', out],
+      ['bin/tagwise.js', 'segments', 'export', 'csv-export', '--out', out, '--show-personal'],
       { env: { ...process.env, DATABASE_URL: t.url, LOG_LEVEL: 'error' } },
     );
     const lines = (await fs.readFile(out, 'utf8')).trim().split('\n');
@@ -255,6 +255,13 @@ describe('segments', () => {
     expect(lines).toHaveLength(16);
     expect(lines.slice(1).every((l) => l.includes(',South China,'))).toBe(true);
     expect(lines[1]).toContain(`${ids.s00},s00,S 0,`);
+    // Without --show-personal, names, emails and phones are masked as for a key without PII.
+    const { stdout } = await promisify(execFile)(
+      'node',
+      ['bin/tagwise.js', 'segments', 'export', 'csv-export'],
+      { env: { ...process.env, DATABASE_URL: t.url, LOG_LEVEL: 'error' } },
+    );
+    expect(stdout.split('\n')[1]).toContain(`${ids.s00},s00,S*,`);
   }, 30_000);
 
   it('exports to a reader that stops early (`| head`) without failing', async () => {

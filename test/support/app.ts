@@ -8,7 +8,7 @@ import { inject } from 'vitest';
 import { createApp, type App } from '../../src/app.js';
 import { loadConfig } from '../../src/config/env.js';
 import { createLogger, type Logger } from '../../src/config/logger.js';
-import { Role } from '../../src/modules/auth/api-key.entity.js';
+import { Permission, Role } from '../../src/modules/auth/api-key.entity.js';
 import { AuthService } from '../../src/modules/auth/auth.service.js';
 import { createTestDatabase } from './database.js';
 
@@ -64,8 +64,12 @@ export async function createTestApp(
   });
   const auth = new AuthService(app.orm.em);
   const keys = {} as Record<Role, string>;
-  for (const role of Object.values(Role))
-    keys[role] = (await auth.createKey({ role, name: `test-${role}` })).key;
+  // With PII: tests see personal data in clear unless they make a key without it (pii.test.ts).
+  for (const role of Object.values(Role)) {
+    keys[role] = (
+      await auth.createKey({ role, name: `test-${role}`, permissions: [Permission.PII] })
+    ).key;
+  }
 
   const statements: string[][] = [];
   app.orm.em

@@ -56,8 +56,11 @@ export class UnauthenticatedError extends DomainError {
 export class ForbiddenError extends DomainError {
   readonly kind = 'forbidden';
 
-  constructor(message = 'Your role does not allow this operation') {
-    super(message);
+  constructor(
+    message = 'Your role does not allow this operation',
+    details: Record<string, unknown> = {},
+  ) {
+    super(message, details);
   }
 }
 

@@ -1,10 +1,24 @@
 import type { GraphQLResolveInfo } from 'graphql';
-import { Arg, Args, Authorized, Ctx, ID, Info, Mutation, Query, Resolver } from 'type-graphql';
+import { GraphQLJSONObject } from 'graphql-scalars';
+import {
+  Arg,
+  Args,
+  Authorized,
+  Ctx,
+  FieldResolver,
+  ID,
+  Info,
+  Mutation,
+  Query,
+  Resolver,
+  Root,
+} from 'type-graphql';
 import { selectsPath } from '../../graphql/selection.js';
 import type { GraphQLContext } from '../../graphql/context.js';
 import { Role } from '../auth/api-key.entity.js';
 import { CustomersArgs } from './customer.args.js';
 import { CustomerInput } from './customer.input.js';
+import type { Attributes } from './customer.entity.js';
 import type { CustomerRecord } from './customer.repository.js';
 import { CustomerConnection, CustomerType, UpsertCustomersResult } from './customer.type.js';
 import type { UpsertOutcome } from './customer.service.js';
@@ -40,5 +54,30 @@ export class CustomerResolver {
     @Ctx() ctx: GraphQLContext,
   ): Promise<UpsertOutcome> {
     return ctx.services.customers.upsertCustomers(input);
+  }
+
+  // Personal data is resolved here, on the type, so every path that returns a customer (lists,
+  // suggestions, segment members and previews, rule conflicts…) shows it as the key may see it.
+  @FieldResolver(() => String)
+  async name(@Root() customer: CustomerRecord, @Ctx() ctx: GraphQLContext): Promise<string> {
+    return (await ctx.access.view(customer)).name;
+  }
+
+  @FieldResolver(() => String, { nullable: true })
+  async email(@Root() customer: CustomerRecord, @Ctx() ctx: GraphQLContext) {
+    return (await ctx.access.view(customer)).email;
+  }
+
+  @FieldResolver(() => String, { nullable: true })
+  async phone(@Root() customer: CustomerRecord, @Ctx() ctx: GraphQLContext) {
+    return (await ctx.access.view(customer)).phone;
+  }
+
+  @FieldResolver(() => GraphQLJSONObject)
+  async attributes(
+    @Root() customer: CustomerRecord,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<Attributes> {
+    return (await ctx.access.view(customer)).attributes;
   }
 }

@@ -1,4 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import type { PersonalDataService } from '../access/personal-data.service.js';
 import { groupBy } from '../common/collections.js';
 import { InvalidInputError, NotFoundError, parseId, parseIds } from '../common/domain.errors.js';
 import type { Page, PageRequest } from '../common/pagination.js';
@@ -34,8 +35,10 @@ export interface UpsertOutcome {
 export class CustomerService {
   private readonly repository: CustomerRepository;
 
+  /** `access` decides which filters the caller may use (probing personal data needs PII). */
   constructor(
     private readonly em: EntityManager,
+    private readonly access: PersonalDataService,
     private readonly visibility = TaxonomyVisibility.unrestricted(em),
   ) {
     this.repository = new CustomerRepository(em);
@@ -57,6 +60,7 @@ export class CustomerService {
     page: PageRequest,
     { withTags = false }: { withTags?: boolean } = {},
   ): Promise<Page<CustomerRecord & { tags?: AppliedTagRow[] }>> {
+    await this.access.assertMayFilter(filter, orderBy);
     const order = {
       field: orderBy?.field ?? CustomerOrderField.CREATED_AT,
       direction: orderBy?.direction ?? OrderDirection.ASC,

@@ -3,6 +3,8 @@ import { Field, ID, Int, ObjectType } from 'type-graphql';
 import { createConnectionType } from '../common/connection.type.js';
 import type { Attributes } from './customer.entity.js';
 
+const MASKED = 'masked for keys without the PII permission';
+
 @ObjectType('Customer')
 export class CustomerType {
   @Field(() => ID)
@@ -11,13 +13,13 @@ export class CustomerType {
   @Field(() => String, { description: 'The id in the source CRM; unique' })
   externalId!: string;
 
-  @Field(() => String)
+  @Field(() => String, { description: `Personal: ${MASKED} (张三 → 张*)` })
   name!: string;
 
-  @Field(() => String, { nullable: true })
+  @Field(() => String, { nullable: true, description: `Personal: ${MASKED} (w***@example.cn)` })
   email!: string | null;
 
-  @Field(() => String, { nullable: true })
+  @Field(() => String, { nullable: true, description: `Personal: ${MASKED} (138****5678)` })
   phone!: string | null;
 
   @Field(() => String, { nullable: true })
@@ -49,7 +51,7 @@ export class CustomerType {
   firstSeenAt!: Date | null;
 
   @Field(() => GraphQLJSONObject, {
-    description: 'Typed traits: numbers, strings, booleans and ISO dates by key',
+    description: `Typed traits: numbers, strings, booleans and ISO dates by key. Traits marked personal are masked for keys without the PII permission: strings read "***", numbers and booleans null`,
   })
   attributes!: Attributes;
 

@@ -47,6 +47,12 @@ export async function seedDemo(orm: MikroORM, options: SeedOptions): Promise<See
   try {
     await client.query('begin');
     const taxonomy = await insertTaxonomy(client);
+    // A trait someone already unmarked stays as they left it.
+    await client.query(
+      `insert into trait (key, personal, updated_by)
+       select k, true, 'demo' from unnest($1::text[]) k on conflict (key) do nothing`,
+      [DEMO_PERSONAL_TRAITS],
+    );
 
     // Only the columns COPY fills: a copied id default would burn customer ids.
     await client.query(
@@ -139,6 +145,9 @@ export async function seedDemo(orm: MikroORM, options: SeedOptions): Promise<See
     await client.end();
   }
 }
+
+/** Demo traits that are personal data: masked for keys without PII. */
+export const DEMO_PERSONAL_TRAITS = ['income', 'marital_status'];
 
 const CUSTOMER_COLUMNS = [
   'external_id',

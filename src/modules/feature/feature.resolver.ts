@@ -20,7 +20,8 @@ export class FeatureResolver {
 
   @FieldResolver(() => CustomerFeaturesType, {
     nullable: true,
-    description: 'Null until the features have been computed (`tagwise features`)',
+    description:
+      'Null until the features have been computed (`tagwise features`). Features computed from a personal trait are null for keys without the PII permission',
   })
   async features(@Root() customer: CustomerRecord, @Ctx() ctx: GraphQLContext) {
     const stored = await ctx.loaders.featuresByCustomerId.load(customer.id);
@@ -28,7 +29,7 @@ export class FeatureResolver {
     return {
       featureSetVersion: stored.featureSetVersion,
       computedAt: stored.computedAt,
-      values: Object.entries(stored.values)
+      values: Object.entries(await ctx.access.readableFeatures(customer.id, stored.values))
         .map(([name, value]) => ({ name, value }))
         .sort((a, b) => a.name.localeCompare(b.name)),
     };

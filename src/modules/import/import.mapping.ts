@@ -30,6 +30,8 @@ export interface FieldSpec {
   values?: Record<string, Scalar>;
   /** `omit` drops a value that fails conversion instead of rejecting its row. */
   onInvalid?: 'reject' | 'omit';
+  /** Attributes only: the trait is personal (masked for keys without PII); the import marks it. */
+  personal?: boolean;
 }
 
 export interface CategorySpec {
@@ -80,6 +82,7 @@ const fieldSpecSchema = z
         format: z.string().min(1).optional(),
         values: z.record(z.string(), scalarSchema).optional(),
         onInvalid: z.enum(['reject', 'omit']).optional(),
+        personal: z.boolean().optional(),
       })
       .refine((s) => s.column !== undefined || s.template !== undefined, {
         message: 'give a column or a template',
@@ -143,6 +146,18 @@ export function parseMapping(json: unknown, origin = 'mapping'): ImportMapping {
     );
   }
   const m = parsed.data;
+  for (const [section, specs] of [
+    ['fields', m.fields],
+    ['properties', m.properties],
+  ] as const) {
+    const named = Object.entries(specs ?? {}).find(([, spec]) => spec.personal !== undefined);
+    if (named) {
+      throw new ImportError(
+        `${origin}: ${section}.${named[0]}.personal: only attributes are marked personal (name, email and phone always are)`,
+        `mapping.${section}.${named[0]}.personal`,
+      );
+    }
+  }
   try {
     return {
       ...(m.format ? { format: m.format } : {}),

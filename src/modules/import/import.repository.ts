@@ -201,6 +201,22 @@ export class ImportRepository {
     return { inserted: result.rowCount ?? 0, updated: 0, replaced: 0 };
   }
 
+  /**
+   * Marks the traits the mapping declares personal, in the import's transaction (a dry run or a
+   * refused import marks nothing). `personal: false` leaves a flag alone: unmarking is an
+   * admin's decision, not a file's.
+   */
+  async markPersonalTraits(keys: readonly string[]): Promise<void> {
+    if (keys.length === 0) return;
+    await this.client.query(
+      `insert into trait (key, personal, updated_by)
+       select k, true, 'import' from unnest($1::text[]) k order by k collate "C"
+       on conflict (key) do update set personal = true, updated_by = 'import', updated_at = now()
+         where not trait.personal`,
+      [[...keys]],
+    );
+  }
+
   /** Creates the mapping's categories and tags that do not exist yet; existing ones are kept. */
   async ensureTaxonomy(taxonomy: Taxonomy): Promise<{ categories: number; tags: number }> {
     let categories = 0;

@@ -137,6 +137,13 @@ export async function runImport(
     await client.query(`set local work_mem = '64MB'`);
     const repository = new ImportRepository(client);
     const taxonomy = mapping.taxonomy ? await repository.ensureTaxonomy(mapping.taxonomy) : null;
+    if (plan.kind === 'customers') {
+      await repository.markPersonalTraits(
+        Object.entries(mapping.attributes ?? {})
+          .filter(([, spec]) => spec.personal)
+          .map(([key]) => key),
+      );
+    }
     const table = await repository.createStaging(plan);
     const read = { rows: 0, skipped: 0 };
     await repository.copy(table, plan, stagingText(source, plan, read, onProgress));

@@ -17,7 +17,8 @@ import { Role } from '../auth/api-key.entity.js';
 import { PageArgs } from '../common/connection.type.js';
 import type { TagRecord } from '../taxonomy/taxonomy.loaders.js';
 import { TagType } from '../taxonomy/taxonomy.type.js';
-import { printCondition } from '../segment/condition/index.js';
+import { GraphQLJSON } from 'graphql-scalars';
+import { printCondition, type Condition } from '../segment/condition/index.js';
 import type { Rule, RuleRun } from './rule.entity.js';
 import { CreateRuleInput, UpdateRuleInput } from './rule.input.js';
 import type { ConflictRecord } from './rule.repository.js';
@@ -108,9 +109,18 @@ export class RuleResolver {
     );
   }
 
-  @FieldResolver(() => String, { description: 'The condition in its canonical text form' })
-  text(@Root() rule: Rule): string {
-    return printCondition(rule.definition);
+  // Described on the type; resolved here so personal operands are masked.
+  @FieldResolver(() => GraphQLJSON)
+  definition(@Root() rule: Rule, @Ctx() ctx: GraphQLContext): Promise<Condition> {
+    return ctx.access.readableCondition(rule.definition);
+  }
+
+  @FieldResolver(() => String, {
+    description:
+      'The condition in its canonical text form (personal operands masked as in definition)',
+  })
+  async text(@Root() rule: Rule, @Ctx() ctx: GraphQLContext): Promise<string> {
+    return printCondition(await ctx.access.readableCondition(rule.definition));
   }
 
   @FieldResolver(() => TagType)

@@ -1,4 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import type { PersonalDataService } from '../access/personal-data.service.js';
 import {
   ConflictError,
   InvalidInputError,
@@ -84,8 +85,10 @@ export interface TriggerOutcome {
 export class RuleService {
   private hidden: Promise<string[]> | null = null;
 
+  /** `access` decides which conditions the caller may write (personal data needs PII). */
   constructor(
     private readonly em: EntityManager,
+    private readonly access: PersonalDataService,
     private readonly visibility = TaxonomyVisibility.unrestricted(em),
   ) {}
 
@@ -121,7 +124,10 @@ export class RuleService {
 
   async createRule(input: CreateRuleInput, actor: string): Promise<Rule> {
     const environment = await new SegmentRepository(this.em).loadEnvironment(this.visibility);
-    const definition = readCondition(input, 'input', environment, { required: true })!;
+    const definition = (await readCondition(input, 'input', environment, {
+      required: true,
+      access: this.access,
+    }))!;
     const tag = await this.activeTag(input.tagId, 'input.tagId');
     checkTrigger(input.trigger, definition, environment);
     await this.uniqueName(input.name.trim(), null);
@@ -139,7 +145,10 @@ export class RuleService {
   async updateRule(input: UpdateRuleInput): Promise<Rule> {
     const rule = await this.getRule(input.id);
     const environment = await new SegmentRepository(this.em).loadEnvironment(this.visibility);
-    const definition = readCondition(input, 'input', environment, { required: false });
+    const definition = await readCondition(input, 'input', environment, {
+      required: false,
+      access: this.access,
+    });
     if (definition) rule.definition = definition;
     if (input.tagId != null) rule.tagId = (await this.activeTag(input.tagId, 'input.tagId')).id;
     if (input.name != null) {

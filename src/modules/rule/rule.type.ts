@@ -16,7 +16,10 @@ export class RuleType {
   @Field(() => String, { nullable: true })
   description!: string | null;
 
-  @Field(() => GraphQLJSON, { description: 'The condition tree, shaped like ConditionInput' })
+  @Field(() => GraphQLJSON, {
+    description:
+      'The condition tree, shaped like ConditionInput; operands of comparisons on personal data read *** for keys without the PII permission',
+  })
   definition!: unknown;
 
   @Field(() => RuleMode)

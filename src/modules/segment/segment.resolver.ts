@@ -16,7 +16,8 @@ import { Role } from '../auth/api-key.entity.js';
 import { PageArgs } from '../common/connection.type.js';
 import type { CustomerRecord } from '../customer/customer.repository.js';
 import { CustomerConnection, CustomerType } from '../customer/customer.type.js';
-import { printCondition } from './condition/index.js';
+import { GraphQLJSON } from 'graphql-scalars';
+import { printCondition, type Condition } from './condition/index.js';
 import { CreateSegmentInput, SegmentDefinitionInput, UpdateSegmentInput } from './segment.input.js';
 import type { Segment } from './segment.entity.js';
 import type { SegmentPreview } from './segment.service.js';
@@ -75,9 +76,18 @@ export class SegmentResolver {
     return ctx.services.segments.deleteSegment(id);
   }
 
-  @FieldResolver(() => String, { description: 'The condition in its canonical text form' })
-  text(@Root() segment: Segment): string {
-    return printCondition(segment.definition);
+  // Described on the type; resolved here so personal operands are masked.
+  @FieldResolver(() => GraphQLJSON)
+  definition(@Root() segment: Segment, @Ctx() ctx: GraphQLContext): Promise<Condition> {
+    return ctx.access.readableCondition(segment.definition);
+  }
+
+  @FieldResolver(() => String, {
+    description:
+      'The condition in its canonical text form (personal operands masked as in definition)',
+  })
+  async text(@Root() segment: Segment, @Ctx() ctx: GraphQLContext): Promise<string> {
+    return printCondition(await ctx.access.readableCondition(segment.definition));
   }
 
   @FieldResolver(() => Int, { description: 'How many customers match now' })

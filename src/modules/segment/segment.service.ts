@@ -14,6 +14,7 @@ import {
   toPage,
   type Page,
 } from '../common/pagination.js';
+import type { PersonalDataService } from '../access/personal-data.service.js';
 import type { CustomerRecord } from '../customer/customer.repository.js';
 import { Rule } from '../rule/rule.entity.js';
 import { normalizeKey } from '../taxonomy/taxonomy.service.js';
@@ -67,15 +68,16 @@ export interface Dependants {
 
 /**
  * The tree of a condition given as a GraphQL tree or as text under `path` (e.g. `input`), checked
- * against the environment. Every problem is reported at its input path.
- * @throws ConditionError, ConditionSyntaxError or InvalidInputError
+ * against the environment and against what the caller's key may compare (personal data needs
+ * PII). Every problem is reported at its input path.
+ * @throws ConditionError, ConditionSyntaxError, InvalidInputError or ForbiddenError
  */
-export function readCondition(
+export async function readCondition(
   input: SegmentDefinitionInput,
   path: string,
   environment: ConditionEnvironment,
-  options: { required: boolean; segmentKey?: string },
-): Condition | null {
+  options: { required: boolean; segmentKey?: string; access: PersonalDataService },
+): Promise<Condition | null> {
   const given = [input.definition != null, input.text != null].filter(Boolean).length;
   if (given > 1) {
     throw new InvalidInputError(`${path}.text`, `${path}: give definition or text, not both`);
@@ -112,6 +114,8 @@ export function readCondition(
     ...(options.segmentKey === undefined ? {} : { segmentKey: options.segmentKey }),
   });
   if (issues.length) throw new ConditionError(issues, prefix);
+  // Comparisons on personal data would reveal values by probing: refused without PII.
+  await options.access.assertMayUseCondition(tree, prefix);
   return tree;
 }
 
@@ -121,6 +125,7 @@ export class SegmentService {
 
   constructor(
     private readonly em: EntityManager,
+    private readonly access: PersonalDataService,
     private readonly visibility = TaxonomyVisibility.unrestricted(em),
   ) {
     this.repository = new SegmentRepository(em);
@@ -158,10 +163,11 @@ export class SegmentService {
     if (environment.segments.has(key)) {
       throw new ConflictError(`a segment with key "${key}" exists`, { field: 'input.key' });
     }
-    const definition = readCondition(input, 'input', environment, {
+    const definition = (await readCondition(input, 'input', environment, {
       required: true,
       segmentKey: key,
-    })!;
+      access: this.access,
+    }))!;
     const segment = new Segment(key, input.name.trim(), definition);
     segment.description = input.description ?? null;
     segment.createdBy = actor;
@@ -173,9 +179,10 @@ export class SegmentService {
   async updateSegment(input: UpdateSegmentInput): Promise<Segment> {
     const segment = await this.getSegment(input.id);
     const environment = await this.loadEnvironment();
-    const definition = readCondition(input, 'input', environment, {
+    const definition = await readCondition(input, 'input', environment, {
       required: false,
       segmentKey: segment.key,
+      access: this.access,
     });
     if (definition) segment.definition = definition;
     if (input.name != null) segment.name = input.name.trim();
@@ -242,7 +249,10 @@ export class SegmentService {
   async previewSegment(given: SegmentDefinitionInput): Promise<SegmentPreview> {
     const environment = await this.loadEnvironment();
     // Errors name the path as clients wrote it: the query's argument is `definition`.
-    const definition = readCondition(given, 'definition', environment, { required: true })!;
+    const definition = (await readCondition(given, 'definition', environment, {
+      required: true,
+      access: this.access,
+    }))!;
     const compiled = environment.compile(definition);
     const [count, sample] = await Promise.all([
       this.repository.count(compiled),
@@ -254,19 +264,28 @@ export class SegmentService {
   /**
    * The members of the segment `key` as CSV lines (header first), read in keyset batches so
    * memory stays flat however large the segment is. The condition is compiled once: members are
-   * those matching each batch as it is read.
+   * those matching each batch as it is read. Name, email and phone are as `access` may see them.
    */
   async *exportMembers(key: string): AsyncGenerator<string> {
     const environment = await this.loadEnvironment();
     const segment = environment.segments.get(key);
     if (!segment) throw new NotFoundError('Segment', key);
     const compiled = environment.compile(segment.definition);
+    // Read before the first line goes out: a reader that leaves early (`| head`) closes the
+    // database, and a query first issued after that waits for a connection forever.
+    if (!this.access.mayReveal) await this.access.personalTraits();
     yield `${EXPORT_COLUMNS.join(',')}\n`;
     let afterId: string | null = null;
     for (;;) {
       const rows = await this.repository.members(compiled, EXPORT_BATCH, afterId);
       if (rows.length === 0) return;
-      yield rows.map((r) => `${EXPORT_COLUMNS.map((c) => csvField(r[c])).join(',')}\n`).join('');
+      const lines = await Promise.all(
+        rows.map(async (row) => {
+          const shown = { ...row, ...(await this.access.view(row)) };
+          return `${EXPORT_COLUMNS.map((c) => csvField(shown[c])).join(',')}\n`;
+        }),
+      );
+      yield lines.join('');
       afterId = rows.at(-1)!.id;
     }
   }

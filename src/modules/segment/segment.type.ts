@@ -18,7 +18,8 @@ export class SegmentType {
   description!: string | null;
 
   @Field(() => GraphQLJSON, {
-    description: 'The condition tree, shaped like ConditionInput (one member per node)',
+    description:
+      'The condition tree, shaped like ConditionInput (one member per node); operands of comparisons on personal data read *** for keys without the PII permission',
   })
   definition!: unknown;
 

@@ -252,12 +252,21 @@ export class SuggestionResolver {
     return s.clusterId ? ctx.loaders.clusterById.load(s.clusterId) : null;
   }
 
-  @FieldResolver(() => ExplanationType)
-  explanation(@Root() s: SuggestionRecord): ExplanationType {
-    const contributions = (s.explanation?.contributions ?? []).map((c) => ({
-      ...c,
-      direction: c.direction ?? directionOf(c.contribution),
-    }));
+  @FieldResolver(() => ExplanationType, {
+    description:
+      'A contribution of a feature computed from a personal trait does not state its value to keys without the PII permission',
+  })
+  async explanation(
+    @Root() s: SuggestionRecord,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<ExplanationType> {
+    const contributions = await ctx.access.readableContributions(
+      s.customerId,
+      (s.explanation?.contributions ?? []).map((c) => ({
+        ...c,
+        direction: c.direction ?? directionOf(c.contribution),
+      })),
+    );
     const cluster = s.explanation?.cluster ?? null;
     return {
       // Cluster-mapped suggestions store their sentence; model ones derive it.

@@ -46,6 +46,22 @@ describe('logging keeps personal data and secrets out', () => {
     expect(text()).not.toContain('admin-secret');
   });
 
+  it('scrubs the row a check constraint quotes, and values PostgreSQL could not read', () => {
+    const scrubbed = scrubText(
+      [
+        'new row for relation "customer" violates check constraint "customer_email_check"',
+        'DETAIL:  Failing row contains (7, c-1, 王伟, wei@example.cn, 13812345678, null).',
+        'invalid input syntax for type integer: "王伟 13812345678"',
+        'invalid input value for enum "role": "13812345678"',
+        'value "13812345678" is out of range for type integer',
+      ].join('\n'),
+    );
+    for (const secret of ['王伟', 'wei', '13812345678']) expect(scrubbed).not.toContain(secret);
+    expect(scrubbed).toContain('customer_email_check');
+    expect(scrubbed).toContain('Failing row contains (…)');
+    expect(scrubbed).toContain('invalid input syntax for type integer: "…"');
+  });
+
   it('keeps statements readable', () => {
     expect(scrubText(`select * from tag where key = 'wine-lover' and id = 3`)).toBe(
       `select * from tag where key = '…' and id = 3`,

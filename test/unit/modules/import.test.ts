@@ -97,4 +97,13 @@ describe('parseMapping', () => {
     );
     expect(() => parseMapping({ extra: 1 })).toThrow(/^mapping: Unrecognized key/);
   });
+
+  it('marks attributes personal, and only attributes', () => {
+    expect(
+      parseMapping({ attributes: { income: { column: 'Income', personal: true } } }).attributes,
+    ).toEqual({ income: { column: 'Income', personal: true } });
+    expect(() => parseMapping({ fields: { name: { column: 'Name', personal: true } } })).toThrow(
+      /^mapping: fields\.name\.personal: only attributes are marked personal/,
+    );
+  });
 });
