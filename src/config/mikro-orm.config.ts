@@ -61,11 +61,19 @@ export interface OrmOptions {
   url: string;
   debug?: boolean;
   poolMax?: number;
+  /** Each session's statement_timeout (ms), set when it connects; 0 or unset: none. */
+  statementTimeoutMs?: number;
   /** Where MikroORM's own messages (migrator progress, debug SQL) go. */
   logger?: (message: string) => void;
 }
 
-export function createOrmConfig({ url, debug = false, poolMax = 10, logger }: OrmOptions): Options {
+export function createOrmConfig({
+  url,
+  debug = false,
+  poolMax = 10,
+  statementTimeoutMs = 0,
+  logger,
+}: OrmOptions): Options {
   return defineConfig({
     clientUrl: url,
     entities,
@@ -74,6 +82,10 @@ export function createOrmConfig({ url, debug = false, poolMax = 10, logger }: Or
     extensions: [Migrator],
     discovery: { warnWhenNoEntities: true },
     pool: { min: 0, max: poolMax },
+    // node-postgres sends it as a startup parameter: no extra round trip per connection.
+    ...(statementTimeoutMs > 0
+      ? { driverOptions: { connection: { statement_timeout: statementTimeoutMs } } }
+      : {}),
     debug,
     ...(logger ? { logger } : {}),
     // A list rather than a glob, so the same migrations run from sources and from dist/.

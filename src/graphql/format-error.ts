@@ -14,14 +14,31 @@ const REQUEST_ERROR_CODES = new Set([
   'OPERATION_RESOLUTION_FAILURE',
   'PERSISTED_QUERY_NOT_FOUND',
   'PERSISTED_QUERY_NOT_SUPPORTED',
+  'CONCURRENCY_LIMITED',
 ]);
 
+/** PostgreSQL's query_canceled: raised by statement_timeout (and by a cancel request). */
+const QUERY_CANCELED = '57014';
+
+function isStatementTimeout(error: unknown): boolean {
+  return (
+    error instanceof Error &&
+    (error as { code?: unknown }).code === QUERY_CANCELED &&
+    /statement timeout/.test(error.message)
+  );
+}
+
 /**
- * The one error contract: domain errors map through ERROR_CODES; request errors pass through;
+ * The one error contract: domain errors map through ERROR_CODES; request errors pass through; a
+ * statement cancelled by the request statement timeout is QUERY_TIMEOUT naming the setting;
  * anything else is logged and masked as INTERNAL_SERVER_ERROR, with no SQL or stack outside
  * development.
  */
-export function createFormatError(logger: Logger, exposeInternals: boolean) {
+export function createFormatError(
+  logger: Logger,
+  exposeInternals: boolean,
+  statementTimeoutMs = 0,
+) {
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
     const original = unwrapResolverError(error);
     const base = { locations: formatted.locations, path: formatted.path };
@@ -38,6 +55,16 @@ export function createFormatError(logger: Logger, exposeInternals: boolean) {
         ...base,
         message: 'The record was changed concurrently; reload and retry',
         extensions: { code: 'CONFLICT' },
+      };
+    }
+    if (isStatementTimeout(original)) {
+      logger.warn({ path: formatted.path, statementTimeoutMs }, 'statement timeout');
+      return {
+        ...base,
+        message:
+          `The query ran longer than the statement timeout of ${statementTimeoutMs} ms and was ` +
+          'cancelled; ask for less (smaller pages, narrower conditions, fewer counts)',
+        extensions: { code: 'QUERY_TIMEOUT', limit: 'statementTimeoutMs', max: statementTimeoutMs },
       };
     }
     const code = formatted.extensions?.code;

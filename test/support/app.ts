@@ -68,9 +68,12 @@ export async function createTestApp(
     keys[role] = (await auth.createKey({ role, name: `test-${role}` })).key;
 
   const statements: string[][] = [];
-  app.orm.em
-    .getKnex()
-    .on('query', (q: { sql: string }) => statements.forEach((list) => list.push(q.sql)));
+  // Requests run on requestOrm (its own pool when a statement timeout is set), the rest on orm.
+  for (const orm of new Set([app.orm, app.requestOrm])) {
+    orm.em
+      .getKnex()
+      .on('query', (q: { sql: string }) => statements.forEach((list) => list.push(q.sql)));
+  }
 
   const gql: TestApp['gql'] = async (query, variables, options = {}) => {
     const key = options.key ?? (options.as === null ? undefined : keys[options.as ?? Role.ADMIN]);

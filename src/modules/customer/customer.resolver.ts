@@ -2,6 +2,7 @@ import type { GraphQLResolveInfo } from 'graphql';
 import { Arg, Args, Authorized, Ctx, ID, Info, Mutation, Query, Resolver } from 'type-graphql';
 import { selectsPath } from '../../graphql/selection.js';
 import type { GraphQLContext } from '../../graphql/context.js';
+import { SCAN_WEIGHTS, Scans, setsAnything } from '../../graphql/cost.js';
 import { Role } from '../auth/api-key.entity.js';
 import { CustomersArgs } from './customer.args.js';
 import { CustomerInput } from './customer.input.js';
@@ -19,6 +20,9 @@ export class CustomerResolver {
 
   @Authorized()
   @Query(() => CustomerConnection)
+  // Filtered, the page and its totalCount read every customer the filter has to look at;
+  // unfiltered, the page follows the index and the total is kept by triggers.
+  @Scans(SCAN_WEIGHTS.scan, (args) => setsAnything(args.filter))
   async customers(
     @Args(() => CustomersArgs) args: CustomersArgs,
     @Ctx() ctx: GraphQLContext,

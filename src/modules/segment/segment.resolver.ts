@@ -12,6 +12,7 @@ import {
   Root,
 } from 'type-graphql';
 import { viewerOf, type GraphQLContext } from '../../graphql/context.js';
+import { SCAN_WEIGHTS, Scans } from '../../graphql/cost.js';
 import { Role } from '../auth/api-key.entity.js';
 import { PageArgs } from '../common/connection.type.js';
 import type { CustomerRecord } from '../customer/customer.repository.js';
@@ -42,6 +43,7 @@ export class SegmentResolver {
   @Query(() => SegmentPreviewType, {
     description: 'Count and a sample of the customers a condition matches, without saving it',
   })
+  @Scans(SCAN_WEIGHTS.preview)
   previewSegment(
     @Arg('definition', () => SegmentDefinitionInput) definition: SegmentDefinitionInput,
     @Ctx() ctx: GraphQLContext,
@@ -81,11 +83,13 @@ export class SegmentResolver {
   }
 
   @FieldResolver(() => Int, { description: 'How many customers match now' })
+  @Scans(SCAN_WEIGHTS.scan)
   size(@Root() segment: Segment, @Ctx() ctx: GraphQLContext): Promise<number> {
     return ctx.loaders.sizeBySegment.load(segment);
   }
 
   @FieldResolver(() => CustomerConnection, { description: 'Matching customers by id' })
+  @Scans(SCAN_WEIGHTS.scan)
   async members(
     @Root() segment: Segment,
     @Args(() => PageArgs) args: PageArgs,
