@@ -96,14 +96,17 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
     // SET LOCAL would need every request in a transaction, one connection per request, and one
     // failed statement would abort every other field of the operation.
     if (config.statementTimeoutMs > 0) {
-      requestOrm = await MikroORM.init(
-        createOrmConfig({
+      requestOrm = await MikroORM.init({
+        ...createOrmConfig({
           url: database.url,
           poolMax: REQUEST_POOL_SIZE,
           statementTimeoutMs: config.statementTimeoutMs,
           logger: (message) => logger.debug(message),
         }),
-      );
+        // The main pool has checked the database; a tiny timeout must not fail start-up checks.
+        ensureDatabase: false,
+        connect: false,
+      });
     }
     const server = new ApolloServer<GraphQLContext>({
       schema,
