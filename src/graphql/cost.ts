@@ -3,27 +3,32 @@ import { isObjectType } from 'graphql';
 import { Extensions } from 'type-graphql';
 
 /**
- * What a field declared with @Scans carries in its schema extensions: its own cost when it runs
- * (`when` given: only for arguments that make it scan), in the cost limit's unit, values resolved.
+ * What a field declared with @Scans carries in its schema extensions: its own cost when it runs,
+ * in the cost limit's unit (values resolved).
  */
 export interface ScanCost {
   readonly weight: number;
+  /** Only for arguments that make it scan (a filter); otherwise it costs 1. */
   readonly when?: (args: Record<string, unknown>) => boolean;
+  /**
+   * One statement answers it for every parent in the request (a DataLoader over a bounded set,
+   * such as all tags): it costs its weight once for each place it appears in the operation, not
+   * once per parent of the lists around it.
+   */
+  readonly batched?: boolean;
 }
 
 /**
  * Default weights, in values resolved (the cost limit, TAGWISE_MAX_QUERY_COST, is 100,000 of them).
- * A plain field costs 1; these read rows that grow with the customer base, so they cost as if
- * every row they may read were a value. Sized so that a page of 20 segments with their sizes, or a
- * filtered customers page, fits in one operation, while a handful of previews already does not.
+ * A plain field costs 1; these read rows that grow with the customer base, so they cost as a scan.
+ * Sized so that a page of 20 segments with their sizes, or a filtered customers page, fits in one
+ * operation, while a fifth preview does not.
  */
 export const SCAN_WEIGHTS = {
   /** A count and a sample of every customer matching a condition: two scans, on two connections at once. */
   preview: 20_000,
-  /** One pass over the customers (or the suggestions) matching a condition. */
+  /** One pass over the customers (or the suggestions, or the tag assignments) something matches. */
   scan: 4_000,
-  /** A count over the assignments of one tag: an index range, but up to every customer. */
-  perTag: 1_000,
 } as const;
 
 /**
@@ -34,10 +39,9 @@ export const SCAN_WEIGHTS = {
  */
 export function Scans(
   weight: number,
-  when?: ScanCost['when'],
+  options: Omit<ScanCost, 'weight'> = {},
 ): MethodDecorator & PropertyDecorator {
-  const cost: ScanCost = when ? { weight, when } : { weight };
-  return Extensions({ scanCost: cost });
+  return Extensions({ scanCost: { weight, ...options } satisfies ScanCost });
 }
 
 /** The cost declaration of a field, if it has one. */

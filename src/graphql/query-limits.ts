@@ -37,20 +37,25 @@ const UNPAGED_LIST_SIZE = 10;
  * it scans (declared with @Scans next to the field, overridden by coordinate from
  * TAGWISE_COST_WEIGHTS), and what is under a paginated field counts `first` times (its default when
  * omitted), under another list UNPAGED_LIST_SIZE times. A connection's `edges` are already counted
- * by its `first`. Introspection is free, so schema tooling always works. `onWeighted` hears of
- * every field that costs more than 1 of its own: what makes an operation expensive.
+ * by its `first`. A batched scan's weight goes to `cost.batched`, added once per place the field
+ * appears rather than multiplied by the lists around it. Introspection is free, so schema tooling
+ * always works. `cost.scans` records whether any field cost more than 1 of its own.
  */
 function costEstimator(
   weights: Readonly<Record<string, number>>,
-  onWeighted: () => void,
+  cost: { batched: number; scans: boolean },
 ): ComplexityEstimator {
   return ({ type, field, args, childComplexity }) => {
     if (field.name.startsWith('__')) return 0;
     const scan = scanCostOf(field);
     const applies = !scan?.when || scan.when(args);
     const override = weights[`${type.name}.${field.name}`];
-    const own = applies ? (override ?? scan?.weight ?? 1) : 1;
-    if (own > 1) onWeighted();
+    let own = applies ? (override ?? scan?.weight ?? 1) : 1;
+    if (own > 1) cost.scans = true;
+    if (scan?.batched && own > 1) {
+      cost.batched += own;
+      own = 1;
+    }
     if (typeof args.first === 'number') return own + childComplexity * args.first;
     if (isListType(getNullableType(field.type)) && field.name !== 'edges') {
       return own + childComplexity * UNPAGED_LIST_SIZE;
@@ -169,19 +174,18 @@ export function measureOperation(
   }
   const depth = depthOf(operation.selectionSet, fragments);
   const { aliases, rootFields } = countFields(operation, fragments);
-  let scans = false;
-  const estimator = costEstimator(weights, () => (scans = true));
+  const extra = { batched: 0, scans: false };
   try {
     const cost = getComplexity({
       schema,
       query: document,
       ...(operation.name ? { operationName: operation.name.value } : {}),
       variables,
-      estimators: [estimator],
+      estimators: [costEstimator(weights, extra)],
     });
-    return { depth, cost, aliases, rootFields, scans };
+    return { depth, cost: cost + extra.batched, aliases, rootFields, scans: extra.scans };
   } catch {
-    return { depth, cost: null, aliases, rootFields, scans };
+    return { depth, cost: null, aliases, rootFields, scans: extra.scans };
   }
 }
 

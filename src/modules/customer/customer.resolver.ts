@@ -22,7 +22,7 @@ export class CustomerResolver {
   @Query(() => CustomerConnection)
   // Filtered, the page and its totalCount read every customer the filter has to look at;
   // unfiltered, the page follows the index and the total is kept by triggers.
-  @Scans(SCAN_WEIGHTS.scan, (args) => setsAnything(args.filter))
+  @Scans(SCAN_WEIGHTS.scan, { when: (args) => setsAnything(args.filter) })
   async customers(
     @Args(() => CustomersArgs) args: CustomersArgs,
     @Ctx() ctx: GraphQLContext,

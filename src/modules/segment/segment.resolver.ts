@@ -83,6 +83,7 @@ export class SegmentResolver {
   }
 
   @FieldResolver(() => Int, { description: 'How many customers match now' })
+  // One statement for a page of segments, but a pass over the customers for each of them.
   @Scans(SCAN_WEIGHTS.scan)
   size(@Root() segment: Segment, @Ctx() ctx: GraphQLContext): Promise<number> {
     return ctx.loaders.sizeBySegment.load(segment);

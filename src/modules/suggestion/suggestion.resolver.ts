@@ -110,9 +110,9 @@ export class SuggestionResolver {
   })
   // By status, tag or customer the page follows an index and the counts come from tallies;
   // any other filter reads every suggestion it has to look at, for the page and for the counts.
-  @Scans(SCAN_WEIGHTS.scan, (args) =>
-    setsAnything(args.filter, ['statuses', 'tagIds', 'customerId']),
-  )
+  @Scans(SCAN_WEIGHTS.scan, {
+    when: (args) => setsAnything(args.filter, ['statuses', 'tagIds', 'customerId']),
+  })
   async reviewQueue(
     @Args(() => ReviewQueueArgs) args: ReviewQueueArgs,
     @Ctx() ctx: GraphQLContext,
@@ -304,7 +304,8 @@ export class ModelVersionPrecisionResolver {
     description:
       'Per tag: how reviewers received this version’s suggestions, next to offline precision',
   })
-  @Scans(SCAN_WEIGHTS.scan)
+  // One statement counts the suggestions of every version asked for.
+  @Scans(SCAN_WEIGHTS.scan, { batched: true })
   async onlinePrecision(
     @Root() model: ModelVersion,
     @Ctx() ctx: GraphQLContext,
