@@ -5,6 +5,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createCpuProbe, postmasterPid, type CpuSplit } from './cpu.js';
 import { writeSection } from './report.js';
 import { envInt, prepareDatabase, startServer, withClient, type ServerProcess } from './setup.js';
 import type { DatabaseHandle } from '../src/config/database.js';
@@ -31,7 +32,8 @@ const settings = {
   apiProcesses: envInt('BENCH_API_PROCESSES', os.availableParallelism(), 1),
   /** Keys the normal traffic spreads over: a few integrations and user interfaces. */
   normalKeys: envInt('BENCH_NORMAL_KEYS', 8, 1),
-  hostileKeys: envInt('BENCH_HOSTILE_KEYS', 2, 1),
+  // One hostile key: its concurrent expensive operations meet the per-key cap.
+  hostileKeys: envInt('BENCH_HOSTILE_KEYS', 1, 1),
 };
 
 interface Answer {
@@ -386,8 +388,15 @@ async function main(): Promise<void> {
     const queue = hostileQueue(settings.hostileRequests, maxBodyBytes);
     const perBurst = Math.ceil(queue.length / settings.bursts);
     const burstSeconds: number[] = [];
+    // Who used the cores in each kind of phase: on 2 shared cores, other people's work shows.
+    const probe = createCpuProbe({
+      api: server.pid,
+      postmaster: postmasterPid(path.join(settings.dataDir, 'pg')),
+    });
+    const cpu = { quiet: [] as CpuSplit[], burst: [] as CpuSplit[] };
     const runQuiet = async () => {
       const end = Date.now() + settings.quietSeconds * 1000;
+      probe?.start();
       await normalTraffic(
         agent,
         base,
@@ -396,6 +405,7 @@ async function main(): Promise<void> {
         () => Date.now() > end,
         quiet,
       );
+      if (probe) cpu.quiet.push(probe.stop());
     };
     for (let b = 0; b < settings.bursts; b++) {
       await runQuiet();
@@ -403,6 +413,7 @@ async function main(): Promise<void> {
       let next = 0;
       let done = false;
       const started = performance.now();
+      probe?.start();
       const normal = normalTraffic(agent, base, normalKeys, normalConnections, () => done, burst);
       await Promise.all(
         Array.from({ length: settings.hostileConnections }, async (_, c) => {
@@ -421,6 +432,7 @@ async function main(): Promise<void> {
       );
       done = true;
       await normal;
+      if (probe) cpu.burst.push(probe.stop());
       burstSeconds.push((performance.now() - started) / 1000);
     }
     await runQuiet();
@@ -461,10 +473,27 @@ async function main(): Promise<void> {
     const codeRows = [...byCode.entries()]
       .sort((a, b) => b[1] - a[1])
       .map(([o, n]) => `| ${o} | ${n} |`);
-    const cpu = os.cpus()[0]?.model.trim() ?? 'unknown CPU';
+    const model = os.cpus()[0]?.model.trim() ?? 'unknown CPU';
+    // Cores used on average over a kind of phase, weighted by each phase's length.
+    const cores = (splits: CpuSplit[], part: keyof Omit<CpuSplit, 'seconds'>) => {
+      const seconds = splits.reduce((a, c) => a + c.seconds, 0);
+      return seconds > 0 ? splits.reduce((a, c) => a + c[part] * c.seconds, 0) / seconds : 0;
+    };
+    const cpuRow = (name: string, splits: CpuSplit[]) =>
+      `| ${name} | ${(['api', 'postgres', 'bench', 'other'] as const).map((p) => cores(splits, p).toFixed(2)).join(' | ')} |`;
+    const cpuTable = probe
+      ? `Cores used on average (out of 2; "other processes" is everything on the machine that is not this bench, its API or its PostgreSQL):
+
+| phases | API | PostgreSQL | bench client | other processes |
+| --- | ---: | ---: | ---: | ---: |
+${cpuRow('quiet', cpu.quiet)}
+${cpuRow('bursts', cpu.burst)}
+
+`
+      : '';
     const body = `Command: \`npm run bench\` (\`bench/hostile-burst.ts\`; \`BENCH_CONNECTIONS=${settings.connections}\`, \`BENCH_HOSTILE_CONNECTIONS=${settings.hostileConnections}\`, \`BENCH_HOSTILE_REQUESTS=${settings.hostileRequests}\`, \`BENCH_BURSTS=${settings.bursts}\`, \`BENCH_QUIET_SECONDS=${settings.quietSeconds}\`, \`BENCH_API_PROCESSES=${settings.apiProcesses}\`).
 
-Run ${new Date().toISOString().slice(0, 10)} on a 2-core machine (${os.availableParallelism()} cores, ${cpu}, Node ${process.version}), ${db.customers.toLocaleString('en-US')} demo customers (\`seedDemo\`, seed 42), ${suggestions.toLocaleString('en-US')} pending suggestions. The API runs as \`npm start\` starts it, \`NODE_ENV=production\`, every limit at its default (cost 100,000 with scan weights, depth 12, 50 aliases, 20 root fields, 25 MiB bodies, 6,000 requests a minute per key, statement timeout 15 s, 2 expensive operations at once per key). Normal traffic — a customers page with tags and totalCount, the review queue with totalCount, a tag list, in turn — spreads over ${settings.normalKeys} VIEWER keys; hostile requests over ${settings.hostileKeys} others. Quiet phases run normal traffic on all ${settings.connections} connections for ${settings.quietSeconds} s; each of ${settings.bursts} bursts sends ${perBurst} hostile requests on ${settings.hostileConnections} connections, as fast as they are answered, while normal traffic keeps the other ${normalConnections} (${settings.connections} in total). Phases alternate (quiet, burst, …, quiet) so that drift of the host's speed falls on both; bursts took ${burstSeconds.map((s) => s.toFixed(1)).join(', ')} s.
+Run ${new Date().toISOString().slice(0, 10)} on a 2-core machine (${os.availableParallelism()} cores, ${model}, Node ${process.version}), ${db.customers.toLocaleString('en-US')} demo customers (\`seedDemo\`, seed 42), ${suggestions.toLocaleString('en-US')} pending suggestions. The API runs as \`npm start\` starts it, \`NODE_ENV=production\`, every limit at its default (cost 100,000 with scan weights, depth 12, 50 aliases, 20 root fields, 25 MiB bodies, 6,000 requests a minute per key, statement timeout 15 s, 2 expensive operations at once per key). Normal traffic — a customers page with tags and totalCount, the review queue with totalCount, a tag list, in turn — spreads over ${settings.normalKeys} VIEWER keys; hostile requests over ${settings.hostileKeys} others. Quiet phases run normal traffic on all ${settings.connections} connections for ${settings.quietSeconds} s; each of ${settings.bursts} bursts sends ${perBurst} hostile requests on ${settings.hostileConnections} connections, as fast as they are answered, while normal traffic keeps the other ${normalConnections} (${settings.connections} in total). Phases alternate (quiet, burst, …, quiet) so that drift of the host's speed falls on both; bursts took ${burstSeconds.map((s) => s.toFixed(1)).join(', ')} s.
 
 | normal traffic | requests | p50 ms | p99 ms | failed |
 | --- | ---: | ---: | ---: | ---: |
@@ -488,7 +517,7 @@ ${NORMAL_NAMES.flatMap((name, q) =>
 | no failed normal request | ${failed.length} | ${mark(failed.length === 0)} |
 | no hostile request answered 5xx, INTERNAL_SERVER_ERROR or a dropped connection | ${internal.reduce((a, [, n]) => a + n, 0)} | ${mark(internal.length === 0)} |
 
-Hostile outcomes by HTTP status and code (limit):
+${cpuTable}Hostile outcomes by HTTP status and code (limit):
 
 | outcome | requests |
 | --- | ---: |
@@ -499,6 +528,15 @@ By kind:
 | hostile request | sent | outcomes |
 | --- | ---: | --- |
 ${kindRows.join('\n')}
+
+Reading it: everything but the scans a key may run is refused before any SQL, with the code and
+the setting that refused it. With defaults, 1,000 aliased previews are stopped by the root-field
+limit first (with that and the alias limit raised, cost refuses them: 20 million against 100,000,
+see test/integration/expensive-limits.test.ts). Five previews are over the cost limit; four fit
+and run (eight scans of the customers), as do searches and attribute filters with
+injection-shaped strings, which are bound values, never SQL; expensive operations beyond
+${'`'}TAGWISE_MAX_EXPENSIVE_PER_KEY${'`'} at once for the hostile key in one API process answer 429
+CONCURRENCY_LIMITED. The fragment bomb answers at once: each fragment is measured once.
 `;
     console.log(body);
     for (const f of failed.slice(0, 5)) console.error(`failed normal request: ${f.detail}`);
