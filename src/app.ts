@@ -6,12 +6,17 @@ import { expressMiddleware } from '@as-integrations/express5';
 import { MikroORM } from '@mikro-orm/postgresql';
 import cors from 'cors';
 import express, { type Express, type RequestHandler } from 'express';
-import { ConfigError, REQUEST_POOL_SIZE, type AppConfig } from './config/env.js';
+import {
+  ConfigError,
+  EXPENSIVE_POOL_SIZE,
+  REQUEST_POOL_SIZE,
+  type AppConfig,
+} from './config/env.js';
 import { openDatabase, type DatabaseHandle } from './config/database.js';
 import { createLogger, type Logger } from './config/logger.js';
 import { createOrmConfig } from './config/mikro-orm.config.js';
 import { buildGraphQLSchema } from './graphql/build-schema.js';
-import { createContext, type GraphQLContext } from './graphql/context.js';
+import { createContext, requestState, type GraphQLContext } from './graphql/context.js';
 import { unknownCoordinates } from './graphql/cost.js';
 import { createFormatError } from './graphql/format-error.js';
 import { httpStatusPlugin } from './graphql/http-status.js';
@@ -29,6 +34,8 @@ export interface App {
   orm: MikroORM;
   /** What API requests run on: statements cancelled after TAGWISE_STATEMENT_TIMEOUT_MS (else `orm`). */
   requestOrm: MikroORM;
+  /** What expensive operations (scans) run on instead: a small pool of their own, same timeout. */
+  expensiveOrm: MikroORM;
   server: ApolloServer<GraphQLContext>;
   /** The HTTP handler: /graphql and /health. Listening is the caller's business. */
   http: Express;
@@ -70,6 +77,11 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
   );
   let keyListener: ApiKeyListener | undefined;
   let requestOrm = orm;
+  let expensiveOrm: MikroORM | undefined;
+  const closeRequestPools = async () => {
+    await expensiveOrm?.close();
+    if (requestOrm !== orm) await requestOrm.close();
+  };
   try {
     const applied = await orm.getMigrator().up();
     if (applied.length > 0)
@@ -95,19 +107,31 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
     // their long statements are expected, and a per-session setting cannot tell them apart. A
     // SET LOCAL would need every request in a transaction, one connection per request, and one
     // failed statement would abort every other field of the operation.
-    if (config.statementTimeoutMs > 0) {
-      requestOrm = await MikroORM.init({
+    const requestPool = (poolMax: number) =>
+      MikroORM.init({
         ...createOrmConfig({
           url: database.url,
-          poolMax: REQUEST_POOL_SIZE,
+          poolMax,
           statementTimeoutMs: config.statementTimeoutMs,
+          // Waiting for a connection fails (QUERY_TIMEOUT) once the statement could have run; a
+          // tiny timeout still leaves time to open a connection.
+          ...(config.statementTimeoutMs > 0
+            ? { acquireTimeoutMs: Math.max(config.statementTimeoutMs, 1000) }
+            : {}),
           logger: (message) => logger.debug(message),
         }),
         // The main pool has checked the database; a tiny timeout must not fail start-up checks.
         ensureDatabase: false,
         connect: false,
       });
-    }
+    if (config.statementTimeoutMs > 0) requestOrm = await requestPool(REQUEST_POOL_SIZE);
+    // Expensive operations run their statements several at once (four previews: eight), and a
+    // handful of them would hold every connection of the request pool; on a pool of their own they
+    // can only wait for each other, and the per-key cap (below this pool's size) keeps one key from
+    // holding all of it.
+    expensiveOrm = await requestPool(EXPENSIVE_POOL_SIZE);
+    const onExpensive = (context: GraphQLContext) =>
+      Object.assign(context, requestState(expensiveOrm!, context.queue));
     const server = new ApolloServer<GraphQLContext>({
       schema,
       formatError: createFormatError(
@@ -120,7 +144,7 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
       plugins: [
         ApolloServerPluginCacheControlDisabled(),
         textInputPlugin(),
-        queryLimitsPlugin(config.queryLimits),
+        queryLimitsPlugin(config.queryLimits, onExpensive),
         httpStatusPlugin(),
       ],
       // main.ts stops everything in order on SIGINT/SIGTERM; Apollo's own handler would stop
@@ -157,6 +181,7 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
     return {
       orm,
       requestOrm,
+      expensiveOrm,
       server,
       http,
       database,
@@ -167,14 +192,14 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
         await server.stop();
         await keyListener?.stop();
         await queue.stop();
-        if (requestOrm !== orm) await requestOrm.close();
+        await closeRequestPools();
         await orm.close();
         if (!options.database) await database.stop();
       },
     };
   } catch (error) {
     await keyListener?.stop();
-    if (requestOrm !== orm) await requestOrm.close();
+    await closeRequestPools();
     await orm.close();
     if (!options.database) await database.stop();
     throw error;

@@ -11,6 +11,8 @@ const port = z.coerce
 
 /** Connections of the pool API requests run on (and of the one jobs use). */
 export const REQUEST_POOL_SIZE = 10;
+/** Connections of the pool expensive operations run on, apart from the others (per process). */
+export const EXPENSIVE_POOL_SIZE = 4;
 
 /**
  * TAGWISE_COST_WEIGHTS: a JSON object of field coordinates to whole-number weights, e.g.
@@ -83,8 +85,8 @@ const envSchema = z.object({
     }),
   // A day at most: a statement longer than that is not an API request's.
   TAGWISE_STATEMENT_TIMEOUT_MS: wholeNumber(0, 86_400_000).default(15_000),
-  // Below the request pool's 10 connections, so one key can never take all of them.
-  TAGWISE_MAX_EXPENSIVE_PER_KEY: wholeNumber(0, REQUEST_POOL_SIZE - 1).default(2),
+  // Below the expensive pool's 4 connections, so one key can never take all of them.
+  TAGWISE_MAX_EXPENSIVE_PER_KEY: wholeNumber(0, EXPENSIVE_POOL_SIZE - 1).default(2),
   ADMIN_API_KEY: z
     .string()
     .optional()

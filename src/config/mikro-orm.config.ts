@@ -63,6 +63,8 @@ export interface OrmOptions {
   poolMax?: number;
   /** Each session's statement_timeout (ms), set when it connects; 0 or unset: none. */
   statementTimeoutMs?: number;
+  /** How long a statement waits for a free connection before it fails; knex's default 60 s. */
+  acquireTimeoutMs?: number;
   /** Where MikroORM's own messages (migrator progress, debug SQL) go. */
   logger?: (message: string) => void;
 }
@@ -72,6 +74,7 @@ export function createOrmConfig({
   debug = false,
   poolMax = 10,
   statementTimeoutMs = 0,
+  acquireTimeoutMs = 60_000,
   logger,
 }: OrmOptions): Options {
   return defineConfig({
@@ -82,10 +85,11 @@ export function createOrmConfig({
     extensions: [Migrator],
     discovery: { warnWhenNoEntities: true },
     pool: { min: 0, max: poolMax },
-    // node-postgres sends it as a startup parameter: no extra round trip per connection.
-    ...(statementTimeoutMs > 0
-      ? { driverOptions: { connection: { statement_timeout: statementTimeoutMs } } }
-      : {}),
+    driverOptions: {
+      acquireConnectionTimeout: acquireTimeoutMs,
+      // node-postgres sends it as a startup parameter: no extra round trip per connection.
+      ...(statementTimeoutMs > 0 ? { connection: { statement_timeout: statementTimeoutMs } } : {}),
+    },
     debug,
     ...(logger ? { logger } : {}),
     // A list rather than a glob, so the same migrations run from sources and from dist/.

@@ -20,12 +20,15 @@ const REQUEST_ERROR_CODES = new Set([
 /** PostgreSQL's query_canceled: raised by statement_timeout (and by a cancel request). */
 const QUERY_CANCELED = '57014';
 
-function isStatementTimeout(error: unknown): boolean {
-  return (
-    error instanceof Error &&
-    (error as { code?: unknown }).code === QUERY_CANCELED &&
-    /statement timeout/.test(error.message)
-  );
+/**
+ * What ran out of time: a statement cancelled by the request statement timeout, or one that waited
+ * too long for a free connection of the request pools (knex's acquire timeout); null otherwise.
+ */
+function timedOut(error: unknown): 'statement' | 'connection' | null {
+  if (!(error instanceof Error)) return null;
+  if (/^Knex: Timeout acquiring a connection/.test(error.message)) return 'connection';
+  const code = (error as { code?: unknown }).code;
+  return code === QUERY_CANCELED && /statement timeout/.test(error.message) ? 'statement' : null;
 }
 
 /**
@@ -57,13 +60,16 @@ export function createFormatError(
         extensions: { code: 'CONFLICT' },
       };
     }
-    if (isStatementTimeout(original)) {
-      logger.warn({ path: formatted.path, statementTimeoutMs }, 'statement timeout');
+    const timeout = timedOut(original);
+    if (timeout) {
+      logger.warn({ path: formatted.path, statementTimeoutMs, timeout }, 'request timed out');
       return {
         ...base,
         message:
-          `The query ran longer than the statement timeout of ${statementTimeoutMs} ms and was ` +
-          'cancelled; ask for less (smaller pages, narrower conditions, fewer counts)',
+          timeout === 'statement'
+            ? `The query ran longer than the statement timeout of ${statementTimeoutMs} ms and was ` +
+              'cancelled; ask for less (smaller pages, narrower conditions, fewer counts)'
+            : 'The database had no free connection for this request in time; retry later',
         extensions: { code: 'QUERY_TIMEOUT', limit: 'statementTimeoutMs', max: statementTimeoutMs },
       };
     }

@@ -68,8 +68,9 @@ export async function createTestApp(
     keys[role] = (await auth.createKey({ role, name: `test-${role}` })).key;
 
   const statements: string[][] = [];
-  // Requests run on requestOrm (its own pool when a statement timeout is set), the rest on orm.
-  for (const orm of new Set([app.orm, app.requestOrm])) {
+  // Requests run on requestOrm (its own pool when a statement timeout is set) or, expensive ones,
+  // on expensiveOrm; the rest on orm.
+  for (const orm of new Set([app.orm, app.requestOrm, app.expensiveOrm])) {
     orm.em
       .getKnex()
       .on('query', (q: { sql: string }) => statements.forEach((list) => list.push(q.sql)));

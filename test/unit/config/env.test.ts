@@ -41,8 +41,8 @@ describe('loadConfig', () => {
     [{ TAGWISE_COST_WEIGHTS: '{"Query.previewSegment": 1.5}' }, 'TAGWISE_COST_WEIGHTS'],
     [{ TAGWISE_COST_WEIGHTS: 'Query.previewSegment=5' }, 'TAGWISE_COST_WEIGHTS'],
     [{ TAGWISE_STATEMENT_TIMEOUT_MS: '-1' }, 'TAGWISE_STATEMENT_TIMEOUT_MS'],
-    // The request pool has 10 connections: a cap of 10 would let one key take them all.
-    [{ TAGWISE_MAX_EXPENSIVE_PER_KEY: '10' }, 'TAGWISE_MAX_EXPENSIVE_PER_KEY'],
+    // Expensive operations have 4 connections per process: a cap of 4 would let one key take them.
+    [{ TAGWISE_MAX_EXPENSIVE_PER_KEY: '4' }, 'TAGWISE_MAX_EXPENSIVE_PER_KEY'],
   ])('stops on %j with one line naming %s', (env, variable) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     try {
