@@ -488,7 +488,13 @@ async function main(): Promise<void> {
 | --- | ---: | ---: | ---: | ---: |
 ${cpuRow('quiet', cpu.quiet)}
 ${cpuRow('bursts', cpu.burst)}
-
+${
+  cores(cpu.quiet, 'other') > 0.25
+    ? `
+Other processes took ${cores(cpu.quiet, 'other').toFixed(2)} of the 2 cores in quiet phases and ${cores(cpu.burst, 'other').toFixed(2)} in bursts: the latencies are those of a host shared with other work, several times an idle one's; the ratio between interleaved phases is what this run measures.
+`
+    : ''
+}
 `
       : '';
     const body = `Command: \`npm run bench\` (\`bench/hostile-burst.ts\`; \`BENCH_CONNECTIONS=${settings.connections}\`, \`BENCH_HOSTILE_CONNECTIONS=${settings.hostileConnections}\`, \`BENCH_HOSTILE_REQUESTS=${settings.hostileRequests}\`, \`BENCH_BURSTS=${settings.bursts}\`, \`BENCH_QUIET_SECONDS=${settings.quietSeconds}\`, \`BENCH_API_PROCESSES=${settings.apiProcesses}\`).
