@@ -123,26 +123,33 @@ export async function startServer(options: {
   nodeArgs?: string[];
   /** TAGWISE_API_PROCESSES of the server; default 1. */
   processes?: number;
+  /** Environment over the bench's own; undefined removes a variable (the server's default). */
+  env?: Record<string, string | undefined>;
 }): Promise<ServerProcess> {
   await assertPortFree(options.port);
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    DATABASE_URL: options.databaseUrl,
+    PORT: String(options.port),
+    ADMIN_API_KEY: options.apiKey,
+    TAGWISE_API_PROCESSES: String(options.processes ?? 1),
+    TAGWISE_DEMO: '0',
+    // Load benches send thousands of requests a second with one key: measure the API, not
+    // the per-key rate limit.
+    TAGWISE_RATE_LIMIT: '0',
+    LOG_LEVEL: 'warn',
+    NODE_ENV: 'production',
+  };
+  for (const [name, value] of Object.entries(options.env ?? {})) {
+    if (value === undefined) delete env[name];
+    else env[name] = value;
+  }
   const child = spawn(
     process.execPath,
     [...(options.nodeArgs ?? []), ...(await startCommandArgs(options.root))],
     {
       cwd: options.root,
-      env: {
-        ...process.env,
-        DATABASE_URL: options.databaseUrl,
-        PORT: String(options.port),
-        ADMIN_API_KEY: options.apiKey,
-        TAGWISE_API_PROCESSES: String(options.processes ?? 1),
-        TAGWISE_DEMO: '0',
-        // Load benches send thousands of requests a second with one key: measure the API, not
-        // the per-key rate limit.
-        TAGWISE_RATE_LIMIT: '0',
-        LOG_LEVEL: 'warn',
-        NODE_ENV: 'production',
-      },
+      env,
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );

@@ -6,12 +6,18 @@ import { expressMiddleware } from '@as-integrations/express5';
 import { MikroORM } from '@mikro-orm/postgresql';
 import cors from 'cors';
 import express, { type Express, type RequestHandler } from 'express';
-import type { AppConfig } from './config/env.js';
+import {
+  ConfigError,
+  EXPENSIVE_POOL_SIZE,
+  REQUEST_POOL_SIZE,
+  type AppConfig,
+} from './config/env.js';
 import { openDatabase, type DatabaseHandle } from './config/database.js';
 import { createLogger, type Logger } from './config/logger.js';
 import { createOrmConfig } from './config/mikro-orm.config.js';
 import { buildGraphQLSchema } from './graphql/build-schema.js';
-import { createContext, type GraphQLContext } from './graphql/context.js';
+import { createContext, requestState, type GraphQLContext } from './graphql/context.js';
+import { unknownCoordinates } from './graphql/cost.js';
 import { createFormatError } from './graphql/format-error.js';
 import { httpStatusPlugin } from './graphql/http-status.js';
 import { rateLimit } from './graphql/rate-limit.js';
@@ -24,7 +30,12 @@ import { seedDemoOnFirstStart } from './jobs/demo-setup.job.js';
 import { JobQueue } from './jobs/queue.js';
 
 export interface App {
+  /** Migrations, jobs, authentication, health: statements without a time limit. */
   orm: MikroORM;
+  /** What API requests run on: statements cancelled after TAGWISE_STATEMENT_TIMEOUT_MS (else `orm`). */
+  requestOrm: MikroORM;
+  /** What expensive operations (scans) run on instead: a small pool of their own, same timeout. */
+  expensiveOrm: MikroORM;
   server: ApolloServer<GraphQLContext>;
   /** The HTTP handler: /graphql and /health. Listening is the caller's business. */
   http: Express;
@@ -65,6 +76,12 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
     createOrmConfig({ url: database.url, logger: (message) => logger.debug(message) }),
   );
   let keyListener: ApiKeyListener | undefined;
+  let requestOrm = orm;
+  let expensiveOrm: MikroORM | undefined;
+  const closeRequestPools = async () => {
+    await expensiveOrm?.close();
+    if (requestOrm !== orm) await requestOrm.close();
+  };
   try {
     const applied = await orm.getMigrator().up();
     if (applied.length > 0)
@@ -77,15 +94,57 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
     if (config.adminApiKey) await auth.ensureAdminKey(config.adminApiKey);
     if (config.demo) await seedDemoOnFirstStart(orm, config, logger);
 
+    const schema = await buildGraphQLSchema();
+    const unknownWeights = unknownCoordinates(schema, Object.keys(config.queryLimits.costWeights));
+    if (unknownWeights.length) {
+      throw new ConfigError(
+        'TAGWISE_COST_WEIGHTS',
+        `names ${unknownWeights.join(', ')}: not a field of the schema (Type.field, e.g. Query.previewSegment)`,
+      );
+    }
+    // API requests get a pool of their own whose sessions cancel any statement running longer
+    // than the timeout. Jobs in this process (scoring, training, rule runs) keep the main pool:
+    // their long statements are expected, and a per-session setting cannot tell them apart. A
+    // SET LOCAL would need every request in a transaction, one connection per request, and one
+    // failed statement would abort every other field of the operation.
+    const requestPool = (poolMax: number) =>
+      MikroORM.init({
+        ...createOrmConfig({
+          url: database.url,
+          poolMax,
+          statementTimeoutMs: config.statementTimeoutMs,
+          // Waiting for a connection fails (QUERY_TIMEOUT) once the statement could have run; a
+          // tiny timeout still leaves time to open a connection.
+          ...(config.statementTimeoutMs > 0
+            ? { acquireTimeoutMs: Math.max(config.statementTimeoutMs, 1000) }
+            : {}),
+          logger: (message) => logger.debug(message),
+        }),
+        // The main pool has checked the database; a tiny timeout must not fail start-up checks.
+        ensureDatabase: false,
+        connect: false,
+      });
+    if (config.statementTimeoutMs > 0) requestOrm = await requestPool(REQUEST_POOL_SIZE);
+    // Expensive operations run their statements several at once (four previews: eight), and a
+    // handful of them would hold every connection of the request pool; on a pool of their own they
+    // can only wait for each other, and the per-key cap (below this pool's size) keeps one key from
+    // holding all of it.
+    expensiveOrm = await requestPool(EXPENSIVE_POOL_SIZE);
+    const onExpensive = (context: GraphQLContext) =>
+      Object.assign(context, requestState(expensiveOrm!, context.queue, context.viewer));
     const server = new ApolloServer<GraphQLContext>({
-      schema: await buildGraphQLSchema(),
-      formatError: createFormatError(logger, config.nodeEnv === 'development'),
+      schema,
+      formatError: createFormatError(
+        logger,
+        config.nodeEnv === 'development',
+        config.statementTimeoutMs,
+      ),
       includeStacktraceInErrorResponses: false,
       // The default cache-control plugin wraps every field resolver; nothing here uses its hints.
       plugins: [
         ApolloServerPluginCacheControlDisabled(),
         textInputPlugin(),
-        queryLimitsPlugin(config.queryLimits),
+        queryLimitsPlugin(config.queryLimits, onExpensive),
         httpStatusPlugin(),
       ],
       // main.ts stops everything in order on SIGINT/SIGTERM; Apollo's own handler would stop
@@ -113,28 +172,34 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
       ...corsFor(config.corsOrigins),
       ...(config.rateLimit > 0 ? [rateLimit(config.rateLimit)] : []),
       express.json({ limit: config.maxBodyBytes }),
-      expressMiddleware(server, { context: ({ req }) => createContext(orm, auth, req, queue) }),
+      expressMiddleware(server, {
+        context: ({ req }) => createContext(requestOrm, auth, req, queue),
+      }),
     );
     http.use(requestErrorHandler(logger));
 
     return {
       orm,
+      requestOrm,
+      expensiveOrm,
       server,
       http,
       database,
       logger,
       queue,
-      contextFor: (headers) => createContext(orm, auth, { headers }, queue),
+      contextFor: (headers) => createContext(requestOrm, auth, { headers }, queue),
       async close() {
         await server.stop();
         await keyListener?.stop();
         await queue.stop();
+        await closeRequestPools();
         await orm.close();
         if (!options.database) await database.stop();
       },
     };
   } catch (error) {
     await keyListener?.stop();
+    await closeRequestPools();
     await orm.close();
     if (!options.database) await database.stop();
     throw error;

@@ -9,6 +9,38 @@ const port = z.coerce
   .min(1, 'must be between 1 and 65535')
   .max(65535, 'must be between 1 and 65535');
 
+/** Connections of the pool API requests run on (and of the one jobs use). */
+export const REQUEST_POOL_SIZE = 10;
+/** Connections of the pool expensive operations run on, apart from the others (per process). */
+export const EXPENSIVE_POOL_SIZE = 4;
+
+/**
+ * TAGWISE_COST_WEIGHTS: a JSON object of field coordinates to whole-number weights, e.g.
+ * `{"Query.previewSegment": 50000, "Tag.customerCount": 1}`; what is wrong with it otherwise.
+ * Whether each coordinate names a field is checked against the schema when the app starts.
+ */
+function parseCostWeights(text: string | undefined): Record<string, number> | string {
+  if (text === undefined || text.trim() === '') return {};
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return 'must be a JSON object such as {"Query.previewSegment": 20000}';
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    return 'must be a JSON object such as {"Query.previewSegment": 20000}';
+  }
+  for (const [name, weight] of Object.entries(value)) {
+    if (!/^[A-Za-z_]\w*\.[A-Za-z_]\w*$/.test(name)) {
+      return `has "${name}" where a field coordinate such as Query.previewSegment belongs`;
+    }
+    if (typeof weight !== 'number' || !Number.isInteger(weight) || weight < 0 || weight > 1e9) {
+      return `gives ${name} ${JSON.stringify(weight)}; weights are whole numbers from 0 to 1000000000`;
+    }
+  }
+  return value as Record<string, number>;
+}
+
 /** A whole number from min to max (inclusive), with messages that say which bound. */
 const wholeNumber = (min: number, max = Number.MAX_SAFE_INTEGER) =>
   z.coerce
@@ -40,6 +72,21 @@ const envSchema = z.object({
   TAGWISE_MAX_ROOT_FIELDS: wholeNumber(1).default(20),
   TAGWISE_MAX_BODY_BYTES: wholeNumber(1024, 1024 ** 3).default(25 * 1024 ** 2),
   TAGWISE_RATE_LIMIT: wholeNumber(0).default(6000),
+  TAGWISE_COST_WEIGHTS: z
+    .string()
+    .optional()
+    .transform((text, ctx) => {
+      const weights = parseCostWeights(text);
+      if (typeof weights === 'string') {
+        ctx.issues.push({ code: 'custom', message: weights, input: text });
+        return z.NEVER;
+      }
+      return weights;
+    }),
+  // A day at most: a statement longer than that is not an API request's.
+  TAGWISE_STATEMENT_TIMEOUT_MS: wholeNumber(0, 86_400_000).default(15_000),
+  // Below the expensive pool's 4 connections, so one key can never take all of them.
+  TAGWISE_MAX_EXPENSIVE_PER_KEY: wholeNumber(0, EXPENSIVE_POOL_SIZE - 1).default(2),
   ADMIN_API_KEY: z
     .string()
     .optional()
@@ -105,7 +152,13 @@ export interface AppConfig {
     maxDepth: number;
     maxAliases: number;
     maxRootFields: number;
+    /** Expensive operations (a scan, or over half of maxCost) at once per key; 0: no cap. */
+    maxExpensivePerKey: number;
+    /** Own cost of fields by coordinate, over the weights their @Scans declares. */
+    costWeights: Readonly<Record<string, number>>;
   };
+  /** API requests' SQL statements are cancelled after this long (QUERY_TIMEOUT); 0: never. */
+  readonly statementTimeoutMs: number;
   /** Requests per minute per key and API process; 0: no limit. */
   readonly rateLimit: number;
   /** Largest request body accepted (bytes): an upsert of 10,000 customers is about 5 MB. */
@@ -156,7 +209,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       maxDepth: e.TAGWISE_MAX_QUERY_DEPTH,
       maxAliases: e.TAGWISE_MAX_ALIASES,
       maxRootFields: e.TAGWISE_MAX_ROOT_FIELDS,
+      maxExpensivePerKey: e.TAGWISE_MAX_EXPENSIVE_PER_KEY,
+      costWeights: Object.freeze(e.TAGWISE_COST_WEIGHTS),
     },
+    statementTimeoutMs: e.TAGWISE_STATEMENT_TIMEOUT_MS,
     rateLimit: e.TAGWISE_RATE_LIMIT,
     maxBodyBytes: e.TAGWISE_MAX_BODY_BYTES,
     logLevel: e.LOG_LEVEL,

@@ -63,11 +63,22 @@ export interface OrmOptions {
   url: string;
   debug?: boolean;
   poolMax?: number;
+  /** Each session's statement_timeout (ms), set when it connects; 0 or unset: none. */
+  statementTimeoutMs?: number;
+  /** How long a statement waits for a free connection before it fails; knex's default 60 s. */
+  acquireTimeoutMs?: number;
   /** Where MikroORM's own messages (migrator progress, debug SQL) go. */
   logger?: (message: string) => void;
 }
 
-export function createOrmConfig({ url, debug = false, poolMax = 10, logger }: OrmOptions): Options {
+export function createOrmConfig({
+  url,
+  debug = false,
+  poolMax = 10,
+  statementTimeoutMs = 0,
+  acquireTimeoutMs = 60_000,
+  logger,
+}: OrmOptions): Options {
   return defineConfig({
     clientUrl: url,
     entities,
@@ -76,6 +87,11 @@ export function createOrmConfig({ url, debug = false, poolMax = 10, logger }: Or
     extensions: [Migrator],
     discovery: { warnWhenNoEntities: true },
     pool: { min: 0, max: poolMax },
+    driverOptions: {
+      acquireConnectionTimeout: acquireTimeoutMs,
+      // node-postgres sends it as a startup parameter: no extra round trip per connection.
+      ...(statementTimeoutMs > 0 ? { connection: { statement_timeout: statementTimeoutMs } } : {}),
+    },
     debug,
     ...(logger ? { logger } : {}),
     // A list rather than a glob, so the same migrations run from sources and from dist/.

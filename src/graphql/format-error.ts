@@ -14,7 +14,11 @@ const REQUEST_ERROR_CODES = new Set([
   'OPERATION_RESOLUTION_FAILURE',
   'PERSISTED_QUERY_NOT_FOUND',
   'PERSISTED_QUERY_NOT_SUPPORTED',
+  'CONCURRENCY_LIMITED',
 ]);
+
+/** PostgreSQL's query_canceled: raised by statement_timeout (and by a cancel request). */
+const QUERY_CANCELED = '57014';
 
 /**
  * graphql-js quotes a value it could not coerce (`Variable "$input" got invalid value 13812345678
@@ -31,11 +35,27 @@ export function withoutValues(message: string): string {
 }
 
 /**
- * The one error contract: domain errors map through ERROR_CODES; request errors pass through;
+ * What ran out of time: a statement cancelled by the request statement timeout, or one that waited
+ * too long for a free connection of the request pools (knex's acquire timeout); null otherwise.
+ */
+function timedOut(error: unknown): 'statement' | 'connection' | null {
+  if (!(error instanceof Error)) return null;
+  if (/^Knex: Timeout acquiring a connection/.test(error.message)) return 'connection';
+  const code = (error as { code?: unknown }).code;
+  return code === QUERY_CANCELED && /statement timeout/.test(error.message) ? 'statement' : null;
+}
+
+/**
+ * The one error contract: domain errors map through ERROR_CODES; request errors pass through; a
+ * statement cancelled by the request statement timeout is QUERY_TIMEOUT naming the setting;
  * anything else is logged and masked as INTERNAL_SERVER_ERROR, with no SQL or stack outside
  * development.
  */
-export function createFormatError(logger: Logger, exposeInternals: boolean) {
+export function createFormatError(
+  logger: Logger,
+  exposeInternals: boolean,
+  statementTimeoutMs = 0,
+) {
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
     const original = unwrapResolverError(error);
     const base = { locations: formatted.locations, path: formatted.path };
@@ -52,6 +72,19 @@ export function createFormatError(logger: Logger, exposeInternals: boolean) {
         ...base,
         message: 'The record was changed concurrently; reload and retry',
         extensions: { code: 'CONFLICT' },
+      };
+    }
+    const timeout = timedOut(original);
+    if (timeout) {
+      logger.warn({ path: formatted.path, statementTimeoutMs, timeout }, 'request timed out');
+      return {
+        ...base,
+        message:
+          timeout === 'statement'
+            ? `The query ran longer than the statement timeout of ${statementTimeoutMs} ms and was ` +
+              'cancelled; ask for less (smaller pages, narrower conditions, fewer counts)'
+            : 'The database had no free connection for this request in time; retry later',
+        extensions: { code: 'QUERY_TIMEOUT', limit: 'statementTimeoutMs', max: statementTimeoutMs },
       };
     }
     const code = formatted.extensions?.code;

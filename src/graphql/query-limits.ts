@@ -1,4 +1,4 @@
-import type { ApolloServerPlugin } from '@apollo/server';
+import { HeaderMap, type ApolloServerPlugin } from '@apollo/server';
 import {
   GraphQLError,
   Kind,
@@ -13,6 +13,8 @@ import {
 // The CommonJS build: its ES module build deep-imports graphql's .mjs files, a second copy of
 // graphql next to the CommonJS one everything else here loads ("another module or realm").
 import { getComplexity, type ComplexityEstimator } from 'graphql-query-complexity/cjs';
+import type { GraphQLContext } from './context.js';
+import { scanCostOf } from './cost.js';
 
 export interface QueryLimits {
   maxCost: number;
@@ -21,25 +23,46 @@ export interface QueryLimits {
   maxAliases: number;
   /** Fields at the top of an operation, each its own entry point. */
   maxRootFields: number;
+  /** Operations costing more than 1 for one of their fields, or over half of maxCost, at once per key; 0: no cap. */
+  maxExpensivePerKey: number;
+  /** Own cost of fields by coordinate (`Query.previewSegment`), over what @Scans declares. */
+  costWeights: Readonly<Record<string, number>>;
 }
 
 /** What a list without `first` is assumed to hold: a customer's tags, segments, suggestions. */
 const UNPAGED_LIST_SIZE = 10;
 
 /**
- * Cost is an upper bound on the values a query resolves: each field costs 1, and what is under a
- * paginated field counts `first` times (its default when omitted), under another list
- * UNPAGED_LIST_SIZE times. A connection's `edges` are already counted by its `first`.
- * Introspection is free, so schema tooling always works.
+ * Cost is an upper bound on the values a query resolves: each field costs 1, or its weight when
+ * it scans (declared with @Scans next to the field, overridden by coordinate from
+ * TAGWISE_COST_WEIGHTS), and what is under a paginated field counts `first` times (its default when
+ * omitted), under another list UNPAGED_LIST_SIZE times. A connection's `edges` are already counted
+ * by its `first`. A batched scan's weight goes to `cost.batched`, added once per place the field
+ * appears rather than multiplied by the lists around it. Introspection is free, so schema tooling
+ * always works. `cost.scans` records whether any field cost more than 1 of its own.
  */
-const estimateCost: ComplexityEstimator = ({ field, args, childComplexity }) => {
-  if (field.name.startsWith('__')) return 0;
-  if (typeof args.first === 'number') return 1 + childComplexity * args.first;
-  if (isListType(getNullableType(field.type)) && field.name !== 'edges') {
-    return 1 + childComplexity * UNPAGED_LIST_SIZE;
-  }
-  return 1 + childComplexity;
-};
+function costEstimator(
+  weights: Readonly<Record<string, number>>,
+  cost: { batched: number; scans: boolean },
+): ComplexityEstimator {
+  return ({ type, field, args, childComplexity }) => {
+    if (field.name.startsWith('__')) return 0;
+    const scan = scanCostOf(field);
+    const applies = !scan?.when || scan.when(args);
+    const override = weights[`${type.name}.${field.name}`];
+    let own = applies ? (override ?? scan?.weight ?? 1) : 1;
+    if (own > 1) cost.scans = true;
+    if (scan?.batched && own > 1) {
+      cost.batched += own;
+      own = 1;
+    }
+    if (typeof args.first === 'number') return own + childComplexity * args.first;
+    if (isListType(getNullableType(field.type)) && field.name !== 'edges') {
+      return own + childComplexity * UNPAGED_LIST_SIZE;
+    }
+    return own + childComplexity;
+  };
+}
 
 /**
  * Nesting of fields, fragments looked through; validation has already ruled out cycles. A
@@ -117,10 +140,20 @@ function countFields(
  * `field` is the request's `query`: the whole operation is what has to change; `limit` names the
  * setting that refused it.
  */
-function tooExpensive(message: string, limit: string, max: number): GraphQLError {
+export function tooExpensive(message: string, limit: string, max: number): GraphQLError {
   return new GraphQLError(message, {
     extensions: { code: 'BAD_USER_INPUT', field: 'query', limit, max, http: { status: 400 } },
   });
+}
+
+export interface OperationMeasure {
+  depth: number;
+  /** Null when the variables do not fit their types. */
+  cost: number | null;
+  aliases: number;
+  rootFields: number;
+  /** Whether some field costs more than 1 of its own (a scan). */
+  scans: boolean;
 }
 
 /**
@@ -133,48 +166,88 @@ export function measureOperation(
   document: DocumentNode,
   operation: OperationDefinitionNode,
   variables: Record<string, unknown>,
-): { depth: number; cost: number | null; aliases: number; rootFields: number } {
+  weights: Readonly<Record<string, number>> = {},
+): OperationMeasure {
   const fragments: Record<string, FragmentDefinitionNode> = {};
   for (const definition of document.definitions) {
     if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments[definition.name.value] = definition;
   }
   const depth = depthOf(operation.selectionSet, fragments);
   const { aliases, rootFields } = countFields(operation, fragments);
+  const extra = { batched: 0, scans: false };
   try {
     const cost = getComplexity({
       schema,
       query: document,
       ...(operation.name ? { operationName: operation.name.value } : {}),
       variables,
-      estimators: [estimateCost],
+      estimators: [costEstimator(weights, extra)],
     });
-    return { depth, cost, aliases, rootFields };
+    return { depth, cost: cost + extra.batched, aliases, rootFields, scans: extra.scans };
   } catch {
-    return { depth, cost: null, aliases, rootFields };
+    return { depth, cost: null, aliases, rootFields, scans: extra.scans };
   }
+}
+
+/** Refused with 429 at once; a second is long enough for an expensive operation to finish or time out. */
+function tooManyExpensive(max: number): GraphQLError {
+  return new GraphQLError(
+    `This key already runs ${max} expensive operations (scans, or over half the cost limit) at ` +
+      'once; wait for one to finish',
+    {
+      extensions: {
+        code: 'CONCURRENCY_LIMITED',
+        limit: 'maxExpensivePerKey',
+        max,
+        http: { status: 429, headers: new HeaderMap([['retry-after', '1']]) },
+      },
+    },
+  );
 }
 
 /**
  * Refuses, before anything runs, operations nested deeper than `maxDepth` or costing more than
  * `maxCost`: one careless `customers(first: 500) { events(first: 500) }` must not occupy the API
- * and the database for everyone else.
+ * and the database for everyone else. Expensive operations — a scanning field, or over half of
+ * maxCost — run at most `maxExpensivePerKey` at once per API key: a key cannot occupy the request
+ * pool with many expensive operations at once, however cheaply each one passes the cost limit.
  */
-export function queryLimitsPlugin(limits: QueryLimits): ApolloServerPlugin {
+export function queryLimitsPlugin(
+  limits: QueryLimits,
+  /** Called for every expensive operation allowed to run, before it runs. */
+  onExpensive: (context: GraphQLContext) => void = () => {},
+): ApolloServerPlugin<GraphQLContext> {
   // Apollo hands back the same parsed document for the same query text; an operation without
   // variables measures the same every time (about 60 µs for a customers page, 2 % of its cost).
-  const measured = new WeakMap<OperationDefinitionNode, ReturnType<typeof measureOperation>>();
+  const measured = new WeakMap<OperationDefinitionNode, OperationMeasure>();
+  // Expensive operations running now, per API key id, in this process.
+  const running = new Map<string, number>();
   return {
     async requestDidStart() {
+      let holding: string | null = null;
+      const release = () => {
+        if (holding === null) return;
+        const n = (running.get(holding) ?? 1) - 1;
+        if (n > 0) running.set(holding, n);
+        else running.delete(holding);
+        holding = null;
+      };
       return {
-        async didResolveOperation({ schema, document, operation, request }) {
+        async didResolveOperation({ schema, document, operation, request, contextValue }) {
           if (!operation) return;
           const constant = !operation.variableDefinitions?.length;
           let measure = constant ? measured.get(operation) : undefined;
           if (!measure) {
-            measure = measureOperation(schema, document, operation, request.variables ?? {});
+            measure = measureOperation(
+              schema,
+              document,
+              operation,
+              request.variables ?? {},
+              limits.costWeights,
+            );
             if (constant) measured.set(operation, measure);
           }
-          const { depth, cost, aliases, rootFields } = measure;
+          const { depth, cost, aliases, rootFields, scans } = measure;
           if (rootFields > limits.maxRootFields) {
             throw tooExpensive(
               `The operation has ${rootFields} root fields; at most ${limits.maxRootFields} are allowed`,
@@ -199,11 +272,28 @@ export function queryLimitsPlugin(limits: QueryLimits): ApolloServerPlugin {
           if (cost !== null && cost > limits.maxCost) {
             throw tooExpensive(
               `The query could resolve up to ${cost} values; at most ${limits.maxCost} are allowed. ` +
-                'Ask for smaller pages (first) or fewer nested lists',
+                'Ask for smaller pages (first), fewer nested lists or fewer counts and previews ' +
+                '(each costs as the customers it scans)',
               'maxCost',
               limits.maxCost,
             );
           }
+          if (!(scans || (cost !== null && cost > limits.maxCost / 2))) return;
+          // Without a key nothing runs (every field needs one), so there is nothing to hold.
+          const key = contextValue.viewer?.keyId;
+          if (key && limits.maxExpensivePerKey > 0) {
+            const now = running.get(key) ?? 0;
+            if (now >= limits.maxExpensivePerKey) {
+              throw tooManyExpensive(limits.maxExpensivePerKey);
+            }
+            running.set(key, now + 1);
+            holding = key;
+          }
+          onExpensive(contextValue);
+        },
+        // Apollo calls this for every request that got past didResolveOperation, errors or not.
+        async willSendResponse() {
+          release();
         },
       };
     },

@@ -2,9 +2,10 @@ import type { ApolloServerPlugin } from '@apollo/server';
 import { GraphQLError, Kind, visit, type ASTNode, type DocumentNode } from 'graphql';
 import { UNSTORABLE_REASON, findInputProblem, isStorableText } from '../modules/common/text.js';
 
+/** 400 like the other refusals before execution: without it Apollo answers a plugin's error 500. */
 function refuse(field: string, reason: string): GraphQLError {
   return new GraphQLError(`${field}: ${reason}`, {
-    extensions: { code: 'BAD_USER_INPUT', field },
+    extensions: { code: 'BAD_USER_INPUT', field, http: { status: 400 } },
   });
 }
 

@@ -70,6 +70,20 @@ describe('limits a client cannot sidestep', () => {
     });
   });
 
+  it('answers 400, not 500, for text PostgreSQL cannot store', async () => {
+    const response = await fetch(`${base}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${t.keys.ADMIN}` },
+      body: JSON.stringify({
+        query: 'query($s: String) { customers(filter: { search: $s }) { totalCount } }',
+        variables: { s: 'abc\u0000def' },
+      }),
+    });
+    expect(response.status).toBe(400);
+    const body = (await response.json()) as { errors: { extensions: unknown }[] };
+    expect(body.errors[0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 's' });
+  });
+
   it('answers 429 with Retry-After once a key used up its rate, other keys unaffected', async () => {
     const post = (key: string) =>
       fetch(`${base}/graphql`, {

@@ -72,9 +72,13 @@ export async function createTestApp(
   }
 
   const statements: string[][] = [];
-  app.orm.em
-    .getKnex()
-    .on('query', (q: { sql: string }) => statements.forEach((list) => list.push(q.sql)));
+  // Requests run on requestOrm (its own pool when a statement timeout is set) or, expensive ones,
+  // on expensiveOrm; the rest on orm.
+  for (const orm of new Set([app.orm, app.requestOrm, app.expensiveOrm])) {
+    orm.em
+      .getKnex()
+      .on('query', (q: { sql: string }) => statements.forEach((list) => list.push(q.sql)));
+  }
 
   const gql: TestApp['gql'] = async (query, variables, options = {}) => {
     const key = options.key ?? (options.as === null ? undefined : keys[options.as ?? Role.ADMIN]);

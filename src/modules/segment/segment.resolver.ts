@@ -12,6 +12,7 @@ import {
   Root,
 } from 'type-graphql';
 import { viewerOf, type GraphQLContext } from '../../graphql/context.js';
+import { SCAN_WEIGHTS, Scans } from '../../graphql/cost.js';
 import { Role } from '../auth/api-key.entity.js';
 import { PageArgs } from '../common/connection.type.js';
 import type { CustomerRecord } from '../customer/customer.repository.js';
@@ -43,6 +44,7 @@ export class SegmentResolver {
   @Query(() => SegmentPreviewType, {
     description: 'Count and a sample of the customers a condition matches, without saving it',
   })
+  @Scans(SCAN_WEIGHTS.preview)
   previewSegment(
     @Arg('definition', () => SegmentDefinitionInput) definition: SegmentDefinitionInput,
     @Ctx() ctx: GraphQLContext,
@@ -91,11 +93,14 @@ export class SegmentResolver {
   }
 
   @FieldResolver(() => Int, { description: 'How many customers match now' })
+  // One statement for a page of segments, but a pass over the customers for each of them.
+  @Scans(SCAN_WEIGHTS.scan)
   size(@Root() segment: Segment, @Ctx() ctx: GraphQLContext): Promise<number> {
     return ctx.loaders.sizeBySegment.load(segment);
   }
 
   @FieldResolver(() => CustomerConnection, { description: 'Matching customers by id' })
+  @Scans(SCAN_WEIGHTS.scan)
   async members(
     @Root() segment: Segment,
     @Args(() => PageArgs) args: PageArgs,

@@ -14,6 +14,7 @@ import {
   Root,
 } from 'type-graphql';
 import { viewerOf, type GraphQLContext } from '../../graphql/context.js';
+import { SCAN_WEIGHTS, Scans, setsAnything } from '../../graphql/cost.js';
 import { Role } from '../auth/api-key.entity.js';
 import { InvalidInputError, NotFoundError, parseId, parseIds } from '../common/domain.errors.js';
 import type { CustomerRecord } from '../customer/customer.repository.js';
@@ -107,6 +108,11 @@ export class SuggestionResolver {
   @Authorized()
   @Query(() => ReviewQueueConnection, {
     description: 'Suggestions to review; default PENDING, most uncertain first',
+  })
+  // By status, tag or customer the page follows an index and the counts come from tallies;
+  // any other filter reads every suggestion it has to look at, for the page and for the counts.
+  @Scans(SCAN_WEIGHTS.scan, {
+    when: (args) => setsAnything(args.filter, ['statuses', 'tagIds', 'customerId']),
   })
   async reviewQueue(
     @Args(() => ReviewQueueArgs) args: ReviewQueueArgs,
@@ -308,6 +314,8 @@ export class ModelVersionPrecisionResolver {
     description:
       'Per tag: how reviewers received this version’s suggestions, next to offline precision',
   })
+  // One statement counts the suggestions of every version asked for.
+  @Scans(SCAN_WEIGHTS.scan, { batched: true })
   async onlinePrecision(
     @Root() model: ModelVersion,
     @Ctx() ctx: GraphQLContext,

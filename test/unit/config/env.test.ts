@@ -37,6 +37,12 @@ describe('loadConfig', () => {
     [{ TAGWISE_MAX_QUERY_DEPTH: 'deep' }, 'TAGWISE_MAX_QUERY_DEPTH'],
     [{ TAGWISE_CORS_ORIGINS: 'crm.example.com' }, 'TAGWISE_CORS_ORIGINS'],
     [{ TAGWISE_CORS_ORIGINS: 'https://crm.example.com/' }, 'TAGWISE_CORS_ORIGINS'],
+    [{ TAGWISE_COST_WEIGHTS: '{"previewSegment": 5}' }, 'TAGWISE_COST_WEIGHTS'],
+    [{ TAGWISE_COST_WEIGHTS: '{"Query.previewSegment": 1.5}' }, 'TAGWISE_COST_WEIGHTS'],
+    [{ TAGWISE_COST_WEIGHTS: 'Query.previewSegment=5' }, 'TAGWISE_COST_WEIGHTS'],
+    [{ TAGWISE_STATEMENT_TIMEOUT_MS: '-1' }, 'TAGWISE_STATEMENT_TIMEOUT_MS'],
+    // Expensive operations have 4 connections per process: a cap of 4 would let one key take them.
+    [{ TAGWISE_MAX_EXPENSIVE_PER_KEY: '4' }, 'TAGWISE_MAX_EXPENSIVE_PER_KEY'],
   ])('stops on %j with one line naming %s', (env, variable) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     try {
@@ -46,6 +52,24 @@ describe('loadConfig', () => {
       expect((error as Error).message).toMatch(new RegExp(`^Invalid configuration: ${variable} `));
       expect((error as Error).message).not.toContain('\n');
     }
+  });
+
+  it('reads the limits on what a request does', () => {
+    expect(loadConfig({})).toMatchObject({
+      statementTimeoutMs: 15_000,
+      queryLimits: { maxExpensivePerKey: 2, costWeights: {} },
+    });
+    const config = loadConfig({
+      TAGWISE_COST_WEIGHTS: ' {"Query.previewSegment": 50000, "Tag.customerCount": 0} ',
+      TAGWISE_STATEMENT_TIMEOUT_MS: '0',
+      TAGWISE_MAX_EXPENSIVE_PER_KEY: '0',
+    });
+    expect(config.queryLimits.costWeights).toEqual({
+      'Query.previewSegment': 50000,
+      'Tag.customerCount': 0,
+    });
+    expect(config.statementTimeoutMs).toBe(0);
+    expect(config.queryLimits.maxExpensivePerKey).toBe(0);
   });
 
   it('reads allowed CORS origins', () => {
