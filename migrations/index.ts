@@ -14,6 +14,7 @@ import { Migration20261123173255 } from './Migration20261123173255_tag_reference
 import { Migration20261205141539 } from './Migration20261205141539_labels.js';
 import { Migration20261206093000 } from './Migration20261206093000_retire_stale_suggestions.js';
 import { Migration20261206100000 } from './Migration20261206100000_api_key_lifecycle.js';
+import { Migration20261206120000 } from './Migration20261206120000_audit_log.js';
 
 /** Every migration, in order. `tagwise migrate --create` writes new ones; list them here. */
 export const migrationsList: MigrationObject[] = [
@@ -35,4 +36,5 @@ export const migrationsList: MigrationObject[] = [
     class: Migration20261206093000,
   },
   { name: 'Migration20261206100000_api_key_lifecycle', class: Migration20261206100000 },
+  { name: 'Migration20261206120000_audit_log', class: Migration20261206120000 },
 ];
