@@ -11,6 +11,7 @@ import { openDatabase, type DatabaseHandle } from './config/database.js';
 import { createLogger, type Logger } from './config/logger.js';
 import { createOrmConfig } from './config/mikro-orm.config.js';
 import { buildGraphQLSchema } from './graphql/build-schema.js';
+import { auditPlugin } from './graphql/audit.js';
 import { createContext, type GraphQLContext } from './graphql/context.js';
 import { createFormatError } from './graphql/format-error.js';
 import { httpStatusPlugin } from './graphql/http-status.js';
@@ -87,6 +88,7 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
         textInputPlugin(),
         queryLimitsPlugin(config.queryLimits),
         httpStatusPlugin(),
+        auditPlugin(logger),
       ],
       // main.ts stops everything in order on SIGINT/SIGTERM; Apollo's own handler would stop
       // only itself and then kill the process (exit 143) while the rest is still closing.

@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
+import { AuditService, RequestAudit, viewerActor } from '../modules/audit/audit.service.js';
 import type { AuthService, Viewer } from '../modules/auth/auth.service.js';
 import { UnauthenticatedError } from '../modules/common/domain.errors.js';
 import { CustomerService } from '../modules/customer/customer.service.js';
@@ -35,6 +36,7 @@ function createLoaders(em: EntityManager) {
 function createServices(em: EntityManager, queue: TrainingQueue) {
   const models = new ModelRegistryService(em);
   return {
+    audit: new AuditService(em),
     customers: new CustomerService(em),
     taxonomy: new TaxonomyService(em),
     tagging: new TaggingService(em),
@@ -60,6 +62,8 @@ export interface GraphQLContext {
   loaders: Loaders;
   services: Services;
   queue: JobQueuePort;
+  /** This request's audit: entries for its writes, and the personal data it returned in clear. */
+  audit: RequestAudit;
 }
 
 /** What the API needs of the job queue: handing runs to whichever worker is free. */
@@ -83,6 +87,7 @@ export async function createContext(
     loaders: createLoaders(em),
     services: createServices(em, queue),
     queue,
+    audit: new RequestAudit(em, viewer ? viewerActor(viewer) : null),
   };
 }
 

@@ -8,10 +8,18 @@ import { EventInput } from './event.input.js';
 import { loadEventsPage } from './event.loaders.js';
 import type { RecordOutcome } from './event.service.js';
 import { EventConnection, RecordEventsResult } from './event.type.js';
+import { Audited, customersByExternalId } from '../../graphql/audit.js';
 
 @Resolver(() => CustomerType)
 export class EventResolver {
   @Authorized(Role.ADMIN, Role.DATA_SCIENTIST)
+  @Audited({
+    targetType: 'CUSTOMER',
+    targets: customersByExternalId((args) =>
+      args.input.map((e: EventInput) => e.customerExternalId),
+    ),
+    change: (args, outcome: RecordOutcome) => ({ events: args.input.length, ...outcome }),
+  })
   @Mutation(() => RecordEventsResult, {
     description: 'Record up to 10,000 events in one transaction; repeated externalIds are skipped',
   })

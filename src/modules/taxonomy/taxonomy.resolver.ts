@@ -32,6 +32,8 @@ import {
   TagConnection,
   TagType,
 } from './taxonomy.type.js';
+import { Audited, rowSnapshot } from '../../graphql/audit.js';
+import { sampleIds } from '../audit/audit.service.js';
 
 @Resolver(() => TagCategoryType)
 export class TagCategoryResolver {
@@ -42,6 +44,20 @@ export class TagCategoryResolver {
   }
 
   @Authorized(Role.ADMIN)
+  @Audited({
+    targetType: 'TAG_CATEGORY',
+    targets: (_args, category: TagCategory) => [category.id],
+    change: (_args, category: TagCategory) => ({
+      after: {
+        key: category.key,
+        name: category.name,
+        kind: category.kind,
+        parentId: category.parentId,
+        exclusive: category.exclusive,
+        suggestable: category.suggestable,
+      },
+    }),
+  })
   @Mutation(() => TagCategoryType)
   createTagCategory(
     @Arg('input', () => CreateTagCategoryInput) input: CreateTagCategoryInput,
@@ -76,6 +92,13 @@ export class TagResolver {
   }
 
   @Authorized(Role.ADMIN)
+  @Audited({
+    targetType: 'TAG',
+    targets: (_args, tag: Tag) => [tag.id],
+    change: (_args, tag: Tag) => ({
+      after: { key: tag.key, name: tag.name, categoryId: tag.categoryId },
+    }),
+  })
   @Mutation(() => TagType)
   createTag(
     @Arg('input', () => CreateTagInput) input: CreateTagInput,
@@ -85,6 +108,23 @@ export class TagResolver {
   }
 
   @Authorized(Role.ADMIN)
+  @Audited({
+    targetType: 'TAG',
+    targets: (args) => [args.id],
+    keep: ['key'],
+    snapshot: rowSnapshot(
+      'tag',
+      {
+        key: 'key',
+        name: 'name',
+        description: 'description',
+        color: 'color',
+        categoryId: 'category_id',
+        learnFromRules: 'learn_from_rules',
+      },
+      (args) => args.id,
+    ),
+  })
   @Mutation(() => TagType)
   updateTag(
     @Arg('id', () => ID) id: string,
@@ -95,6 +135,12 @@ export class TagResolver {
   }
 
   @Authorized(Role.ADMIN)
+  @Audited({
+    targetType: 'TAG',
+    targets: (args) => [args.id],
+    keep: ['key'],
+    snapshot: rowSnapshot('tag', { key: 'key', status: 'status' }, (args) => args.id),
+  })
   @Mutation(() => TagType, {
     description: 'The tag can no longer be applied; assignments and history stay',
   })
@@ -103,6 +149,17 @@ export class TagResolver {
   }
 
   @Authorized(Role.ADMIN)
+  @Audited({
+    targetType: 'TAG',
+    targets: (args) => [args.targetId, ...args.sourceIds],
+    change: (args, outcome: MergeOutcome) => ({
+      targetId: args.targetId,
+      sourceIds: sampleIds(args.sourceIds),
+      moved: outcome.moved,
+      duplicates: outcome.duplicates,
+      retired: outcome.retired.length,
+    }),
+  })
   @Mutation(() => MergeTagsResult, {
     description: 'Moves the sources’ assignments to the target and retires the sources',
   })
