@@ -5,6 +5,7 @@ import { DatabaseStartError } from '../config/database.js';
 import { DomainError } from '../modules/common/domain.errors.js';
 import { ImportError } from '../modules/import/import.errors.js';
 import { registerApiKeyCommand } from './apikey.js';
+import { registerAuditCommand } from './audit.js';
 import { registerFeaturesCommand } from './features.js';
 import { registerImportCommand } from './import.js';
 import { registerMigrateCommand } from './migrate.js';
@@ -41,6 +42,7 @@ export function buildProgram(): Command {
   registerSchemaCommand(program);
   registerSegmentsCommand(program);
   registerRulesCommand(program);
+  registerAuditCommand(program);
   return program;
 }
 

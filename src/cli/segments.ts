@@ -12,10 +12,16 @@ export function registerSegmentsCommand(program: Command): void {
     .description('write the members of a saved segment as CSV (streamed, any size)')
     .option('--out <file>', 'write to this file instead of standard output')
     .action(async (key: string, options: { out?: string }) => {
-      await withDatabase(async ({ orm }) => {
+      await withDatabase(async ({ orm, audit }) => {
         const service = new SegmentService(orm.em.fork());
         const lines = Readable.from(service.exportMembers(key));
         await pipeline(lines, options.out ? fs.createWriteStream(options.out) : process.stdout);
+        // Members leave the product with their contact data: an export worth a line.
+        await audit({
+          operation: 'cli:segments export',
+          targetType: 'SEGMENT',
+          change: { key, out: options.out ?? '-' },
+        });
         if (options.out) console.error(`Members of segment ${key} written to ${options.out}`);
       });
     });
