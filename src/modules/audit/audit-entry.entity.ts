@@ -1,4 +1,4 @@
-import { ArrayType, Entity, Enum, Index, PrimaryKey, Property } from '@mikro-orm/core';
+import { ArrayType, BigIntType, Entity, Enum, Index, PrimaryKey, Property } from '@mikro-orm/core';
 
 /** Who wrote: a request with an API key, a person at the command line, or the server itself. */
 export enum ActorKind {
@@ -29,8 +29,12 @@ export class AuditEntry {
   @Property({ type: 'timestamptz', defaultRaw: 'now()' })
   at: Date = new Date();
 
-  /** No foreign key: the log outlives anything it names, and keys are never deleted anyway. */
-  @Property({ type: 'bigint', nullable: true })
+  /**
+   * No foreign key: the log outlives anything it names, and keys are never deleted anyway. Read
+   * as text like every id (a plain 'bigint' property hydrates as a JS BigInt, which GraphQL's ID
+   * cannot serialise).
+   */
+  @Property({ type: new BigIntType('string'), columnType: 'bigint', nullable: true })
   actorKeyId: string | null = null;
 
   @Property({ type: 'text' })

@@ -1,4 +1,5 @@
 import { Arg, Args, Authorized, Ctx, FieldResolver, Mutation, Resolver, Root } from 'type-graphql';
+import { Audited, customersByExternalId } from '../../graphql/audit.js';
 import type { GraphQLContext } from '../../graphql/context.js';
 import { Role } from '../auth/api-key.entity.js';
 import type { CustomerRecord } from '../customer/customer.repository.js';
@@ -8,16 +9,21 @@ import { EventInput } from './event.input.js';
 import { loadEventsPage } from './event.loaders.js';
 import type { RecordOutcome } from './event.service.js';
 import { EventConnection, RecordEventsResult } from './event.type.js';
-import { Audited, customersByExternalId } from '../../graphql/audit.js';
+
+const byExternalId = customersByExternalId((args) =>
+  args.input.flatMap((e: EventInput) => (e.customerExternalId ? [e.customerExternalId] : [])),
+);
 
 @Resolver(() => CustomerType)
 export class EventResolver {
   @Authorized(Role.ADMIN, Role.DATA_SCIENTIST)
   @Audited({
     targetType: 'CUSTOMER',
-    targets: customersByExternalId((args) =>
-      args.input.map((e: EventInput) => e.customerExternalId),
-    ),
+    // Events name their customer by id or by external id.
+    targets: async (args, result, em) => [
+      ...args.input.map((e: EventInput) => e.customerId),
+      ...((await byExternalId(args, result, em)) ?? []),
+    ],
     change: (args, outcome: RecordOutcome) => ({ events: args.input.length, ...outcome }),
   })
   @Mutation(() => RecordEventsResult, {
