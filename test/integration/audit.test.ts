@@ -137,7 +137,7 @@ describe('audit log', () => {
     await t.ok(`mutation { trainModels(input: { seed: 3 }) { id } }`, {}, Role.DATA_SCIENTIST);
 
     // A model registry without training: two versions, the first active, the second with a cluster.
-    const [v1, v2] = await t.sql<{ id: string }>(
+    const [, v2] = await t.sql<{ id: string }>(
       `insert into model_version (version, status, seed, params, feature_schema, training_summary, metrics, backend, artifact_path)
        select v, s, 1, '{}', '{"featureSetVersion":1,"features":[]}', '{}', '{}', 'cpu', '/nowhere'
        from (values ('v1', 'ACTIVE'), ('v2', 'CANDIDATE')) as x(v, s) order by v returning id::text`,
