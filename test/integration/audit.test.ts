@@ -433,6 +433,26 @@ describe('audit log', () => {
     expect(many.count).toBe(one.count);
   });
 
+  it('logs the server seeding or retiring the ADMIN_API_KEY key as SYSTEM, only when it does', async () => {
+    const before = await lastId();
+    const auth = new AuthService(t.app.orm.em);
+    await auth.ensureAdminKey('first-configured-admin-key');
+    await auth.ensureAdminKey('first-configured-admin-key');
+    await auth.ensureAdminKey('second-configured-admin-key');
+    const written = await entries('id > ?', [before]);
+    expect(written.map((e) => [e.actorKind, e.actorName, e.operation])).toEqual([
+      ['SYSTEM', 'tagwise', 'ADMIN_API_KEY'],
+      ['SYSTEM', 'tagwise', 'ADMIN_API_KEY'],
+    ]);
+    const [first, second] = written;
+    expect(first!.change).toEqual({ seeded: first!.targetIds[0], retired: [] });
+    expect(second!.change).toEqual({
+      seeded: second!.targetIds[0],
+      retired: [first!.change.seeded],
+    });
+    expect(JSON.stringify(written)).not.toContain('configured-admin-key');
+  });
+
   describe('reads of personal data', () => {
     const CUSTOMERS = `{ customers(first: 5) { edges { node { id name email phone } } } }`;
     let piiKey: string;
