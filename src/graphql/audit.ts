@@ -14,8 +14,8 @@ import type { GraphQLContext } from './context.js';
 type Args = Record<string, any>;
 type Ids = Iterable<string | number | null | undefined> | null | undefined;
 
-/** How one mutation is written to the audit log; see `@Audited`. */
 // Method signatures, so that a spec may declare the result type its mutation returns.
+/** How one mutation is written to the audit log; see `@Audited`. */
 export interface AuditSpec<R = unknown> {
   /** What the targets are: TAG, CUSTOMER, RULE… */
   targetType: string;
@@ -58,10 +58,12 @@ export function customersByExternalId(
  * a type-graphql middleware rather than a call in each service, so a service cannot forget it,
  * and a mutation without `@Audited` stops the schema from building (assertMutationsAudited).
  *
- * The entry is written after the mutation has committed, in its own statement: services own their
- * transactions (several hand work to the job queue), and threading one through all of them was not
- * worth the coupling. A failed mutation writes no entry; should the entry itself fail, the error
- * reaches the client (INTERNAL_SERVER_ERROR, logged), so a lost entry is never silent.
+ * The entry is written after the mutation has committed, in its own statement, not in the
+ * mutation's transaction: services own their transactions, and wrapping each mutation in one here
+ * would hold it open across work that must not run inside it (trainModels, runRules and
+ * generateSuggestions hand a run to the job queue, whose worker must see the committed run).
+ * A failed mutation writes no entry; should the entry itself fail after the change committed, the
+ * error reaches the client (INTERNAL_SERVER_ERROR, logged), so a missing entry is never silent.
  */
 export function Audited(spec: AuditSpec): MethodDecorator {
   return (prototype, key, descriptor) => {
