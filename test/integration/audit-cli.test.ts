@@ -154,6 +154,62 @@ describe('audit log of CLI writes, and tagwise audit export', () => {
   );
 
   it(
+    'logs the other writing commands and exports: rotate, seed, features, promote, segment export',
+    async () => {
+      const before = (
+        await t.sql<{ id: string }>('select coalesce(max(id), 0)::text as id from audit_log')
+      )[0]!.id;
+      const created = await t.ok(
+        `mutation { createApiKey(input: { name: "to-rotate", role: VIEWER }) { apiKey { id } } }`,
+      );
+      const oldId = created.createApiKey.apiKey.id as string;
+      const secret = (await tagwise('apikey', 'rotate', oldId)).trim();
+      await tagwise('seed', '--customers', '30');
+      const config = path.join(dir, 'features.json');
+      await fs.writeFile(config, JSON.stringify({ spendCategories: ['wine'] }));
+      await tagwise('features', 'configure', config);
+      await tagwise('features', '--incremental');
+      const [version] = await t.sql<{ id: string }>(
+        `insert into model_version (version, status, seed, params, feature_schema, training_summary, metrics, backend, artifact_path)
+       values ('v-cli', 'CANDIDATE', 1, '{}', '{"featureSetVersion":1,"features":[]}', '{}', '{}', 'cpu', '/nowhere')
+       returning id::text`,
+      );
+      await tagwise('models', 'promote', version!.id);
+      await t.ok(
+        `mutation { createSegment(input: { key: "big", name: "Big", text: "company_size >= 1" }) { id } }`,
+      );
+      const members = await tagwise('segments', 'export', 'big');
+      expect(members.split('\n').length).toBeGreaterThan(1);
+
+      const cli = await entries(`actor_kind = 'CLI' and id > ?`, [before]);
+      expect(cli.map((e) => e.operation)).toEqual([
+        'cli:apikey rotate',
+        'cli:seed',
+        'cli:features configure',
+        'cli:features',
+        'cli:models promote',
+        'cli:segments export',
+      ]);
+      for (const e of cli) expect(e).toMatchObject({ actorName: user, actorKeyId: null });
+      const [rotate, seed, configure, refresh, promote, exported] = cli;
+      expect(rotate!.targetIds[0]).toBe(oldId);
+      expect(rotate!.change).toEqual({ revoked: oldId, replacement: rotate!.targetIds[1] });
+      expect(seed!.change).toMatchObject({ customers: 30 });
+      expect(seed!.change.events).toBeGreaterThan(0);
+      expect(configure!.change.after.version).toBeGreaterThan(1);
+      expect(refresh!.change).toMatchObject({ mode: 'incremental' });
+      expect(promote).toMatchObject({
+        targetType: 'MODEL_VERSION',
+        targetIds: [version!.id],
+        change: { before: { activeVersionId: null }, after: { activeVersionId: version!.id } },
+      });
+      expect(exported!.change).toEqual({ key: 'big', out: '-' });
+      expect(JSON.stringify(cli)).not.toContain(secret);
+    },
+    CLI_TIMEOUT,
+  );
+
+  it(
     'refuses a bad option with one line',
     async () => {
       await expect(tagwise('audit', 'export', '--format', 'xml')).rejects.toMatchObject({
