@@ -1,6 +1,11 @@
 import type { ApolloServerPlugin } from '@apollo/server';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import type { GraphQLSchema } from 'graphql';
+import {
+  defaultFieldResolver,
+  isObjectType,
+  type GraphQLFieldResolver,
+  type GraphQLSchema,
+} from 'graphql';
 import { UseMiddleware, type MiddlewareFn } from 'type-graphql';
 import type { Logger } from '../config/logger.js';
 import { Permission } from '../modules/auth/api-key.entity.js';
@@ -104,17 +109,45 @@ export function assertMutationsAudited(schema: GraphQLSchema): void {
   }
 }
 
-/**
- * On a personal-data field (a customer's name, email, phone): a key with the PII permission that
- * reads it in clear is noted on the request, and auditPlugin writes one entry per request.
- */
-export const NotePersonalRead: MiddlewareFn<GraphQLContext> = async ({ root, context }, next) => {
-  const value: unknown = await next();
-  if (value != null && context.viewer?.permissions.includes(Permission.PII)) {
-    context.audit.notePersonalRead([String((root as { id: string }).id)]);
-  }
-  return value;
+/** Fields that carry personal data in clear, by GraphQL type. */
+export const PERSONAL_DATA_FIELDS: Readonly<Record<string, readonly string[]>> = {
+  Customer: ['name', 'email', 'phone'],
 };
+
+/**
+ * Wraps the resolvers of PERSONAL_DATA_FIELDS: when a key with the PII permission reads one in
+ * clear, the customer is noted on the request, and auditPlugin writes one entry per request.
+ *
+ * A plain wrapper on the built schema rather than a type-graphql middleware: any middleware makes
+ * type-graphql resolve the field through a chain of promises, which made `customers(first: 500)`
+ * with name, email and phone take 2.6 times as long; this adds one synchronous call per value.
+ */
+export function notePersonalReads(schema: GraphQLSchema): void {
+  for (const [typeName, fieldNames] of Object.entries(PERSONAL_DATA_FIELDS)) {
+    const type = schema.getType(typeName);
+    if (!isObjectType(type)) throw new Error(`Personal data of an unknown type: ${typeName}`);
+    for (const name of fieldNames) {
+      const field = type.getFields()[name];
+      if (!field) throw new Error(`Personal data in an unknown field: ${typeName}.${name}`);
+      const resolve: GraphQLFieldResolver<unknown, GraphQLContext> =
+        field.resolve ?? defaultFieldResolver;
+      field.resolve = (root, args, context: GraphQLContext, info) => {
+        const value: unknown = resolve(root, args, context, info);
+        if (!context.viewer?.permissions.includes(Permission.PII)) return value;
+        const note = (resolved: unknown) => {
+          if (resolved != null)
+            context.audit.notePersonalRead([String((root as { id: string }).id)]);
+          return resolved;
+        };
+        return isPromise(value) ? value.then(note) : note(value);
+      };
+    }
+  }
+}
+
+function isPromise(value: unknown): value is Promise<unknown> {
+  return typeof (value as Promise<unknown> | null)?.then === 'function';
+}
 
 /**
  * Writes the request's personal-data entry once the response is complete. A failure is logged

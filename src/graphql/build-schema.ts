@@ -26,7 +26,7 @@ import {
 import { TagLabelsResolver } from '../modules/tagging/label.resolver.js';
 import { CustomerTagsResolver, TagHistoryResolver } from '../modules/tagging/tagging.resolver.js';
 import { TagCategoryResolver, TagResolver } from '../modules/taxonomy/taxonomy.resolver.js';
-import { assertMutationsAudited } from './audit.js';
+import { assertMutationsAudited, notePersonalReads } from './audit.js';
 import { AuthChecker } from './auth-checker.js';
 import { validateArgument } from './validate.js';
 
@@ -63,6 +63,7 @@ export async function buildGraphQLSchema(): Promise<GraphQLSchema> {
     validateFn: validateArgument,
   });
   assertMutationsAudited(schema);
+  notePersonalReads(schema);
   return schema;
 }
 

@@ -1,6 +1,5 @@
 import { GraphQLJSONObject } from 'graphql-scalars';
-import { Field, ID, Int, ObjectType, UseMiddleware } from 'type-graphql';
-import { NotePersonalRead } from '../../graphql/audit.js';
+import { Field, ID, Int, ObjectType } from 'type-graphql';
 import { createConnectionType } from '../common/connection.type.js';
 import type { Attributes } from './customer.entity.js';
 
@@ -12,18 +11,13 @@ export class CustomerType {
   @Field(() => String, { description: 'The id in the source CRM; unique' })
   externalId!: string;
 
-  // Personal data: a read in clear by a key with PII is written to the audit log (one entry per
-  // request; see NotePersonalRead).
   @Field(() => String)
-  @UseMiddleware(NotePersonalRead)
   name!: string;
 
   @Field(() => String, { nullable: true })
-  @UseMiddleware(NotePersonalRead)
   email!: string | null;
 
   @Field(() => String, { nullable: true })
-  @UseMiddleware(NotePersonalRead)
   phone!: string | null;
 
   @Field(() => String, { nullable: true })
