@@ -15,6 +15,7 @@ import { Migration20261205141539 } from './Migration20261205141539_labels.js';
 import { Migration20261206093000 } from './Migration20261206093000_retire_stale_suggestions.js';
 import { Migration20261206100000 } from './Migration20261206100000_api_key_lifecycle.js';
 import { Migration20261206110000 } from './Migration20261206110000_tag_departments.js';
+import { Migration20261206120000 } from './Migration20261206120000_audit_log.js';
 import { Migration20261206130000 } from './Migration20261206130000_personal_traits.js';
 
 /** Every migration, in order. `tagwise migrate --create` writes new ones; list them here. */
@@ -38,5 +39,6 @@ export const migrationsList: MigrationObject[] = [
   },
   { name: 'Migration20261206100000_api_key_lifecycle', class: Migration20261206100000 },
   { name: 'Migration20261206110000_tag_departments', class: Migration20261206110000 },
+  { name: 'Migration20261206120000_audit_log', class: Migration20261206120000 },
   { name: 'Migration20261206130000_personal_traits', class: Migration20261206130000 },
 ];

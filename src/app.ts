@@ -16,6 +16,7 @@ import { openDatabase, type DatabaseHandle } from './config/database.js';
 import { createLogger, type Logger } from './config/logger.js';
 import { createOrmConfig } from './config/mikro-orm.config.js';
 import { buildGraphQLSchema } from './graphql/build-schema.js';
+import { auditPlugin } from './graphql/audit.js';
 import { createContext, requestState, type GraphQLContext } from './graphql/context.js';
 import { unknownCoordinates } from './graphql/cost.js';
 import { createFormatError } from './graphql/format-error.js';
@@ -146,6 +147,7 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
         textInputPlugin(),
         queryLimitsPlugin(config.queryLimits, onExpensive),
         httpStatusPlugin(),
+        auditPlugin(logger),
       ],
       // main.ts stops everything in order on SIGINT/SIGTERM; Apollo's own handler would stop
       // only itself and then kill the process (exit 143) while the rest is still closing.

@@ -91,13 +91,27 @@ export function registerApiKeyCommand(program: Command): void {
         department: string[];
         expires?: Date;
       }) => {
-        await withDatabase(async ({ orm }) => {
+        await withDatabase(async ({ orm, audit }) => {
           const { key, apiKey } = await new AuthService(orm.em).createKey({
             role: options.role,
             name: options.name,
             permissions: options.pii ? [Permission.PII] : [],
             departments: options.department,
             expiresAt: options.expires ?? null,
+          });
+          await audit({
+            operation: 'cli:apikey create',
+            targetType: 'API_KEY',
+            targetIds: [apiKey.id],
+            change: {
+              after: {
+                name: apiKey.name,
+                role: apiKey.role,
+                permissions: apiKey.permissions,
+                departments: apiKey.departments,
+                expiresAt: apiKey.expiresAt,
+              },
+            },
           });
           console.error(
             `Created ${apiKey.role} key "${apiKey.name}" (id ${apiKey.id}). It is shown only now:`,
@@ -127,8 +141,14 @@ export function registerApiKeyCommand(program: Command): void {
     .command('revoke <id>')
     .description('revoke a key: every API process refuses it at once')
     .action(async (id: string) => {
-      await withDatabase(async ({ orm }) => {
+      await withDatabase(async ({ orm, audit }) => {
         const key = await new AuthService(orm.em).revokeKey(id);
+        await audit({
+          operation: 'cli:apikey revoke',
+          targetType: 'API_KEY',
+          targetIds: [key.id],
+          change: { after: { revokedAt: key.revokedAt } },
+        });
         console.error(`Revoked key ${key.id} "${key.name}" (${key.role}).`);
       });
     });
@@ -136,8 +156,14 @@ export function registerApiKeyCommand(program: Command): void {
     .command('rotate <id>')
     .description('replace a key with a new secret (same name, role, permissions, departments)')
     .action(async (id: string) => {
-      await withDatabase(async ({ orm }) => {
+      await withDatabase(async ({ orm, audit }) => {
         const { key, apiKey } = await new AuthService(orm.em).rotateKey(id);
+        await audit({
+          operation: 'cli:apikey rotate',
+          targetType: 'API_KEY',
+          targetIds: [id, apiKey.id],
+          change: { revoked: id, replacement: apiKey.id },
+        });
         console.error(
           `Key ${id} is revoked; its replacement is key ${apiKey.id}. It is shown only now:`,
         );

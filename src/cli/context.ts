@@ -3,11 +3,17 @@ import { loadConfig, type AppConfig } from '../config/env.js';
 import { openDatabase } from '../config/database.js';
 import { createLogger, type Logger } from '../config/logger.js';
 import { createOrmConfig } from '../config/mikro-orm.config.js';
+import { AuditService, cliActor, type AuditRecord } from '../modules/audit/audit.service.js';
 
 export interface CliContext {
   config: AppConfig;
   logger: Logger;
   orm: MikroORM;
+  /**
+   * Appends the command's audit entry (actor: the OS user). Each command that writes calls it once,
+   * after its work succeeded, with counts: one entry per run, however many rows it touched.
+   */
+  audit(record: AuditRecord): Promise<void>;
 }
 
 /** Opens the configured database for one command and always closes it again. */
@@ -24,7 +30,9 @@ export async function withDatabase<T>(
   );
   try {
     if (migrate) await orm.getMigrator().up();
-    return await work({ config, logger, orm });
+    const audit = (record: AuditRecord) =>
+      new AuditService(orm.em.fork()).record(cliActor(), record);
+    return await work({ config, logger, orm, audit });
   } finally {
     await orm.close();
     await database.stop();

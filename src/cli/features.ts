@@ -24,7 +24,7 @@ export function registerFeaturesCommand(program: Command): void {
       parseDate,
     )
     .action(async (options: { incremental?: boolean; asOf?: Date }) => {
-      await withDatabase(async ({ orm }) => {
+      await withDatabase(async ({ orm, audit }) => {
         const progress = createProgress();
         const report = await refreshFeatures(orm, {
           mode: options.incremental ? 'incremental' : 'full',
@@ -32,6 +32,16 @@ export function registerFeaturesCommand(program: Command): void {
           onProgress: (done, total) => progress.update('features', done, total),
         });
         progress.stop();
+        await audit({
+          operation: 'cli:features',
+          targetType: 'FEATURE_SET',
+          targetIds: [String(report.featureSetVersion)],
+          change: {
+            mode: report.mode,
+            customers: report.customers,
+            asOf: report.asOf.toISOString(),
+          },
+        });
         console.log(
           `${report.mode === 'full' ? 'Full' : 'Incremental'} refresh: ${report.customers} customers ` +
             `(feature set v${report.featureSetVersion}, as of ${report.asOf.toISOString()}) in ${(report.ms / 1000).toFixed(1)} s`,
@@ -50,8 +60,14 @@ export function registerFeaturesCommand(program: Command): void {
         if (!(error instanceof SyntaxError)) throw error;
         throw new InvalidInputError('file', `${file} is not valid JSON: ${error.message}`);
       }
-      await withDatabase(async ({ orm }) => {
+      await withDatabase(async ({ orm, audit }) => {
         const set = await new FeatureService(orm.em.fork()).configure(config);
+        await audit({
+          operation: 'cli:features configure',
+          targetType: 'FEATURE_SET',
+          targetIds: [String(set.version)],
+          change: { after: { version: set.version } },
+        });
         console.log(`Feature set v${set.version} saved; run \`tagwise features\` to compute it.`);
       });
     });

@@ -142,13 +142,34 @@ async function importCommand(
     rejectsFile: options.rejects,
     complete: options.complete,
   });
-  const report = await withDatabase(async ({ orm }) => {
+  const report = await withDatabase(async ({ orm, audit }) => {
     const progress = createImportProgress();
+    let report: ImportReport;
     try {
-      return await runImport(orm, prepared, progress.update);
+      report = await runImport(orm, prepared, progress.update);
     } finally {
       progress.stop();
     }
+    // A dry run or a blocked file changed nothing: there is nothing to account for.
+    if (report.committed) {
+      await audit({
+        operation: `cli:import ${kind}`,
+        targetType: kind === 'events' ? 'EVENT' : 'CUSTOMER',
+        change: {
+          file: path.basename(report.file),
+          rows: report.rows,
+          inserted: report.inserted,
+          updated: report.updated,
+          replaced: report.replaced,
+          skipped: report.skipped,
+          rejected: report.rejected,
+          triggered: report.triggered,
+          ...(report.taxonomy ? { taxonomy: report.taxonomy } : {}),
+          ...(report.complete ? { negatives: report.complete.negatives } : {}),
+        },
+      });
+    }
+    return report;
   });
   printReport(report);
 }

@@ -6,6 +6,7 @@ import { scrubText } from '../config/logger.js';
 import { DomainError } from '../modules/common/domain.errors.js';
 import { ImportError } from '../modules/import/import.errors.js';
 import { registerApiKeyCommand } from './apikey.js';
+import { registerAuditCommand } from './audit.js';
 import { registerFeaturesCommand } from './features.js';
 import { registerImportCommand } from './import.js';
 import { registerMigrateCommand } from './migrate.js';
@@ -44,6 +45,7 @@ export function buildProgram(): Command {
   registerSegmentsCommand(program);
   registerRulesCommand(program);
   registerTraitsCommand(program);
+  registerAuditCommand(program);
   return program;
 }
 

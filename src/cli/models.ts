@@ -282,10 +282,19 @@ export function registerModelsCommand(program: Command): void {
       'make a version ACTIVE (by id or version string); promoting an older one rolls back',
     )
     .action(async (ref: string) => {
-      await withDatabase(async ({ orm }) => {
+      await withDatabase(async ({ orm, audit }) => {
         const target = await findModelVersion(orm, ref);
         const before = await orm.em.fork().findOne(ModelVersion, { status: ModelStatus.ACTIVE });
         const promoted = await new ModelRegistryService(orm.em.fork()).promote(target.id);
+        await audit({
+          operation: 'cli:models promote',
+          targetType: 'MODEL_VERSION',
+          targetIds: [promoted.id],
+          change: {
+            before: { activeVersionId: before?.id ?? null },
+            after: { activeVersionId: promoted.id },
+          },
+        });
         console.log(
           before && before.id !== promoted.id
             ? `${promoted.version} is ACTIVE; ${before.version} is RETIRED.`

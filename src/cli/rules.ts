@@ -10,7 +10,7 @@ export function registerRulesCommand(program: Command): void {
     .description('run every enabled rule now (apply and retract tags set-based) and print a report')
     .option('--dry-run', 'count what would change, change nothing')
     .action(async (options: { dryRun?: boolean }) => {
-      await withDatabase(async ({ orm }) => {
+      await withDatabase(async ({ orm, audit }) => {
         const progress = createProgress();
         const run = await runRules(orm, {
           dryRun: options.dryRun ?? false,
@@ -19,6 +19,17 @@ export function registerRulesCommand(program: Command): void {
           onProgress: (done, total) => progress.update('rules', done, total),
         });
         progress.stop();
+        await audit({
+          operation: 'cli:rules run',
+          targetType: 'RULE_RUN',
+          targetIds: [run.id],
+          change: {
+            dryRun: run.dryRun,
+            rules: run.reports.length,
+            added: run.reports.reduce((n, r) => n + r.added, 0),
+            removed: run.reports.reduce((n, r) => n + r.removed, 0),
+          },
+        });
         console.log(
           `${run.dryRun ? 'Dry run' : 'Run'} ${run.id}: ${run.reports.length} rule(s)${run.dryRun ? ', nothing changed' : ''}`,
         );

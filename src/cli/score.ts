@@ -22,7 +22,7 @@ export function registerScoreCommand(program: Command): void {
       if (options.out !== '-') {
         await fs.promises.access(path.dirname(options.out), fs.constants.W_OK);
       }
-      await withDatabase(async ({ orm }) => {
+      await withDatabase(async ({ orm, audit }) => {
         const progress = createProgress();
         const pages = scoreAllCustomers(orm, {
           model: options.model ?? null,
@@ -54,9 +54,17 @@ export function registerScoreCommand(program: Command): void {
             }
           })(),
         );
+        // Scores leave the product with every customer's external id: an export worth a line.
+        const recordExport = () =>
+          audit({
+            operation: 'cli:score',
+            targetType: 'CUSTOMER',
+            change: { customers, model: options.model ?? null, out: options.out },
+          });
         if (options.out === '-') {
           await pipeline(lines, process.stdout);
           progress.stop();
+          await recordExport();
           return;
         }
         // Written beside the target and renamed at the end: a failed run leaves no half a file.
@@ -73,6 +81,7 @@ export function registerScoreCommand(program: Command): void {
         } finally {
           progress.stop();
         }
+        await recordExport();
         console.error(`Probabilities of ${customers} customers written to ${options.out}`);
       });
     });

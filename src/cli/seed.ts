@@ -25,7 +25,7 @@ export function registerSeedCommand(program: Command): void {
       DEFAULT_DEMO_SEED,
     )
     .action(async (options: { customers: number; offset: number; seed: number }) => {
-      await withDatabase(async ({ orm }) => {
+      await withDatabase(async ({ orm, audit }) => {
         const progress = createProgress();
         const started = Date.now();
         const report = await seedDemo(orm, { ...options, onProgress: progress.update });
@@ -35,6 +35,19 @@ export function registerSeedCommand(program: Command): void {
           onProgress: (done, total) => progress.update('features', done, total),
         });
         progress.stop();
+        await audit({
+          operation: 'cli:seed',
+          targetType: 'CUSTOMER',
+          change: {
+            seed: options.seed,
+            offset: options.offset,
+            customers: report.customers,
+            events: report.events,
+            appliedTags: report.appliedTags,
+            categories: report.categories,
+            tags: report.tags,
+          },
+        });
         console.log(
           `Seeded in ${((seeded - started) / 1000).toFixed(1)} s: ${report.customers} new customers, ` +
             `${report.events} events, ${report.appliedTags} tags applied, ${report.categories} categories ` +

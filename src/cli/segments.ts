@@ -17,7 +17,7 @@ export function registerSegmentsCommand(program: Command): void {
       'write name, email and phone in clear (masked by default, as for API keys without PII)',
     )
     .action(async (key: string, options: { out?: string; showPersonal?: boolean }) => {
-      await withDatabase(async ({ orm }) => {
+      await withDatabase(async ({ orm, audit }) => {
         const em = orm.em.fork();
         const service = new SegmentService(
           em,
@@ -25,6 +25,12 @@ export function registerSegmentsCommand(program: Command): void {
         );
         const lines = Readable.from(service.exportMembers(key));
         await pipeline(lines, options.out ? fs.createWriteStream(options.out) : process.stdout);
+        // Members leave the product with their contact data: an export worth a line.
+        await audit({
+          operation: 'cli:segments export',
+          targetType: 'SEGMENT',
+          change: { key, out: options.out ?? '-' },
+        });
         if (options.out) console.error(`Members of segment ${key} written to ${options.out}`);
       });
     });

@@ -27,7 +27,7 @@ export function registerSuggestCommand(program: Command): void {
         cooldownDays: number;
         workers?: number;
       }) => {
-        await withDatabase(async ({ orm }) => {
+        await withDatabase(async ({ orm, audit }) => {
           const keys = options.tags
             ?.split(',')
             .map((t) => t.trim())
@@ -55,6 +55,18 @@ export function registerSuggestCommand(program: Command): void {
             onProgress: progress.update,
           });
           progress.stop();
+          await audit({
+            operation: 'cli:suggest',
+            targetType: 'SUGGESTION',
+            change: {
+              modelVersion: report.modelVersion,
+              customers: report.customers,
+              created: report.created,
+              corrections: report.corrections,
+              autoApplied: report.autoApplied,
+              superseded: report.superseded,
+            },
+          });
           console.log(
             `Model ${report.modelVersion}: scored ${report.customers} customers in ` +
               `${(report.ms / 1000).toFixed(1)} s (${report.backend}, ${report.workers} worker(s)).`,

@@ -55,7 +55,7 @@ export function registerTrainCommand(program: Command): void {
         testSize?: number;
         validationSize?: number;
       }) => {
-        await withDatabase(async ({ orm, config }) => {
+        await withDatabase(async ({ orm, config, audit }) => {
           const progress = createProgress();
           const report = await trainModels(orm, {
             seed: options.seed,
@@ -76,6 +76,17 @@ export function registerTrainCommand(program: Command): void {
             onProgress: progress.update,
           });
           progress.stop();
+          await audit({
+            operation: 'cli:train',
+            targetType: 'MODEL_VERSION',
+            targetIds: [report.modelVersionId],
+            change: {
+              version: report.version,
+              promoted: report.promoted,
+              customers: report.customers,
+              seed: options.seed,
+            },
+          });
           console.log(
             `Model ${report.version} (${report.promoted ? 'ACTIVE' : 'CANDIDATE'}, id ${report.modelVersionId}) on ` +
               `${report.customers} customers, ${report.backend} backend, ${(report.ms / 1000).toFixed(1)} s; ` +

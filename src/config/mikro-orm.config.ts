@@ -4,6 +4,7 @@ import { defineConfig, type Options } from '@mikro-orm/postgresql';
 import { migrationsList } from '../../migrations/index.js';
 import { AppState } from '../modules/common/app-state.entity.js';
 import { ApiKey } from '../modules/auth/api-key.entity.js';
+import { AuditEntry } from '../modules/audit/audit-entry.entity.js';
 import { Customer, CustomerCountDelta } from '../modules/customer/customer.entity.js';
 import { Event } from '../modules/event/event.entity.js';
 import {
@@ -34,6 +35,7 @@ import { TagCategory } from '../modules/taxonomy/tag-category.entity.js';
 export const entities = [
   AppState,
   ApiKey,
+  AuditEntry,
   Customer,
   CustomerCountDelta,
   TagCategory,

@@ -1,5 +1,6 @@
 import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphql';
 import { buildSchema } from 'type-graphql';
+import { AuditResolver } from '../modules/audit/audit.resolver.js';
 import { ApiKeyResolver } from '../modules/auth/api-key.resolver.js';
 import { CustomerResolver } from '../modules/customer/customer.resolver.js';
 import { EventResolver } from '../modules/event/event.resolver.js';
@@ -27,11 +28,13 @@ import { TagLabelsResolver } from '../modules/tagging/label.resolver.js';
 import { CustomerTagsResolver, TagHistoryResolver } from '../modules/tagging/tagging.resolver.js';
 import { TagCategoryResolver, TagResolver } from '../modules/taxonomy/taxonomy.resolver.js';
 import { TraitResolver } from '../modules/trait/trait.resolver.js';
+import { assertMutationsAudited, notePersonalReads } from './audit.js';
 import { AuthChecker } from './auth-checker.js';
 import { validateArgument } from './validate.js';
 
 export const resolvers = [
   ApiKeyResolver,
+  AuditResolver,
   CustomerResolver,
   EventResolver,
   FeatureResolver,
@@ -57,12 +60,15 @@ export const resolvers = [
   TraitResolver,
 ] as const;
 
-export function buildGraphQLSchema(): Promise<GraphQLSchema> {
-  return buildSchema({
+export async function buildGraphQLSchema(): Promise<GraphQLSchema> {
+  const schema = await buildSchema({
     resolvers,
     authChecker: AuthChecker,
     validateFn: validateArgument,
   });
+  assertMutationsAudited(schema);
+  notePersonalReads(schema);
+  return schema;
 }
 
 /** The committed `schema.graphql`: sorted, so it diffs only when the API changes. */

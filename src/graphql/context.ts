@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import { PersonalDataService } from '../modules/access/personal-data.service.js';
+import { AuditService, RequestAudit, viewerActor } from '../modules/audit/audit.service.js';
 import type { AuthService, Viewer } from '../modules/auth/auth.service.js';
 import { UnauthenticatedError } from '../modules/common/domain.errors.js';
 import { CustomerService } from '../modules/customer/customer.service.js';
@@ -43,6 +44,7 @@ function createServices(
 ) {
   const models = new ModelRegistryService(em, visibility);
   return {
+    audit: new AuditService(em),
     customers: new CustomerService(em, access, visibility),
     taxonomy: new TaxonomyService(em, visibility),
     tagging: new TaggingService(em, visibility),
@@ -73,6 +75,8 @@ export interface GraphQLContext {
   loaders: Loaders;
   services: Services;
   queue: JobQueuePort;
+  /** This request's audit: entries for its writes, and the personal data it returned in clear. */
+  audit: RequestAudit;
 }
 
 /** What the API needs of the job queue: handing runs to whichever worker is free. */
@@ -109,7 +113,14 @@ export async function createContext(
   queue: JobQueuePort,
 ): Promise<GraphQLContext> {
   const { viewer, authFailure } = await authenticate(auth, req.headers.authorization);
-  return { ...requestState(orm, queue, viewer), viewer, authFailure, queue };
+  const state = requestState(orm, queue, viewer);
+  return {
+    ...state,
+    viewer,
+    authFailure,
+    queue,
+    audit: new RequestAudit(state.em, viewer ? viewerActor(viewer) : null),
+  };
 }
 
 async function authenticate(

@@ -6,6 +6,7 @@ import type { Logger } from '../config/logger.js';
 import { Role } from '../modules/auth/api-key.entity.js';
 import { AuthService } from '../modules/auth/auth.service.js';
 import { AppState } from '../modules/common/app-state.entity.js';
+import { AuditService, SYSTEM_ACTOR } from '../modules/audit/audit.service.js';
 import { configureDemoFeatures, seedDemo, seedDemoRules } from '../modules/demo/demo.service.js';
 import { DomainError } from '../modules/common/domain.errors.js';
 import { refreshFeatures } from './feature-refresh.job.js';
@@ -77,6 +78,12 @@ export async function seedDemoOnFirstStart(
   await em
     .persist(new AppState(DEMO_STATE_KEY, { ...report, at: new Date().toISOString() }))
     .flush();
+  // The server wrote all this on its own: one SYSTEM entry with counts, as a CLI seed would.
+  await new AuditService(orm.em.fork()).record(SYSTEM_ACTOR, {
+    operation: 'demo',
+    targetType: 'CUSTOMER',
+    change: { ...report, features: features.customers, adminKeyCreated: keyFile !== undefined },
+  });
   logger.info(
     { ...report, features: features.customers, ms: Date.now() - started },
     'demo data ready',

@@ -57,6 +57,7 @@ const CONDITIONS = pii('refuses personal conditions in rules and segment updates
 const ROOT: Record<string, { roles: Roles; departments: Departments; personal: Personal }> = {
   'Query.activeModelVersion': { roles: 'any', departments: MODELS, personal: 'none' },
   'Query.apiKeys': { roles: [ADMIN], departments: 'admin only', personal: 'admin only' },
+  'Query.auditLog': { roles: [ADMIN], departments: 'admin only', personal: 'admin only' },
   'Query.clusters': { roles: 'any', departments: MODELS, personal: 'none' },
   'Query.customer': { roles: 'any', departments: CUSTOMER_TAGS, personal: MASKED },
   'Query.customers': { roles: 'any', departments: CUSTOMER_TAGS, personal: MASKED },
@@ -118,6 +119,8 @@ const ROOT: Record<string, { roles: Roles; departments: Departments; personal: P
  * departments and permissions apply there. (Connections and edges only wrap their nodes.)
  */
 const FIELDS: Record<string, { departments: Departments; personal: Personal }> = {
+  // Ids, counts and changed fields; never secrets or customers' personal values (audit.test.ts).
+  'AuditEntry.change': { departments: 'admin only', personal: 'admin only' },
   'AppliedTag.tag': { departments: CUSTOMER_TAGS, personal: 'none' },
   'Cluster.profile': { departments: 'none', personal: 'none' },
   'Cluster.tag': { departments: MODELS, personal: 'none' },

@@ -26,6 +26,7 @@ import {
   apiKeyStatus,
 } from './api-key.entity.js';
 import { AuthService } from './auth.service.js';
+import { Audited, rowSnapshot } from '../../graphql/audit.js';
 
 registerEnumType(Role, { name: 'Role', description: 'What an API key may do (see README)' });
 registerEnumType(Permission, {
@@ -122,6 +123,20 @@ export class ApiKeyResolver {
   }
 
   @Authorized(Role.ADMIN)
+  @Audited({
+    targetType: 'API_KEY',
+    targets: (_args, created: CreatedApiKey) => [created.apiKey.id],
+    // The key itself is never logged: only what it may do.
+    change: (_args, { apiKey }: CreatedApiKey) => ({
+      after: {
+        name: apiKey.name,
+        role: apiKey.role,
+        permissions: apiKey.permissions,
+        departments: apiKey.departments,
+        expiresAt: apiKey.expiresAt,
+      },
+    }),
+  })
   @Mutation(() => CreatedApiKey)
   createApiKey(
     @Arg('input', () => CreateApiKeyInput) input: CreateApiKeyInput,
@@ -131,6 +146,11 @@ export class ApiKeyResolver {
   }
 
   @Authorized(Role.ADMIN)
+  @Audited({
+    targetType: 'API_KEY',
+    targets: (args) => [args.id],
+    snapshot: rowSnapshot('api_key', { revokedAt: 'revoked_at' }, (args) => args.id),
+  })
   @Mutation(() => ApiKeyType, {
     description:
       'Refused at once by every API process; CONFLICT for the last usable ADMIN key. Revoking a revoked key changes nothing',
@@ -140,6 +160,14 @@ export class ApiKeyResolver {
   }
 
   @Authorized(Role.ADMIN)
+  @Audited({
+    targetType: 'API_KEY',
+    targets: (args, created: CreatedApiKey) => [args.id, created.apiKey.id],
+    change: (args, created: CreatedApiKey) => ({
+      revoked: args.id,
+      replacement: created.apiKey.id,
+    }),
+  })
   @Mutation(() => CreatedApiKey, {
     description:
       'A new secret with the same name, role, permissions, departments and expiry; the old key is revoked',

@@ -1,6 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { LockMode } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { AuditRepository } from '../audit/audit.repository.js';
+import { SYSTEM_ACTOR } from '../audit/audit.service.js';
 import { ConflictError, InvalidInputError, NotFoundError } from '../common/domain.errors.js';
 import { pageById, type Page, type PageRequest } from '../common/pagination.js';
 import { ApiKey, ApiKeySource, Permission, Role } from './api-key.entity.js';
@@ -185,17 +187,33 @@ export class AuthService {
   async ensureAdminKey(key: string): Promise<void> {
     const hash = hashApiKey(key);
     await this.em.fork().transactional(async (em) => {
-      await em.execute(
+      const retired = await em.execute<{ id: string }[]>(
         `update api_key set revoked_at = now()
-         where source = 'ENVIRONMENT' and key_hash <> ? and revoked_at is null`,
+         where source = 'ENVIRONMENT' and key_hash <> ? and revoked_at is null
+         returning id::text as id`,
         [hash],
       );
-      await em.execute(
+      // xmax = 0: the row was inserted by this statement, not updated on conflict.
+      const [seeded] = await em.execute<{ id: string; inserted: boolean }[]>(
         `insert into api_key (name, role, key_hash, key_prefix, source)
          values ('ADMIN_API_KEY', 'ADMIN', ?, ?, 'ENVIRONMENT')
-         on conflict (key_hash) do update set role = 'ADMIN', source = 'ENVIRONMENT'`,
+         on conflict (key_hash) do update set role = 'ADMIN', source = 'ENVIRONMENT'
+         returning id::text as id, (xmax = 0) as inserted`,
         [hash, key.slice(0, 4)],
       );
+      // Only a change is worth an entry (every start runs this); in the same transaction, so a
+      // seeded or retired key is never without one.
+      if (retired.length > 0 || seeded?.inserted) {
+        await new AuditRepository(em).append(SYSTEM_ACTOR, {
+          operation: 'ADMIN_API_KEY',
+          targetType: 'API_KEY',
+          targetIds: [...(seeded?.inserted ? [seeded.id] : []), ...retired.map((r) => r.id)],
+          change: {
+            seeded: seeded?.inserted ? seeded.id : null,
+            retired: retired.map((r) => r.id),
+          },
+        });
+      }
     });
   }
 

@@ -23,6 +23,7 @@ import type { Attributes } from './customer.entity.js';
 import type { CustomerRecord } from './customer.repository.js';
 import { CustomerConnection, CustomerType, UpsertCustomersResult } from './customer.type.js';
 import type { UpsertOutcome } from './customer.service.js';
+import { Audited, customersByExternalId } from '../../graphql/audit.js';
 
 @Resolver(() => CustomerType)
 export class CustomerResolver {
@@ -50,6 +51,12 @@ export class CustomerResolver {
   }
 
   @Authorized(Role.ADMIN, Role.DATA_SCIENTIST)
+  @Audited({
+    targetType: 'CUSTOMER',
+    // Ids and counts only: the customers' names, emails and phones stay out of the log.
+    targets: customersByExternalId((args) => args.input.map((c: CustomerInput) => c.externalId)),
+    change: (args, outcome: UpsertOutcome) => ({ rows: args.input.length, ...outcome }),
+  })
   @Mutation(() => UpsertCustomersResult, {
     description: 'Create or update up to 10,000 customers by externalId, all or nothing',
   })

@@ -1,4 +1,5 @@
 import { Arg, Args, Authorized, Ctx, FieldResolver, Mutation, Resolver, Root } from 'type-graphql';
+import { Audited, customersByExternalId } from '../../graphql/audit.js';
 import type { GraphQLContext } from '../../graphql/context.js';
 import { Role } from '../auth/api-key.entity.js';
 import type { CustomerRecord } from '../customer/customer.repository.js';
@@ -9,9 +10,22 @@ import { loadEventsPage } from './event.loaders.js';
 import type { RecordOutcome } from './event.service.js';
 import { EventConnection, RecordEventsResult } from './event.type.js';
 
+const byExternalId = customersByExternalId((args) =>
+  args.input.flatMap((e: EventInput) => (e.customerExternalId ? [e.customerExternalId] : [])),
+);
+
 @Resolver(() => CustomerType)
 export class EventResolver {
   @Authorized(Role.ADMIN, Role.DATA_SCIENTIST)
+  @Audited({
+    targetType: 'CUSTOMER',
+    // Events name their customer by id or by external id.
+    targets: async (args, result, em) => [
+      ...args.input.map((e: EventInput) => e.customerId),
+      ...((await byExternalId(args, result, em)) ?? []),
+    ],
+    change: (args, outcome: RecordOutcome) => ({ events: args.input.length, ...outcome }),
+  })
   @Mutation(() => RecordEventsResult, {
     description: 'Record up to 10,000 events in one transaction; repeated externalIds are skipped',
   })

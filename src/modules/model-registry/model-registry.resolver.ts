@@ -28,6 +28,8 @@ import {
   ModelVersionType,
   TrainModelsInput,
 } from './model-registry.type.js';
+import { Audited, rowSnapshot } from '../../graphql/audit.js';
+import { sampleIds } from '../audit/audit.service.js';
 
 @Resolver(() => ModelVersionType)
 export class ModelVersionResolver {
@@ -44,6 +46,17 @@ export class ModelVersionResolver {
   }
 
   @Authorized(Role.DATA_SCIENTIST, Role.ADMIN)
+  @Audited({
+    targetType: 'MODEL_VERSION',
+    targets: (args) => [args.id],
+    // The version that was ACTIVE before is the one a rollback would promote again.
+    snapshot: (audit, args) =>
+      audit.firstRow(
+        `select (select status from model_version where id = ?) as status,
+                (select id::text from model_version where status = 'ACTIVE') as "activeVersionId"`,
+        [/^[1-9][0-9]{0,17}$/.test(String(args.id)) ? args.id : null],
+      ),
+  })
   @Mutation(() => ModelVersionType, {
     description: 'Make this version ACTIVE and retire the current one; an older version rolls back',
   })
@@ -92,6 +105,16 @@ export class ModelVersionResolver {
   }
 
   @Authorized(Role.DATA_SCIENTIST, Role.ADMIN)
+  @Audited({
+    targetType: 'MODEL_RUN',
+    targets: (_args, run: ModelRun) => [run.id],
+    change: (args) => ({
+      ...args.input,
+      ...(args.input?.tags
+        ? { tags: sampleIds(args.input.tags), tagCount: args.input.tags.length }
+        : {}),
+    }),
+  })
   @Mutation(() => ModelRunType, {
     description: 'Queue a training run; follow it with modelRun(id) until SUCCEEDED or FAILED',
   })
@@ -121,6 +144,11 @@ export class ModelVersionResolver {
   }
 
   @Authorized(Role.DATA_SCIENTIST, Role.ADMIN)
+  @Audited({
+    targetType: 'CLUSTER',
+    targets: (args) => [args.clusterId],
+    snapshot: rowSnapshot('cluster', { tagId: 'tag_id' }, (args) => args.clusterId),
+  })
   @Mutation(() => ClusterType, {
     description: 'Propose the tag for the cluster’s members; null unmaps',
   })

@@ -31,6 +31,7 @@ import {
   RuleRunType,
   RuleType,
 } from './rule.type.js';
+import { Audited, rowSnapshot } from '../../graphql/audit.js';
 
 @ArgsType()
 export class RuleConflictsArgs extends PageArgs {
@@ -56,6 +57,20 @@ export class RuleResolver {
   }
 
   @Authorized(Role.ADMIN, Role.DATA_SCIENTIST)
+  @Audited({
+    targetType: 'RULE',
+    targets: (_args, rule: Rule) => [rule.id],
+    change: (_args, rule: Rule) => ({
+      after: {
+        name: rule.name,
+        tagId: rule.tagId,
+        mode: rule.mode,
+        enabled: rule.enabled,
+        trigger: rule.trigger,
+        priority: rule.priority,
+      },
+    }),
+  })
   @Mutation(() => RuleType)
   createRule(
     @Arg('input', () => CreateRuleInput) input: CreateRuleInput,
@@ -65,6 +80,24 @@ export class RuleResolver {
   }
 
   @Authorized(Role.ADMIN, Role.DATA_SCIENTIST)
+  @Audited({
+    targetType: 'RULE',
+    targets: (args) => [args.input.id],
+    snapshot: rowSnapshot(
+      'rule',
+      {
+        name: 'name',
+        description: 'description',
+        definition: 'definition',
+        tagId: 'tag_id',
+        mode: 'mode',
+        enabled: 'enabled',
+        priority: 'priority',
+        trigger: 'trigger',
+      },
+      (args) => args.input.id,
+    ),
+  })
   @Mutation(() => RuleType)
   updateRule(
     @Arg('input', () => UpdateRuleInput) input: UpdateRuleInput,
@@ -74,6 +107,11 @@ export class RuleResolver {
   }
 
   @Authorized(Role.ADMIN, Role.DATA_SCIENTIST)
+  @Audited({
+    targetType: 'RULE_RUN',
+    targets: (_args, run: RuleRun) => [run.id],
+    change: (args) => ({ dryRun: args.dryRun }),
+  })
   @Mutation(() => RuleRunType, {
     description: 'Queue a run of every enabled rule; a dry run reports and changes nothing',
   })

@@ -23,6 +23,7 @@ import { CreateSegmentInput, SegmentDefinitionInput, UpdateSegmentInput } from '
 import type { Segment } from './segment.entity.js';
 import type { SegmentPreview } from './segment.service.js';
 import { SegmentConnection, SegmentPreviewType, SegmentType } from './segment.type.js';
+import { Audited, rowSnapshot } from '../../graphql/audit.js';
 
 @Resolver(() => SegmentType)
 export class SegmentResolver {
@@ -53,6 +54,11 @@ export class SegmentResolver {
   }
 
   @Authorized(Role.ADMIN, Role.DATA_SCIENTIST)
+  @Audited({
+    targetType: 'SEGMENT',
+    targets: (_args, segment: Segment) => [segment.id],
+    change: (_args, segment: Segment) => ({ after: { key: segment.key, name: segment.name } }),
+  })
   @Mutation(() => SegmentType)
   createSegment(
     @Arg('input', () => CreateSegmentInput) input: CreateSegmentInput,
@@ -62,6 +68,16 @@ export class SegmentResolver {
   }
 
   @Authorized(Role.ADMIN, Role.DATA_SCIENTIST)
+  @Audited({
+    targetType: 'SEGMENT',
+    targets: (args) => [args.input.id],
+    keep: ['key'],
+    snapshot: rowSnapshot(
+      'segment',
+      { key: 'key', name: 'name', description: 'description', definition: 'definition' },
+      (args) => args.input.id,
+    ),
+  })
   @Mutation(() => SegmentType)
   updateSegment(
     @Arg('input', () => UpdateSegmentInput) input: UpdateSegmentInput,
@@ -71,6 +87,11 @@ export class SegmentResolver {
   }
 
   @Authorized(Role.ADMIN, Role.DATA_SCIENTIST)
+  @Audited({
+    targetType: 'SEGMENT',
+    targets: (args) => [args.id],
+    change: (_args, segment: Segment) => ({ before: { key: segment.key, name: segment.name } }),
+  })
   @Mutation(() => SegmentType, {
     description: 'Refused with CONFLICT while a segment or rule references it',
   })

@@ -43,6 +43,9 @@ import {
   TagPrecisionType,
   TagSuggestionType,
 } from './suggestion.type.js';
+import { Audited, rowSnapshot, type AuditSpec } from '../../graphql/audit.js';
+import { sampleIds } from '../audit/audit.service.js';
+import type { BulkOutcome } from './suggestion.service.js';
 
 const REVIEWERS = [Role.REVIEWER, Role.ADMIN];
 
@@ -103,6 +106,18 @@ class AutoApplyPolicyType {
   sampleRate!: number;
 }
 
+/** A decision on one suggestion: its status before and after, and what it was about. */
+const decisionAudit: AuditSpec = {
+  targetType: 'SUGGESTION',
+  targets: (args) => [args.id],
+  keep: ['customerId', 'tagId'],
+  snapshot: rowSnapshot(
+    'tag_suggestion',
+    { status: 'status', customerId: 'customer_id', tagId: 'tag_id' },
+    (args) => args.id,
+  ),
+};
+
 @Resolver(() => TagSuggestionType)
 export class SuggestionResolver {
   @Authorized()
@@ -130,6 +145,7 @@ export class SuggestionResolver {
   }
 
   @Authorized(...REVIEWERS)
+  @Audited(decisionAudit)
   @Mutation(() => TagSuggestionType, {
     description: 'Apply the suggested tag; CONFLICT if someone decided it first',
   })
@@ -142,6 +158,7 @@ export class SuggestionResolver {
   }
 
   @Authorized(...REVIEWERS)
+  @Audited(decisionAudit)
   @Mutation(() => TagSuggestionType, {
     description: 'Record that the customer should not have the tag (a training label)',
   })
@@ -154,6 +171,10 @@ export class SuggestionResolver {
   }
 
   @Authorized(...REVIEWERS)
+  @Audited({
+    ...decisionAudit,
+    change: (args) => ({ correctedTagId: args.tagId }),
+  })
   @Mutation(() => TagSuggestionType, {
     description: 'Apply another tag of the same category instead of the suggested one',
   })
@@ -167,6 +188,18 @@ export class SuggestionResolver {
   }
 
   @Authorized(...REVIEWERS)
+  @Audited({
+    targetType: 'SUGGESTION',
+    targets: (args, outcome: BulkOutcome) => args.input.ids ?? outcome.sample.map((s) => s.id),
+    change: (args, outcome: BulkOutcome) => ({
+      decision: args.input.decision,
+      byFilter: args.input.filter != null,
+      dryRun: outcome.dryRun,
+      matched: outcome.matched,
+      decided: outcome.decided,
+      skipped: outcome.skipped.length,
+    }),
+  })
   @Mutation(() => ReviewSuggestionsResult, {
     description: 'Approve or reject many by ids or by filter; dryRun counts without writing',
   })
@@ -188,6 +221,16 @@ export class SuggestionResolver {
   }
 
   @Authorized(Role.DATA_SCIENTIST, Role.ADMIN)
+  @Audited({
+    targetType: 'SUGGESTION_RUN',
+    targets: (_args, run: SuggestionRun) => [run.id],
+    change: (args) => ({
+      modelVersionId: args.input?.modelVersionId ?? null,
+      cooldownDays: args.input?.cooldownDays ?? null,
+      tagIds: sampleIds(args.input?.tagIds),
+      customers: args.input?.customerIds?.length ?? null,
+    }),
+  })
   @Mutation(() => SuggestionRunType, {
     description: 'Queue a scoring run; follow it with suggestionRun(id)',
   })
@@ -208,6 +251,15 @@ export class SuggestionResolver {
   }
 
   @Authorized(Role.ADMIN)
+  @Audited({
+    targetType: 'TAG',
+    targets: (args) => [args.input.tagId],
+    snapshot: rowSnapshot(
+      'tag',
+      { threshold: 'auto_apply_threshold', sampleRate: 'auto_apply_sample_rate' },
+      (args) => args.input.tagId,
+    ),
+  })
   @Mutation(() => TagType, {
     description: 'Auto-apply a tag’s suggestions above a confidence, sampling some for review',
   })

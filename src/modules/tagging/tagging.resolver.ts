@@ -16,6 +16,8 @@ import {
   TagHistoryConnection,
   TagHistoryEntryType,
 } from './tagging.type.js';
+import { Audited } from '../../graphql/audit.js';
+import { sampleIds } from '../audit/audit.service.js';
 
 @Resolver(() => CustomerType)
 export class CustomerTagsResolver {
@@ -38,6 +40,15 @@ export class CustomerTagsResolver {
   }
 
   @Authorized(Role.REVIEWER, Role.ADMIN)
+  @Audited({
+    targetType: 'CUSTOMER',
+    targets: (args) => args.customerIds,
+    change: (args, outcome: ApplyOutcome) => ({
+      customers: new Set(args.customerIds).size,
+      tagIds: sampleIds(args.tagIds),
+      ...outcome,
+    }),
+  })
   @Mutation(() => ApplyTagsResult, {
     description:
       'Applies every tag to every customer (at most 10,000 pairs), idempotently; in an exclusive category the new tag replaces the old',
@@ -50,6 +61,15 @@ export class CustomerTagsResolver {
   }
 
   @Authorized(Role.REVIEWER, Role.ADMIN)
+  @Audited({
+    targetType: 'CUSTOMER',
+    targets: (args) => args.customerIds,
+    change: (args, outcome: RemoveOutcome) => ({
+      customers: new Set(args.customerIds).size,
+      tagIds: sampleIds(args.tagIds),
+      ...outcome,
+    }),
+  })
   @Mutation(() => RemoveTagsResult, {
     description: 'Removes the tags from the customers, idempotently',
   })

@@ -34,6 +34,8 @@ import {
   TagConnection,
   TagType,
 } from './taxonomy.type.js';
+import { Audited, rowSnapshot } from '../../graphql/audit.js';
+import { sampleIds } from '../audit/audit.service.js';
 
 @Resolver(() => TagCategoryType)
 export class TagCategoryResolver {
@@ -44,6 +46,21 @@ export class TagCategoryResolver {
   }
 
   @Authorized(Role.ADMIN)
+  @Audited({
+    targetType: 'TAG_CATEGORY',
+    targets: (_args, category: TagCategory) => [category.id],
+    change: (_args, category: TagCategory) => ({
+      after: {
+        key: category.key,
+        name: category.name,
+        kind: category.kind,
+        parentId: category.parentId,
+        exclusive: category.exclusive,
+        suggestable: category.suggestable,
+        departments: category.departments,
+      },
+    }),
+  })
   @Mutation(() => TagCategoryType)
   createTagCategory(
     @Arg('input', () => CreateTagCategoryInput) input: CreateTagCategoryInput,
@@ -53,6 +70,16 @@ export class TagCategoryResolver {
   }
 
   @Authorized(Role.ADMIN)
+  @Audited({
+    targetType: 'TAG_CATEGORY',
+    targets: (args) => [args.id],
+    keep: ['key'],
+    snapshot: rowSnapshot(
+      'tag_category',
+      { key: 'key', departments: 'departments' },
+      (args) => args.id,
+    ),
+  })
   @Mutation(() => TagCategoryType, {
     description:
       'Sets the departments that may see the category, its subcategories and their tags; [] opens it to every key',
@@ -101,6 +128,18 @@ export class TagResolver {
   }
 
   @Authorized(Role.ADMIN)
+  @Audited({
+    targetType: 'TAG',
+    targets: (_args, tag: Tag) => [tag.id],
+    change: (_args, tag: Tag) => ({
+      after: {
+        key: tag.key,
+        name: tag.name,
+        categoryId: tag.categoryId,
+        departments: tag.departments,
+      },
+    }),
+  })
   @Mutation(() => TagType)
   createTag(
     @Arg('input', () => CreateTagInput) input: CreateTagInput,
@@ -110,6 +149,24 @@ export class TagResolver {
   }
 
   @Authorized(Role.ADMIN)
+  @Audited({
+    targetType: 'TAG',
+    targets: (args) => [args.id],
+    keep: ['key'],
+    snapshot: rowSnapshot(
+      'tag',
+      {
+        key: 'key',
+        name: 'name',
+        description: 'description',
+        color: 'color',
+        categoryId: 'category_id',
+        learnFromRules: 'learn_from_rules',
+        departments: 'departments',
+      },
+      (args) => args.id,
+    ),
+  })
   @Mutation(() => TagType)
   updateTag(
     @Arg('id', () => ID) id: string,
@@ -120,6 +177,12 @@ export class TagResolver {
   }
 
   @Authorized(Role.ADMIN)
+  @Audited({
+    targetType: 'TAG',
+    targets: (args) => [args.id],
+    keep: ['key'],
+    snapshot: rowSnapshot('tag', { key: 'key', status: 'status' }, (args) => args.id),
+  })
   @Mutation(() => TagType, {
     description: 'The tag can no longer be applied; assignments and history stay',
   })
@@ -128,6 +191,17 @@ export class TagResolver {
   }
 
   @Authorized(Role.ADMIN)
+  @Audited({
+    targetType: 'TAG',
+    targets: (args) => [args.targetId, ...args.sourceIds],
+    change: (args, outcome: MergeOutcome) => ({
+      targetId: args.targetId,
+      sourceIds: sampleIds(args.sourceIds),
+      moved: outcome.moved,
+      duplicates: outcome.duplicates,
+      retired: outcome.retired.length,
+    }),
+  })
   @Mutation(() => MergeTagsResult, {
     description: 'Moves the sources’ assignments to the target and retires the sources',
   })

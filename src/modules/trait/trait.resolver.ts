@@ -1,3 +1,4 @@
+import { Audited } from '../../graphql/audit.js';
 import {
   Arg,
   Args,
@@ -32,6 +33,12 @@ export class TraitResolver {
   }
 
   @Authorized(Role.ADMIN)
+  @Audited({
+    targetType: 'TRAIT',
+    // A trait is named by its attribute key; it has no id of its own.
+    targets: (args) => [args.key],
+    change: (args) => ({ after: { personal: args.personal } }),
+  })
   @Mutation(() => TraitType, {
     description: 'Mark an attribute key personal (or not); it need not be held by any customer yet',
   })
