@@ -86,7 +86,10 @@ const envSchema = z.object({
   // A day at most: a statement longer than that is not an API request's.
   TAGWISE_STATEMENT_TIMEOUT_MS: wholeNumber(0, 86_400_000).default(15_000),
   // Below the expensive pool's 4 connections, so one key can never take all of them.
-  TAGWISE_MAX_EXPENSIVE_PER_KEY: wholeNumber(0, EXPENSIVE_POOL_SIZE - 1).default(2),
+  // 1: measured by bench/hostile-burst.ts on 2 cores, two scanning operations of one key per API
+  // process (four with 2 processes) took PostgreSQL from 0.5 to 1.1 cores and other clients' p99
+  // to 3.6× its quiet value; one per process kept it at 2.6–2.9× (three runs).
+  TAGWISE_MAX_EXPENSIVE_PER_KEY: wholeNumber(0, EXPENSIVE_POOL_SIZE - 1).default(1),
   ADMIN_API_KEY: z
     .string()
     .optional()

@@ -25,6 +25,8 @@ describe('limits on what a field does', () => {
       TAGWISE_MAX_ALIASES: '5000',
       TAGWISE_MAX_ROOT_FIELDS: '5000',
       TAGWISE_COST_WEIGHTS: '{"Tag.customerCount": 60000}',
+      // Above the default of 1, so that the test shows the cap counting, not just refusing.
+      TAGWISE_MAX_EXPENSIVE_PER_KEY: '2',
     });
     base = await t.serve();
     await t.sql(

@@ -57,7 +57,7 @@ describe('loadConfig', () => {
   it('reads the limits on what a request does', () => {
     expect(loadConfig({})).toMatchObject({
       statementTimeoutMs: 15_000,
-      queryLimits: { maxExpensivePerKey: 2, costWeights: {} },
+      queryLimits: { maxExpensivePerKey: 1, costWeights: {} },
     });
     const config = loadConfig({
       TAGWISE_COST_WEIGHTS: ' {"Query.previewSegment": 50000, "Tag.customerCount": 0} ',
