@@ -54,6 +54,15 @@ function post(
 ): Promise<Answer> {
   const started = performance.now();
   return new Promise((resolve) => {
+    // A reset or refused connection: what a hostile request must never cause.
+    const dropped = (error: NodeJS.ErrnoException) =>
+      resolve({
+        status: 0,
+        ms: performance.now() - started,
+        code: error.code ?? 'ERROR',
+        limit: null,
+        body: '',
+      });
     const req = http.request(
       {
         agent,
@@ -91,26 +100,10 @@ function post(
             body: text,
           });
         });
-        res.on('error', (error: NodeJS.ErrnoException) =>
-          resolve({
-            status: 0,
-            ms: performance.now() - started,
-            code: error.code ?? 'ERROR',
-            limit: null,
-            body: '',
-          }),
-        );
+        res.on('error', dropped);
       },
     );
-    req.on('error', (error: NodeJS.ErrnoException) =>
-      resolve({
-        status: 0,
-        ms: performance.now() - started,
-        code: error.code ?? 'ERROR',
-        limit: null,
-        body: '',
-      }),
-    );
+    req.on('error', dropped);
     req.end(body);
   });
 }

@@ -1,6 +1,6 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { type ApiKey, Permission, Role, apiKeyStatus } from '../modules/auth/api-key.entity.js';
-import { AuthService } from '../modules/auth/auth.service.js';
+import { AuthService, keyRights } from '../modules/auth/auth.service.js';
 import { withDatabase } from './context.js';
 
 function parseRole(value: string): Role {
@@ -103,15 +103,7 @@ export function registerApiKeyCommand(program: Command): void {
             operation: 'cli:apikey create',
             targetType: 'API_KEY',
             targetIds: [apiKey.id],
-            change: {
-              after: {
-                name: apiKey.name,
-                role: apiKey.role,
-                permissions: apiKey.permissions,
-                departments: apiKey.departments,
-                expiresAt: apiKey.expiresAt,
-              },
-            },
+            change: { after: keyRights(apiKey) },
           });
           console.error(
             `Created ${apiKey.role} key "${apiKey.name}" (id ${apiKey.id}). It is shown only now:`,

@@ -25,7 +25,7 @@ import {
   Role,
   apiKeyStatus,
 } from './api-key.entity.js';
-import { AuthService } from './auth.service.js';
+import { AuthService, keyRights } from './auth.service.js';
 import { Audited, rowSnapshot } from '../../graphql/audit.js';
 
 registerEnumType(Role, { name: 'Role', description: 'What an API key may do (see README)' });
@@ -127,15 +127,7 @@ export class ApiKeyResolver {
     targetType: 'API_KEY',
     targets: (_args, created: CreatedApiKey) => [created.apiKey.id],
     // The key itself is never logged: only what it may do.
-    change: (_args, { apiKey }: CreatedApiKey) => ({
-      after: {
-        name: apiKey.name,
-        role: apiKey.role,
-        permissions: apiKey.permissions,
-        departments: apiKey.departments,
-        expiresAt: apiKey.expiresAt,
-      },
-    }),
+    change: (_args, { apiKey }: CreatedApiKey) => ({ after: keyRights(apiKey) }),
   })
   @Mutation(() => CreatedApiKey)
   createApiKey(

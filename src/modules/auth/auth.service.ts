@@ -54,6 +54,17 @@ export function normalizeDepartments(list: readonly string[], field: string): st
   return departments;
 }
 
+/** What a key may do, for the audit log: never its secret or hash. */
+export function keyRights(key: ApiKey) {
+  return {
+    name: key.name,
+    role: key.role,
+    permissions: key.permissions,
+    departments: key.departments,
+    expiresAt: key.expiresAt,
+  };
+}
+
 export function hashApiKey(key: string): string {
   return createHash('sha256').update(key).digest('hex');
 }
