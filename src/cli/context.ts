@@ -4,6 +4,8 @@ import { openDatabase } from '../config/database.js';
 import { createLogger, type Logger } from '../config/logger.js';
 import { createOrmConfig } from '../config/mikro-orm.config.js';
 import { AuditService, cliActor, type AuditRecord } from '../modules/audit/audit.service.js';
+import { AuthService, type Viewer } from '../modules/auth/auth.service.js';
+import { UnauthenticatedError } from '../modules/common/domain.errors.js';
 
 export interface CliContext {
   config: AppConfig;
@@ -37,4 +39,27 @@ export async function withDatabase<T>(
     await orm.close();
     await database.stop();
   }
+}
+
+/** The option of commands whose output can be narrowed to what one API key may see. */
+export const API_KEY_OPTION = [
+  '--api-key <key>',
+  'show only what this API key may see: its departments, personal data only with its PII permission (default: TAGWISE_API_KEY; unset: everything, as the operator)',
+] as const;
+
+/**
+ * Who a command's output is for. The CLI runs as the operator, who holds the database and sees
+ * everything; with `--api-key` (or TAGWISE_API_KEY) it shows what that key would see over
+ * GraphQL, so an export handed to a department holds that department's tags only.
+ */
+export async function readerFor(
+  orm: MikroORM,
+  apiKey: string | undefined = process.env.TAGWISE_API_KEY || undefined,
+): Promise<Viewer | null> {
+  if (!apiKey) return null;
+  const viewer = await new AuthService(orm.em.fork()).authenticate(apiKey);
+  if (!viewer) {
+    throw new UnauthenticatedError('--api-key: the key is unknown, revoked or expired');
+  }
+  return viewer;
 }

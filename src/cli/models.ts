@@ -5,7 +5,9 @@ import { findModelVersion } from '../jobs/score-all.job.js';
 import type { TagEvaluation } from '../ml/classifier/index.js';
 import { ModelRegistryService } from '../modules/model-registry/model-registry.service.js';
 import { ModelStatus, ModelVersion } from '../modules/model-registry/model-version.entity.js';
-import { withDatabase } from './context.js';
+import type { MikroORM } from '@mikro-orm/postgresql';
+import { TaxonomyVisibility, withoutHiddenTags } from '../modules/taxonomy/visibility.js';
+import { API_KEY_OPTION, readerFor, withDatabase } from './context.js';
 import { formatEvaluations, precisionText } from './model-table.js';
 
 const evaluationsOf = (version: ModelVersion): TagEvaluation[] =>
@@ -192,6 +194,24 @@ export function formatComparison(c: VersionComparison): string {
   return lines.join('\n');
 }
 
+/** Versions as the key's departments see them: tags hidden from it drop out of the JSON. */
+async function visibleVersions(
+  orm: MikroORM,
+  apiKey: string | undefined,
+  versions: ModelVersion[],
+): Promise<ModelVersion[]> {
+  const viewer = await readerFor(orm, apiKey);
+  if (!viewer) return versions;
+  const { tagKeys } = await new TaxonomyVisibility(orm.em.fork(), viewer).hiddenTaxonomy();
+  const hidden = new Set(tagKeys);
+  return versions.map((v) => ({
+    ...v,
+    params: withoutHiddenTags(v.params, hidden),
+    trainingSummary: withoutHiddenTags(v.trainingSummary, hidden),
+    metrics: withoutHiddenTags(v.metrics, hidden),
+  }));
+}
+
 export function registerModelsCommand(program: Command): void {
   const models = program
     .command('models')
@@ -201,9 +221,14 @@ export function registerModelsCommand(program: Command): void {
     .command('list')
     .description('every version, newest first, with its status and how many tags are confident')
     .option('--json', 'print the versions as JSON, each with a `tags` array of per-tag metrics')
-    .action(async (options: { json?: boolean }) => {
+    .option(...API_KEY_OPTION)
+    .action(async (options: { json?: boolean; apiKey?: string }) => {
       await withDatabase(async ({ orm }) => {
-        const versions = await orm.em.fork().find(ModelVersion, {}, { orderBy: { id: 'desc' } });
+        const versions = await visibleVersions(
+          orm,
+          options.apiKey,
+          await orm.em.fork().find(ModelVersion, {}, { orderBy: { id: 'desc' } }),
+        );
         if (options.json) {
           console.log(JSON.stringify(versions.map(versionJson), null, 2));
           return;
@@ -230,9 +255,10 @@ export function registerModelsCommand(program: Command): void {
     .command('show <version>')
     .description('one version (by id or version string): training data, split, per-tag metrics')
     .option('--json', 'print the version as JSON with a `tags` array of per-tag metrics')
-    .action(async (ref: string, options: { json?: boolean }) => {
+    .option(...API_KEY_OPTION)
+    .action(async (ref: string, options: { json?: boolean; apiKey?: string }) => {
       await withDatabase(async ({ orm }) => {
-        const v = await findModelVersion(orm, ref);
+        const [v] = await visibleVersions(orm, options.apiKey, [await findModelVersion(orm, ref)]);
         if (options.json) {
           console.log(JSON.stringify(versionJson(v), null, 2));
           return;

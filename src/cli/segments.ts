@@ -4,7 +4,10 @@ import { pipeline } from 'node:stream/promises';
 import type { Command } from 'commander';
 import { PersonalDataService } from '../modules/access/personal-data.service.js';
 import { SegmentService } from '../modules/segment/segment.service.js';
-import { withDatabase } from './context.js';
+import { Permission } from '../modules/auth/api-key.entity.js';
+import { ForbiddenError } from '../modules/common/domain.errors.js';
+import { TaxonomyVisibility } from '../modules/taxonomy/visibility.js';
+import { API_KEY_OPTION, readerFor, withDatabase } from './context.js';
 
 export function registerSegmentsCommand(program: Command): void {
   const segments = program.command('segments').description('saved customer segments');
@@ -16,22 +19,32 @@ export function registerSegmentsCommand(program: Command): void {
       '--show-personal',
       'write name, email and phone in clear (masked by default, as for API keys without PII)',
     )
-    .action(async (key: string, options: { out?: string; showPersonal?: boolean }) => {
-      await withDatabase(async ({ orm, audit }) => {
-        const em = orm.em.fork();
-        const service = new SegmentService(
-          em,
-          new PersonalDataService(em, options.showPersonal ?? false),
-        );
-        const lines = Readable.from(service.exportMembers(key));
-        await pipeline(lines, options.out ? fs.createWriteStream(options.out) : process.stdout);
-        // Members leave the product with their contact data: an export worth a line.
-        await audit({
-          operation: 'cli:segments export',
-          targetType: 'SEGMENT',
-          change: { key, out: options.out ?? '-' },
+    .option(...API_KEY_OPTION)
+    .action(
+      async (key: string, options: { out?: string; showPersonal?: boolean; apiKey?: string }) => {
+        await withDatabase(async ({ orm, audit }) => {
+          const em = orm.em.fork();
+          const viewer = await readerFor(orm, options.apiKey);
+          if (viewer && options.showPersonal && !viewer.permissions.includes(Permission.PII)) {
+            throw new ForbiddenError('--show-personal: the API key has no PII permission');
+          }
+          const service = new SegmentService(
+            em,
+            viewer
+              ? PersonalDataService.forViewer(em, viewer)
+              : new PersonalDataService(em, options.showPersonal ?? false),
+            new TaxonomyVisibility(em, viewer),
+          );
+          const lines = Readable.from(await service.exportMembers(key));
+          await pipeline(lines, options.out ? fs.createWriteStream(options.out) : process.stdout);
+          // Members leave the product with their contact data: an export worth a line.
+          await audit({
+            operation: 'cli:segments export',
+            targetType: 'SEGMENT',
+            change: { key, out: options.out ?? '-', ...(viewer ? { asKeyId: viewer.keyId } : {}) },
+          });
+          if (options.out) console.error(`Members of segment ${key} written to ${options.out}`);
         });
-        if (options.out) console.error(`Members of segment ${key} written to ${options.out}`);
-      });
-    });
+      },
+    );
 }

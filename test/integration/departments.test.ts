@@ -1,3 +1,7 @@
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Role } from '../../src/modules/auth/api-key.entity.js';
 import { AuthService } from '../../src/modules/auth/auth.service.js';
@@ -10,6 +14,8 @@ import { applyTags, createCustomers, createTaxonomy, type Taxonomy } from '../su
  * to `risk` (`risk-watch`). A marketing reviewer must see neither anywhere, and every refusal must
  * read exactly as it would for an id or key that does not exist.
  */
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
 describe('department visibility', () => {
   let t: TestApp;
   let taxonomy: Taxonomy;
@@ -369,6 +375,35 @@ describe('department visibility', () => {
     const all = (await t.ok(q)).activeModelVersion;
     expect(all.tagEvaluations.map((e: any) => e.tag)).toEqual(['vip-credit', 'wine-lover']);
   });
+
+  it('narrows the CLI’s exports and model reports to what --api-key may see', async () => {
+    const cli = (...args: string[]) =>
+      promisify(execFile)('node', [path.join(ROOT, 'bin/tagwise.js'), ...args], {
+        cwd: ROOT,
+        env: { ...process.env, DATABASE_URL: t.url, LOG_LEVEL: 'silent', TAGWISE_API_KEY: '' },
+      }).then(
+        (done) => ({ code: 0, ...done }),
+        (error: { code: number; stdout: string; stderr: string }) => error,
+      );
+    const hiddenSegment = await cli('segments', 'export', 'credit-vips', '--api-key', marketing);
+    const absentSegment = await cli('segments', 'export', 'no-such', '--api-key', marketing);
+    expect(hiddenSegment.code).toBe(1);
+    expect(hiddenSegment.stderr.replace('credit-vips', 'K')).toBe(
+      absentSegment.stderr.replace('no-such', 'K'),
+    );
+    // The operator, and a key of the department, export it.
+    expect((await cli('segments', 'export', 'credit-vips')).stdout).toContain('c1');
+    expect((await cli('segments', 'export', 'credit-vips', '--api-key', finance)).stdout).toContain(
+      'c1',
+    );
+    const forMarketing = await cli('models', 'show', 'v-dep', '--json', '--api-key', marketing);
+    expect(forMarketing.stdout).toContain('wine-lover');
+    expect(forMarketing.stdout).not.toContain('vip-credit');
+    expect((await cli('models', 'list', '--json')).stdout).toContain('vip-credit');
+    const revoked = await cli('models', 'list', '--api-key', 'tw_not-a-key');
+    expect(revoked).toMatchObject({ code: 1 });
+    expect(revoked.stderr).toContain('--api-key: the key is unknown, revoked or expired');
+  }, 120_000);
 
   it('restricts exclusive categories as a whole, never one of their tags', async () => {
     const result = await t.gql(

@@ -419,7 +419,7 @@ describe('personal data (PII)', () => {
       const exported = async (reveal: boolean) => {
         const em = t.app.orm.em.fork();
         let csv = '';
-        for await (const chunk of new SegmentService(
+        for await (const chunk of await new SegmentService(
           em,
           new PersonalDataService(em, reveal),
         ).exportMembers('east')) {

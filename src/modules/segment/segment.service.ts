@@ -25,6 +25,7 @@ import {
   printCondition,
   referencedSegments,
   validateCondition,
+  type CompiledCondition,
   type Condition,
 } from './condition/index.js';
 import { conditionFromInput } from './condition.input.js';
@@ -265,8 +266,10 @@ export class SegmentService {
    * The members of the segment `key` as CSV lines (header first), read in keyset batches so
    * memory stays flat however large the segment is. The condition is compiled once: members are
    * those matching each batch as it is read. Name, email and phone are as `access` may see them.
+   * An unknown (or hidden) segment is refused here, before any line is streamed: once a pipeline
+   * runs, its source's error would destroy standard output with it.
    */
-  async *exportMembers(key: string): AsyncGenerator<string> {
+  async exportMembers(key: string): Promise<AsyncGenerator<string>> {
     const environment = await this.loadEnvironment();
     const segment = environment.segments.get(key);
     if (!segment) throw new NotFoundError('Segment', key);
@@ -274,6 +277,10 @@ export class SegmentService {
     // Read before the first line goes out: a reader that leaves early (`| head`) closes the
     // database, and a query first issued after that waits for a connection forever.
     if (!this.access.mayReveal) await this.access.personalTraits();
+    return this.memberLines(compiled);
+  }
+
+  private async *memberLines(compiled: CompiledCondition): AsyncGenerator<string> {
     yield `${EXPORT_COLUMNS.join(',')}\n`;
     let afterId: string | null = null;
     for (;;) {
