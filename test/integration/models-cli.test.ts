@@ -258,6 +258,33 @@ describe('tagwise models and score', () => {
     expect(missing.stderr).toBe('ModelVersion no-such-version does not exist\n');
   }, 60_000);
 
+  it('logs the CLI’s train, suggest and score runs in the audit log, one entry each', async () => {
+    const [{ last }] = await t.sql<{ last: string }>(
+      'select coalesce(max(id), 0)::text as last from audit_log',
+    );
+    // On the current feature set (the test before changed it), promoted so suggest can use it.
+    await cli(
+      'train',
+      '--seed',
+      '5',
+      '--tags',
+      'wine-lover,high-value',
+      '--promote',
+      '--models-dir',
+      modelsDir,
+    );
+    await cli('suggest', '--workers', '1');
+    await cli('score', '--tags', 'wine-lover', '--out', path.join(modelsDir, 'audit-scores.csv'));
+    const entries = await t.sql<{
+      operation: string;
+      actor_kind: string;
+      change: Record<string, unknown>;
+    }>('select operation, actor_kind, change from audit_log where id > ? order by id', [last]);
+    expect(entries.map((e) => e.operation)).toEqual(['cli:train', 'cli:suggest', 'cli:score']);
+    expect(entries.every((e) => e.actor_kind === 'CLI')).toBe(true);
+    expect(JSON.stringify(entries)).not.toMatch(/@example/);
+  }, 180_000);
+
   it('refuses versions trained on another feature set version', async () => {
     const features = new FeatureService(t.app.orm.em.fork());
     const { version, ...config } = (await features.describe()).set;
