@@ -262,7 +262,7 @@ describe('tagwise models and score', () => {
     const [{ last }] = await t.sql<{ last: string }>(
       'select coalesce(max(id), 0)::text as last from audit_log',
     );
-    // On the current feature set (the test before changed it), promoted so suggest can use it.
+    // Promoted, so that suggest scores with it.
     await cli(
       'train',
       '--seed',
