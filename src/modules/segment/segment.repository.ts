@@ -102,7 +102,7 @@ export class SegmentRepository {
     }
     const byKey = all;
     const resolveSegment = (key: string) => byKey.get(key)?.definition;
-    const hiddenTagIds = hidden.tagIdsParam;
+    const hiddenTagIds = bigintArray(hidden.tagIds);
     return {
       schema: { tagKeys, categoryKeys, featureNames: numericFeatureNames(set), resolveSegment },
       featureSetVersion: set.version,

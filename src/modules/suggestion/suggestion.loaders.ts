@@ -40,12 +40,11 @@ export function createSuggestionLoaders(em: EntityManager, visibility: TaxonomyV
     ),
     /** Pending suggestions per customer, most confident first. */
     pendingSuggestionsByCustomerId: new DataLoader<string, SuggestionRecord[]>(async (ids) => {
-      const rows = await repository.findByCustomerIds(ids, [SuggestionStatus.PENDING]);
-      const { tagIds } = await visibility.hiddenTaxonomy();
-      const byCustomer = groupBy(
-        rows.filter((r) => !tagIds.includes(r.tagId)),
-        (r) => r.customerId,
+      const rows = await visibility.withoutHidden(
+        await repository.findByCustomerIds(ids, [SuggestionStatus.PENDING]),
+        (r) => r.tagId,
       );
+      const byCustomer = groupBy(rows, (r) => r.customerId);
       return ids.map((id) => byCustomer.get(id) ?? []);
     }),
     precisionByModelVersionId: new DataLoader<string, TagPrecision[]>(async (ids) => {

@@ -62,8 +62,8 @@ export interface QueueFilter {
   createdTo?: Date | null;
   /** A compiled segment condition over customer alias `c`. */
   segment?: { sql: string; params: unknown[] } | null;
-  /** `{…}` literal of tags the reader may not see (TaxonomyVisibility): never matched. */
-  hiddenTagIds?: string;
+  /** Tags the reader may not see (TaxonomyVisibility): never matched. */
+  hiddenTagIds?: readonly string[];
 }
 
 export enum QueueOrder {
@@ -149,8 +149,8 @@ export class SuggestionRepository {
         : `s.status in (${filter.statuses.map(statusLiteral).join(', ')})`,
     );
     if (filter.tagIds?.length) add('s.tag_id = any(?::bigint[])', bigintArray(filter.tagIds));
-    if (filter.hiddenTagIds && filter.hiddenTagIds !== '{}') {
-      add('not s.tag_id = any(?::bigint[])', filter.hiddenTagIds);
+    if (filter.hiddenTagIds?.length) {
+      add('not s.tag_id = any(?::bigint[])', bigintArray(filter.hiddenTagIds));
     }
     if (filter.categoryIds?.length) {
       add(
@@ -264,7 +264,7 @@ export class SuggestionRepository {
     }
     // The tallies know nothing of visibility: hidden tags drop out here (the row path excludes
     // them in SQL already).
-    const hidden = new Set(filter.hiddenTagIds?.slice(1, -1).split(',') ?? []);
+    const hidden = new Set(filter.hiddenTagIds);
     return new Map(rows.filter((r) => !hidden.has(r.tagId)).map((r) => [r.tagId, Number(r.n)]));
   }
 

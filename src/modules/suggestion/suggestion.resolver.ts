@@ -79,7 +79,7 @@ async function queueFilter(
   path = 'filter',
 ): Promise<QueueFilter> {
   const resolved = toQueueFilter(filter, path);
-  resolved.hiddenTagIds = await ctx.visibility.hiddenTagIds();
+  resolved.hiddenTagIds = (await ctx.visibility.hiddenTaxonomy()).tagIds;
   if (filter?.segmentId) {
     const id = parseId(filter.segmentId, `${path}.segmentId`);
     const segment = await ctx.services.segments.getSegment(id).catch((error: unknown) => {

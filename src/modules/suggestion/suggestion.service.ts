@@ -441,9 +441,8 @@ export class SuggestionService {
    * Suggestions of tags hidden from the caller are unknown to it, as absent ones are. (A filter
    * excludes them in SQL already; ids may name any.)
    */
-  private async visible(claimed: ClaimedSuggestion[]): Promise<ClaimedSuggestion[]> {
-    const { tagIds } = await this.visibility.hiddenTaxonomy();
-    return tagIds.length === 0 ? claimed : claimed.filter((c) => !tagIds.includes(c.tagId));
+  private visible(claimed: ClaimedSuggestion[]): Promise<ClaimedSuggestion[]> {
+    return this.visibility.withoutHidden(claimed, (c) => c.tagId);
   }
 
   private assertAllFound(ids: readonly string[], rows: readonly { id: string }[]): void {

@@ -48,7 +48,10 @@ export class TaggingService {
     await this.visibility.hiddenTaxonomy(); // read before the transaction holds a connection
     return this.em.transactional(async (em) => {
       const repository = new TaggingRepository(em);
-      const tags = await this.visible(await repository.lockTags(tagIds));
+      const tags = await this.visibility.withoutHidden(
+        await repository.lockTags(tagIds),
+        (t) => t.id,
+      );
       this.assertApplicable(tagIds, tags);
       await this.assertCustomersExist(repository, customerIds);
       const replaced = await repository.replaceExclusive(customerIds, tagIds, by);
@@ -64,7 +67,10 @@ export class TaggingService {
     await this.visibility.hiddenTaxonomy(); // read before the transaction holds a connection
     return this.em.transactional(async (em) => {
       const repository = new TaggingRepository(em);
-      const tags = await this.visible(await repository.lockTags(tagIds));
+      const tags = await this.visibility.withoutHidden(
+        await repository.lockTags(tagIds),
+        (t) => t.id,
+      );
       this.assertKnownTags(tagIds, tags);
       await this.assertCustomersExist(repository, customerIds);
       const removed = await repository.deleteAssignments(customerIds, tagIds, by);
@@ -100,12 +106,6 @@ export class TaggingService {
       confidence: actor.confidence ?? null,
       modelVersion: actor.modelVersion ?? null,
     };
-  }
-
-  /** Tags the caller's departments may not see are unknown to it, as absent ones are. */
-  private async visible(tags: TagForApply[]): Promise<TagForApply[]> {
-    const { tagIds } = await this.visibility.hiddenTaxonomy();
-    return tagIds.length === 0 ? tags : tags.filter((t) => !tagIds.includes(t.id));
   }
 
   private assertKnownTags(tagIds: string[], tags: TagForApply[]): void {

@@ -9,17 +9,12 @@ export interface HiddenTaxonomy {
   /** The hidden tags' keys, for what names tags by key (model metrics). */
   tagKeys: string[];
   categoryIds: string[];
-  /** `{…}` literals of the two lists, for `= any(?::bigint[])` parameters. */
-  tagIdsParam: string;
-  categoryIdsParam: string;
 }
 
 const NOTHING_HIDDEN: HiddenTaxonomy = Object.freeze({
   tagIds: [],
   tagKeys: [],
   categoryIds: [],
-  tagIdsParam: '{}',
-  categoryIdsParam: '{}',
 }) as HiddenTaxonomy;
 
 /**
@@ -52,20 +47,21 @@ export class TaxonomyVisibility {
     return this.hidden;
   }
 
+  /** The hidden tag ids as a `{…}` literal, for `not tag_id = any(?::bigint[])`. */
   async hiddenTagIds(): Promise<string> {
-    return (await this.hiddenTaxonomy()).tagIdsParam;
+    return bigintArray((await this.hiddenTaxonomy()).tagIds);
   }
 
   async isTagHidden(id: string): Promise<boolean> {
     return (await this.hiddenTaxonomy()).tagIds.includes(id);
   }
 
-  /** The ids that are visible, in their order; hidden ones dropped as unknown ones would be. */
-  async visibleTagIds(ids: readonly string[]): Promise<string[]> {
+  /** The rows whose tag the viewer may see; the others dropped as absent ones would be. */
+  async withoutHidden<T>(rows: T[], tagOf: (row: T) => string): Promise<T[]> {
     const { tagIds } = await this.hiddenTaxonomy();
-    if (tagIds.length === 0) return [...ids];
+    if (tagIds.length === 0) return rows;
     const hidden = new Set(tagIds);
-    return ids.filter((id) => !hidden.has(id));
+    return rows.filter((row) => !hidden.has(tagOf(row)));
   }
 
   private async load(departments: readonly string[]): Promise<HiddenTaxonomy> {
@@ -90,13 +86,7 @@ export class TaxonomyVisibility {
     const tags = rows.filter((r) => r.kind === 'tag');
     const tagIds = tags.map((r) => String(r.id));
     const categoryIds = rows.filter((r) => r.kind === 'category').map((r) => String(r.id));
-    return {
-      tagIds,
-      tagKeys: tags.map((r) => r.key),
-      categoryIds,
-      tagIdsParam: bigintArray(tagIds),
-      categoryIdsParam: bigintArray(categoryIds),
-    };
+    return { tagIds, tagKeys: tags.map((r) => r.key), categoryIds };
   }
 }
 
