@@ -250,8 +250,8 @@ export class ModelRegistryService {
   /**
    * What training (train.job.ts) would refuse after minutes of work, known now from two short
    * statements: too few customers with current features, or no tag (of `keys`, or suggestable)
-   * with enough labelled holders among them. Each stops at the count it needs (`limit`), so
-   * neither reads more than a few index entries per tag.
+   * with enough labelled holders among them. Each stops at the count it needs (`limit`): on data
+   * that can be trained on, a few rows per tag are read, not the tables.
    */
   private async assertTrainable(keys: readonly string[] | null): Promise<void> {
     const { version } = await new FeatureRepository(this.em).loadFeatureSet();
