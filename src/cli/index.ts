@@ -12,6 +12,7 @@ import { registerImportCommand } from './import.js';
 import { registerMigrateCommand } from './migrate.js';
 import { registerModelsCommand } from './models.js';
 import { registerRulesCommand } from './rules.js';
+import { registerRunsCommand } from './runs.js';
 import { registerSchemaCommand } from './schema.js';
 import { registerScoreCommand } from './score.js';
 import { registerSeedCommand } from './seed.js';
@@ -45,6 +46,7 @@ export function buildProgram(): Command {
   registerSchemaCommand(program);
   registerSegmentsCommand(program);
   registerRulesCommand(program);
+  registerRunsCommand(program);
   registerTraitsCommand(program);
   registerAuditCommand(program);
   registerWorkerCommand(program);

@@ -13,6 +13,7 @@ import { createModelRegistryLoaders } from '../modules/model-registry/model-regi
 import { ModelRegistryService } from '../modules/model-registry/model-registry.service.js';
 import { TrainingService, type TrainingQueue } from '../modules/model-registry/training.service.js';
 import { RuleService, type RuleQueue } from '../modules/rule/rule.service.js';
+import { RunService } from '../modules/run/run.service.js';
 import { createSegmentLoaders } from '../modules/segment/segment.loaders.js';
 import { SegmentService } from '../modules/segment/segment.service.js';
 import { createSuggestionLoaders } from '../modules/suggestion/suggestion.loaders.js';
@@ -54,6 +55,7 @@ function createServices(
     training: new TrainingService(models, queue),
     segments: new SegmentService(em, access, visibility),
     rules: new RuleService(em, access, visibility),
+    runs: new RunService(em),
     suggestions: new SuggestionService(em, visibility),
     traits: new TraitService(em),
   };

@@ -2,13 +2,10 @@ import type { MikroORM } from '@mikro-orm/postgresql';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import { InvalidInputError, NotFoundError } from '../modules/common/domain.errors.js';
 import { bigintArray } from '../modules/common/sql.js';
-import { FeatureRepository } from '../modules/feature/feature.repository.js';
-import { ModelStatus, ModelVersion } from '../modules/model-registry/model-version.entity.js';
+import { ModelRegistryService } from '../modules/model-registry/model-registry.service.js';
 import { DEFAULT_COOLDOWN_DAYS } from '../modules/suggestion/suggestion.service.js';
 import { AUTO_APPLY_ACTOR } from '../modules/tagging/label.repository.js';
-import { assertCurrentFeatureSet } from './model-loader.js';
 import { CANDIDATE_COLUMNS, loadScoringModel, scoreCustomers } from './scoring/index.js';
 
 export interface SuggestOptions {
@@ -74,17 +71,11 @@ export async function generateSuggestions(
   };
   const cooldownDays = options.cooldownDays ?? DEFAULT_COOLDOWN_DAYS;
   const em = orm.em.fork();
-  const version = options.modelVersionId
-    ? await em.findOne(ModelVersion, { id: options.modelVersionId })
-    : await em.findOne(ModelVersion, { status: ModelStatus.ACTIVE });
-  if (!version) {
-    if (options.modelVersionId) throw new NotFoundError('ModelVersion', options.modelVersionId);
-    throw new InvalidInputError(
-      'modelVersionId',
-      'there is no ACTIVE model version: train one and promote it (`tagwise train --promote`)',
-    );
-  }
-  assertCurrentFeatureSet(version, await new FeatureRepository(em).loadFeatureSet());
+  // Checked again: the version may have changed since the run was queued.
+  const version = await new ModelRegistryService(em).scoringVersion(
+    options.modelVersionId ?? null,
+    'modelVersionId',
+  );
 
   const connectionString = orm.config.get('clientUrl')!;
   const client = new pg.Client({ connectionString });

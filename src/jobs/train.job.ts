@@ -18,7 +18,11 @@ import { textArray } from '../modules/common/sql.js';
 import { HOLDERS_FILE, holderMedians } from './holder-medians.js';
 import { featureDefinitions, slug } from '../modules/feature/feature.definitions.js';
 import { FeatureRepository } from '../modules/feature/feature.repository.js';
-import { ModelRegistryService } from '../modules/model-registry/model-registry.service.js';
+import {
+  MIN_POSITIVES,
+  MIN_TRAINING_CUSTOMERS,
+  ModelRegistryService,
+} from '../modules/model-registry/model-registry.service.js';
 import { LabelRepository } from '../modules/tagging/label.repository.js';
 
 export interface TrainOptions {
@@ -61,8 +65,6 @@ export interface TrainReport {
   epochs: number;
 }
 
-const MIN_POSITIVES = 5;
-
 /**
  * Trains a segmentation and a tag classifier on the current features and labels, writes the
  * artifacts to models/<version>/ and registers the version as a CANDIDATE (ACTIVE with promote).
@@ -91,7 +93,7 @@ export async function trainModels(orm: MikroORM, options: TrainOptions = {}): Pr
      where feature_set_version = ? order by customer_id`,
     [set.version],
   );
-  if (stored.length < 50) {
+  if (stored.length < MIN_TRAINING_CUSTOMERS) {
     throw new InvalidInputError(
       'features',
       `only ${stored.length} customers have features of feature set v${set.version}; run \`tagwise features\` first`,

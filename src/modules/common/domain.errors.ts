@@ -32,8 +32,20 @@ export class InvalidInputError extends DomainError {
 export class NotFoundError extends DomainError {
   readonly kind = 'not_found';
 
-  constructor(entity: string, id: string) {
-    super(`${entity} ${id} does not exist`, { entity, id });
+  /**
+   * `field`: the input that named the id, when it was not the operation's own `id` argument
+   * (`input.modelVersionId`); `missing`: how many of a list's ids do not exist, `id` the first.
+   */
+  constructor(
+    entity: string,
+    id: string,
+    { field, missing }: { field?: string; missing?: number } = {},
+  ) {
+    super(
+      `${field ? `${field}: ` : ''}${entity} ${id} does not exist` +
+        (missing && missing > 1 ? ` (nor do ${missing - 1} more)` : ''),
+      { entity, id, ...(field ? { field } : {}), ...(missing ? { missing } : {}) },
+    );
   }
 }
 

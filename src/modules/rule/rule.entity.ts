@@ -99,7 +99,13 @@ export interface RuleReportData {
   error?: string;
 }
 
-/** One run of all enabled rules, on demand or after a feature refresh. */
+/** What a rule run was asked to run. */
+export interface RuleRunParams {
+  /** Only these rules; absent: every enabled rule. */
+  ruleIds?: string[];
+}
+
+/** One run of the enabled rules (or of some), on demand or after a feature refresh. */
 @Entity({ tableName: 'rule_run' })
 export class RuleRun extends JobRunState {
   @PrimaryKey({ type: 'bigint', autoincrement: true })
@@ -107,6 +113,9 @@ export class RuleRun extends JobRunState {
 
   @Property({ type: 'boolean' })
   dryRun: boolean;
+
+  @Property({ type: 'jsonb', defaultRaw: "'{}'::jsonb" })
+  params: RuleRunParams = {};
 
   @Enum({ items: () => RuleRunStatus, type: 'text' })
   status: RuleRunStatus = RuleRunStatus.QUEUED;

@@ -1,10 +1,11 @@
-import type { EntityManager } from '@mikro-orm/postgresql';
+import type { EntityManager, FilterQuery } from '@mikro-orm/postgresql';
 import type { PersonalDataService } from '../access/personal-data.service.js';
 import {
   ConflictError,
   InvalidInputError,
   NotFoundError,
   parseId,
+  parseIds,
 } from '../common/domain.errors.js';
 import {
   decodeCursor,
@@ -158,13 +159,48 @@ export class RuleService {
     return rule;
   }
 
-  /** Queues a run of every enabled rule; the returned run reports its progress and outcome. */
-  async requestRun(dryRun: boolean, actor: string, queue: RuleQueue): Promise<RuleRun> {
-    const run = new RuleRun(dryRun, 'api');
+  /**
+   * Queues a run of every enabled rule, or of `ruleIds`; the returned run reports its progress and
+   * outcome. Refused before anything is queued when a named rule is unknown (or hidden from the
+   * caller, which reads the same) or disabled, or when there is no enabled rule to run.
+   */
+  async requestRun(
+    request: { dryRun: boolean; ruleIds?: readonly string[] | null },
+    actor: string,
+    queue: RuleQueue,
+  ): Promise<RuleRun> {
+    const ruleIds = request.ruleIds ? parseIds(request.ruleIds, 'ruleIds') : null;
+    if (ruleIds) await this.assertRunnable(ruleIds);
+    else if ((await this.em.count(Rule, { enabled: true })) === 0) {
+      throw new InvalidInputError(
+        'ruleIds',
+        'there is no enabled rule to run: create one (createRule) or enable one (updateRule)',
+      );
+    }
+    const run = new RuleRun(request.dryRun, 'api');
+    if (ruleIds) run.params = { ruleIds };
     run.createdBy = actor;
     await this.em.persist(run).flush();
     await queue.enqueueRuleRun(run.id);
     return run;
+  }
+
+  private async assertRunnable(ruleIds: readonly string[]): Promise<void> {
+    if (ruleIds.length === 0) {
+      throw new InvalidInputError('ruleIds', 'ruleIds: name at least one rule, or leave it out');
+    }
+    const hidden = await this.hiddenRuleIds();
+    const rules = await this.em.find(Rule, { id: { $in: [...ruleIds], $nin: hidden } });
+    const byId = new Map(rules.map((r) => [r.id, r]));
+    const unknown = ruleIds.find((id) => !byId.has(id));
+    if (unknown !== undefined) throw new NotFoundError('Rule', unknown, { field: 'ruleIds' });
+    const disabled = ruleIds.findIndex((id) => !byId.get(id)!.enabled);
+    if (disabled >= 0) {
+      throw new InvalidInputError(
+        `ruleIds[${disabled}]`,
+        `ruleIds[${disabled}]: rule "${byId.get(ruleIds[disabled]!)!.name}" is disabled; enable it (updateRule) to run it`,
+      );
+    }
   }
 
   async getRun(id: string): Promise<RuleRun> {
@@ -229,11 +265,12 @@ export class RuleService {
   }
 
   /**
-   * Runs every enabled rule of a claimed run, highest priority first, in one transaction, and
-   * ends the run through `lifecycle.complete` inside that transaction, so the tags and the run's
-   * end land together (a retried run applies nothing twice). A dry run does all the work and
-   * rolls it back, so its counts are exactly what a real run would do; it ends afterwards.
-   * Failures propagate: the caller records them on the run.
+   * Runs every enabled rule of a claimed run (or the run's `ruleIds`), highest priority first, in
+   * one transaction, and ends the run through `lifecycle.complete` inside that transaction, so the
+   * tags and the run's end land together (a retried run applies nothing twice). A dry run does
+   * all the work and rolls it back, so its counts are exactly what a real run would do; it ends
+   * afterwards. A named rule disabled since the run was queued is reported, not run. Failures
+   * propagate: the caller records them on the run.
    */
   async executeRun(runId: string, lifecycle: RuleRunLifecycle): Promise<RuleRun> {
     const run = await this.em.findOneOrFail(RuleRun, { id: runId });
@@ -244,7 +281,18 @@ export class RuleService {
         // the first to commit, then reads rules and tags afresh and finds nothing left to do.
         // Without it both would insert the same tags and conflicts around each other.
         await tx.execute(`select pg_advisory_xact_lock(hashtext('rule_run'))`);
-        const rules = await loadRules(tx, { enabled: true });
+        const { ruleIds } = run.params;
+        const named = ruleIds ? await loadRules(tx, { id: { $in: ruleIds } }) : [];
+        for (const { rule, target } of named.filter(({ rule }) => !rule.enabled)) {
+          reports.push({
+            ...emptyReport({ ruleId: rule.id, ruleName: rule.name, tagKey: target.tagKey }),
+            error: 'disabled after the run was queued',
+            ms: 0,
+          });
+        }
+        const rules = ruleIds
+          ? named.filter(({ rule }) => rule.enabled)
+          : await loadRules(tx, { enabled: true });
         const environment = await new SegmentRepository(tx).loadEnvironment();
         const repository = new RuleRepository(runnerFor(tx));
         await repository.prepare();
@@ -345,7 +393,7 @@ function checkTrigger(trigger: boolean, definition: Condition, env: ConditionEnv
 
 async function loadRules(
   em: EntityManager,
-  where: { enabled: true; trigger?: true },
+  where: FilterQuery<Rule>,
 ): Promise<(RuleWithTarget & { target: RuleTarget & { tagKey: string } })[]> {
   const rules = await em.find(Rule, where, { orderBy: { priority: 'desc', id: 'asc' } });
   if (rules.length === 0) return [];
