@@ -78,6 +78,23 @@ describe('liveness and readiness', () => {
   });
 });
 
+describe('readiness with a database that refuses writes', () => {
+  let t: TestApp;
+  afterAll(() => t?.close());
+
+  it('is 503 while transactions are read-only by default', async () => {
+    t = await createTestApp();
+    const base = await t.serve();
+    const database = new URL(t.url).pathname.slice(1);
+    await t.sql(`alter database ${database} set default_transaction_read_only = on`);
+    const ready = await getJson(`${base}/health/ready`);
+    expect(ready.status).toBe(503);
+    expect(ready.body.checks).toEqual({ database: 'read-only', migrations: 'ok' });
+    await t.sql(`alter database ${database} reset default_transaction_read_only`);
+    expect((await getJson(`${base}/health/ready`)).status).toBe(200);
+  });
+});
+
 describe('readiness with a migration not applied', () => {
   let t: TestApp;
   afterAll(() => t?.close());
@@ -213,6 +230,19 @@ describe('the embedded PostgreSQL, supervised', () => {
     const ready = await getJson(`${base}/health/ready`);
     expect(ready.status).toBe(200);
     expect(ready.body.checks).toEqual({ database: 'ok', migrations: 'ok', dataDir: 'ok' });
+  });
+
+  it('is not ready while PostgreSQL hangs, without hanging itself', async () => {
+    const pid = await postmasterPid();
+    process.kill(pid, 'SIGSTOP');
+    try {
+      const ready = await getJson(`${base}/health/ready`);
+      expect(ready.status).toBe(503);
+      expect(ready.body.checks.database).toBe('timed out after 2000 ms');
+    } finally {
+      process.kill(pid, 'SIGCONT');
+    }
+    expect((await readyWithin(20)).status).toBe('ok');
   });
 
   it('starts PostgreSQL again after kill -9 of its postmaster; the app serves again', async () => {
