@@ -40,7 +40,7 @@ export interface App {
   /** What expensive operations (scans) run on instead: a small pool of their own, same timeout. */
   expensiveOrm: MikroORM;
   server: ApolloServer<GraphQLContext>;
-  /** The HTTP handler: /graphql, /health/live and /health/ready. Listening is the caller's business. */
+  /** The HTTP handler: /graphql and /health (live, ready). Listening is the caller's business. */
   http: Express;
   database: DatabaseHandle;
   logger: Logger;

