@@ -3,7 +3,7 @@ import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import { PersonalDataService } from '../modules/access/personal-data.service.js';
 import { AuditService, RequestAudit, viewerActor } from '../modules/audit/audit.service.js';
 import type { AuthService, Viewer } from '../modules/auth/auth.service.js';
-import { UnauthenticatedError } from '../modules/common/domain.errors.js';
+import { ServiceUnavailableError, UnauthenticatedError } from '../modules/common/domain.errors.js';
 import { CustomerService } from '../modules/customer/customer.service.js';
 import { createEventLoaders } from '../modules/event/event.loaders.js';
 import { EventService } from '../modules/event/event.service.js';
@@ -24,6 +24,7 @@ import { createTaxonomyLoaders } from '../modules/taxonomy/taxonomy.loaders.js';
 import { TaxonomyService } from '../modules/taxonomy/taxonomy.service.js';
 import { TaxonomyVisibility } from '../modules/taxonomy/visibility.js';
 import { TraitService } from '../modules/trait/trait.service.js';
+import { unavailableRequest } from './http-status.js';
 
 function createLoaders(em: EntityManager, visibility: TaxonomyVisibility) {
   return {
@@ -114,7 +115,11 @@ export async function createContext(
   req: Pick<IncomingMessage, 'headers'>,
   queue: JobQueuePort,
 ): Promise<GraphQLContext> {
-  const { viewer, authFailure } = await authenticate(auth, req.headers.authorization);
+  const { viewer, authFailure } = await authenticate(auth, req.headers.authorization).catch(
+    (error: unknown) => {
+      throw error instanceof ServiceUnavailableError ? unavailableRequest(error) : error;
+    },
+  );
   const state = requestState(orm, queue, viewer);
   return {
     ...state,

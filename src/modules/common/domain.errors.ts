@@ -3,7 +3,7 @@
  * kinds to codes, so the domain stays free of transport concerns.
  */
 export type DomainErrorKind =
-  'invalid_input' | 'not_found' | 'conflict' | 'unauthenticated' | 'forbidden';
+  'invalid_input' | 'not_found' | 'conflict' | 'unauthenticated' | 'forbidden' | 'unavailable';
 
 export abstract class DomainError extends Error {
   abstract readonly kind: DomainErrorKind;
@@ -73,6 +73,15 @@ export class ForbiddenError extends DomainError {
     details: Record<string, unknown> = {},
   ) {
     super(message, details);
+  }
+}
+
+/** The database cannot be reached (down, restarting, refusing connections): retry shortly. */
+export class ServiceUnavailableError extends DomainError {
+  readonly kind = 'unavailable';
+
+  constructor(message = 'The database is unavailable; retry shortly') {
+    super(message);
   }
 }
 
