@@ -23,6 +23,8 @@ export function registerWorkerCommand(program: Command): void {
         };
         process.once('SIGINT', () => stop('SIGINT'));
         process.once('SIGTERM', () => stop('SIGTERM'));
+        // Started by a server (`npm start`) that has died: stop with it.
+        if (process.connected) process.once('disconnect', () => stop('server gone'));
       });
       // A run still going is left RUNNING: its heartbeat stops and another worker's reaper
       // queues it again (pg-boss waits 30 s for it to finish first).

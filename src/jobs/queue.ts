@@ -98,7 +98,14 @@ export class JobQueue {
     };
     for (const kind of Object.values(RunKind)) {
       await boss.work<TrainJobData>(QUEUES[kind], async ([job]) => {
-        if (job) await handlers[kind](job.data.runId);
+        if (!job) return;
+        try {
+          await handlers[kind](job.data.runId);
+        } catch (error) {
+          // The run could not even be claimed or ended (its failure is on the run otherwise).
+          this.logger.error({ err: error, kind, runId: job.data.runId }, 'job failed');
+          throw error;
+        }
       });
     }
     await this.reap();
@@ -201,7 +208,7 @@ export class JobQueue {
   async stop(): Promise<void> {
     if (this.reaper) clearInterval(this.reaper);
     this.reaper = null;
-    this.ledger.stop();
+    await this.ledger.stop();
     await this.boss?.stop({ graceful: true, wait: true });
     this.boss = null;
   }

@@ -23,6 +23,18 @@ export interface RunRulesOptions {
  */
 export async function runRules(orm: MikroORM, options: RunRulesOptions): Promise<RuleRun> {
   const ledger = options.ledger ?? new RunLedger(orm, createLogger('warn'), DEFAULT_LEDGER_OPTIONS);
+  try {
+    return await runHeld(orm, ledger, options);
+  } finally {
+    if (!options.ledger) await ledger.stop();
+  }
+}
+
+async function runHeld(
+  orm: MikroORM,
+  ledger: RunLedger,
+  options: RunRulesOptions,
+): Promise<RuleRun> {
   const em = orm.em.fork();
   const run = new RuleRun(options.dryRun ?? false, options.origin);
   run.createdBy = options.createdBy ?? null;

@@ -1,5 +1,6 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
+import { Worker } from 'node:worker_threads';
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import type { Logger } from '../config/logger.js';
 import { RUN_TABLES, RunKind } from '../modules/run/run.repository.js';
@@ -71,6 +72,16 @@ export function workerName(): string {
 
 type Executor = Pick<EntityManager, 'execute'>;
 
+const HEARTBEAT_THREAD = new URL('./heartbeat.thread.js', import.meta.url);
+/**
+ * A main thread that has not pinged its heartbeat thread for this long is hung, not busy (the
+ * longest synchronous step, k-means on a million rows, takes under 20 s): its runs go stale.
+ */
+const STALL_MS = 10 * 60_000;
+
+type HeartbeatMessage =
+  { type: 'lost' | 'cancelled'; kind: RunKind; id: string } | { type: 'error'; message: string };
+
 /**
  * The lifecycle of queued runs in their tables: a worker claims a QUEUED run (attempt + 1),
  * renews its heartbeat while it works, and ends it with a write that only lands while its attempt
@@ -82,7 +93,8 @@ type Executor = Pick<EntityManager, 'execute'>;
 export class RunLedger {
   readonly worker = workerName();
   private readonly held = new Map<string, HeldRun>();
-  private timer: NodeJS.Timeout | null = null;
+  private thread: Worker | null = null;
+  private pinger: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly orm: MikroORM,
@@ -121,7 +133,7 @@ export class RunLedger {
       abort: (reason) => controller.abort(reason),
     };
     this.held.set(key(kind, id), claim);
-    this.startHeartbeat();
+    this.heartbeat().postMessage({ type: 'hold', kind, id, attempt: claim.attempt });
     return claim;
   }
 
@@ -188,35 +200,7 @@ export class RunLedger {
   /** Stops renewing a run this process no longer works on. */
   release(claim: RunClaim): void {
     this.held.delete(key(claim.kind, claim.id));
-    if (this.held.size === 0) this.stopHeartbeat();
-  }
-
-  /**
-   * Renews the heartbeat of every held run in one statement per kind, and aborts the ones that
-   * were cancelled or taken away meanwhile.
-   */
-  async beat(): Promise<void> {
-    for (const kind of Object.values(RunKind)) {
-      const claims = [...this.held.values()].filter((c) => c.kind === kind);
-      if (claims.length === 0) continue;
-      const rows = await this.orm.em
-        .fork()
-        .execute<{ id: string; attempt: number; status: string; cancelled: boolean }[]>(
-          `update ${RUN_TABLES[kind]} set heartbeat_at = case
-             when status = 'RUNNING' and worker = ? then now() else heartbeat_at end
-         where id = any(?::bigint[])
-         returning id::text, attempt, status, cancel_requested_at is not null as cancelled`,
-          [this.worker, `{${claims.map((c) => c.id).join(',')}}`],
-        );
-      for (const claim of claims) {
-        const row = rows.find((r) => r.id === claim.id);
-        if (!row || row.status !== 'RUNNING' || row.attempt !== claim.attempt) {
-          claim.abort(new RunLostError(kind, claim.id));
-        } else if (row.cancelled) {
-          claim.abort(new RunCancelledError(kind, claim.id));
-        }
-      }
-    }
+    this.thread?.postMessage({ type: 'release', kind: claim.kind, id: claim.id });
   }
 
   /**
@@ -279,25 +263,49 @@ export class RunLedger {
     return reaped;
   }
 
-  private startHeartbeat(): void {
-    if (this.timer) return;
-    this.timer = setInterval(() => {
-      this.beat().catch((error: unknown) =>
-        this.logger.warn({ err: error }, 'run heartbeat not renewed'),
+  /**
+   * The heartbeat thread, started with the first claim: it renews the held runs on a connection
+   * of its own, so a busy event loop here cannot make a live worker's runs look lost, and tells
+   * which runs were cancelled or taken away. This thread's pings prove it is not hung.
+   */
+  private heartbeat(): Worker {
+    if (this.thread) return this.thread;
+    const thread = new Worker(HEARTBEAT_THREAD, {
+      workerData: {
+        connectionString: this.orm.config.get('clientUrl')!,
+        worker: this.worker,
+        intervalMs: this.heartbeatMs,
+        stallMs: Math.max(STALL_MS, this.options.lostAfterMs),
+        tables: RUN_TABLES,
+      },
+    });
+    thread.on('message', (message: HeartbeatMessage) => {
+      if (message.type === 'error') {
+        this.logger.warn({ error: message.message }, 'run heartbeat not renewed');
+        return;
+      }
+      const claim = this.held.get(key(message.kind, message.id));
+      claim?.abort(
+        message.type === 'lost'
+          ? new RunLostError(message.kind, message.id)
+          : new RunCancelledError(message.kind, message.id),
       );
-    }, this.heartbeatMs);
-    // The beat must not keep a CLI process alive after its run.
-    this.timer.unref();
+    });
+    thread.on('error', (error) => this.logger.error({ err: error }, 'run heartbeat thread failed'));
+    // Neither may keep a CLI process alive after its run.
+    thread.unref();
+    this.pinger = setInterval(() => thread.postMessage({ type: 'alive' }), this.heartbeatMs);
+    this.pinger.unref();
+    this.thread = thread;
+    return thread;
   }
 
-  private stopHeartbeat(): void {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = null;
-  }
-
-  stop(): void {
-    this.stopHeartbeat();
+  async stop(): Promise<void> {
+    if (this.pinger) clearInterval(this.pinger);
+    this.pinger = null;
     this.held.clear();
+    await this.thread?.terminate();
+    this.thread = null;
   }
 }
 

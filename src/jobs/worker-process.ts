@@ -31,7 +31,9 @@ export function superviseJobWorker(databaseUrl: string, logger: Logger): Supervi
     const started = Date.now();
     const process_ = spawn(process.execPath, [CLI, 'worker'], {
       env: { ...process.env, DATABASE_URL: databaseUrl, TAGWISE_DEMO: '0' },
-      stdio: 'inherit',
+      // The channel closes when this process dies, however it dies: the worker then stops rather
+      // than live on, orphaned, beside the worker a new server starts.
+      stdio: ['inherit', 'inherit', 'inherit', 'ipc'],
     });
     child = process_;
     process_.once('exit', (code, signal) => {

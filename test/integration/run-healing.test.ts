@@ -70,12 +70,15 @@ describe('runs whose worker dies', () => {
         DATABASE_URL: t.url,
         TAGWISE_MODELS_DIR: modelsDir,
         TAGWISE_RUN_LOST_AFTER_S: '2',
-        LOG_LEVEL: 'warn',
+        LOG_LEVEL: 'info',
       },
-      stdio: ['ignore', 'ignore', 'pipe'],
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
+    // Its log (pino writes to stdout) and any stack, for the message of a failed wait.
     let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const keep = (chunk: Buffer) => (stderr += chunk.toString());
+    child.stdout.on('data', keep);
+    child.stderr.on('data', keep);
     return { child, stderr: () => stderr };
   }
 
@@ -86,7 +89,11 @@ describe('runs whose worker dies', () => {
     try {
       const held = await until('the worker to train', async () => {
         const run = await trainingRun(queued.id);
-        return run.status === 'RUNNING' && run.phase === 'epochs' && run;
+        // Killed once it holds the run: loading TF.js and the features alone take seconds.
+        return run.status === 'RUNNING' && run;
+      }).catch(async (error: Error) => {
+        const run = JSON.stringify(await trainingRun(queued.id));
+        throw new Error(`${error.message} (run: ${run}); the worker said:\n${worker.stderr()}`);
       });
       expect(held.worker).toBe(`${os.hostname()}:${worker.child.pid}`);
       worker.child.kill('SIGKILL');
@@ -228,9 +235,11 @@ describe('runs whose worker dies', () => {
       const filesBefore = await fs.readdir(modelsDir);
       const { trainModels: queued } = await t.ok(TRAIN, { tags: TAGS });
       const working = t.app.queue.runTraining(queued.id);
-      await until('the training to reach its epochs', async () => {
+      // Cancelled as soon as it runs: the heartbeat thread notices within a beat (a third of a
+      // second here), well before a training of 600 customers ends.
+      await until('the training to start', async () => {
         const run = await trainingRun(queued.id);
-        return run.status === 'RUNNING' && run.phase === 'epochs';
+        return run.status === 'RUNNING';
       });
       const { cancelRun } = await t.ok(CANCEL, { kind: 'TRAIN', id: queued.id });
       expect(cancelRun.status).toBe('RUNNING');
