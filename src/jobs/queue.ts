@@ -3,7 +3,13 @@ import PgBoss from 'pg-boss';
 import type { Logger } from '../config/logger.js';
 import { RunKind } from '../modules/run/run.repository.js';
 import { executeRuleRun } from './rules.job.js';
-import { removeFolder, RunLedger, type LedgerOptions, type RunClaim } from './run-ledger.js';
+import {
+  onConnection,
+  removeFolder,
+  RunLedger,
+  type LedgerOptions,
+  type RunClaim,
+} from './run-ledger.js';
 import { generateSuggestions } from './suggest.job.js';
 import { trainModels, type TrainOptions } from './train.job.js';
 
@@ -139,16 +145,24 @@ export class JobQueue {
         tagIds?: string[];
         cooldownDays?: number;
       };
-      const report = await generateSuggestions(this.orm, {
+      await generateSuggestions(this.orm, {
         ...params,
         runId,
         signal: claim.signal,
         onProgress: this.progressOf(claim),
-      });
-      await this.ledger.finish(claim, 'SUCCEEDED', {
-        model_version_id: report.modelVersionId,
-        report,
-        progress: { phase: 'done', done: 1, total: 1 },
+        // The run ends in the merge's transaction: a retry of a run that wrote its suggestions
+        // cannot exist, and a lost attempt's merge is rolled back.
+        beforeCommit: (connection, report) =>
+          this.ledger.finish(
+            claim,
+            'SUCCEEDED',
+            {
+              model_version_id: report.modelVersionId,
+              report,
+              progress: { phase: 'done', done: 1, total: 1 },
+            },
+            onConnection(connection),
+          ),
       });
     });
   }

@@ -1,6 +1,7 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
+import type pg from 'pg';
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import type { Logger } from '../config/logger.js';
 import { RUN_TABLES, RunKind } from '../modules/run/run.repository.js';
@@ -71,6 +72,21 @@ export function workerName(): string {
 }
 
 type Executor = Pick<EntityManager, 'execute'>;
+
+/** A plain pg connection (in a transaction of its own) as an executor of the ledger's writes. */
+export function onConnection(connection: pg.ClientBase): Executor {
+  return {
+    execute: async (sql: string, params: unknown[] = []) => {
+      let n = 0;
+      return (
+        await connection.query(
+          sql.replace(/\?/g, () => `$${++n}`),
+          params,
+        )
+      ).rows;
+    },
+  } as Executor;
+}
 
 const HEARTBEAT_THREAD = new URL('./heartbeat.thread.js', import.meta.url);
 /**

@@ -22,6 +22,11 @@ export interface SuggestOptions {
   onProgress?: (phase: string, done: number, total: number) => void;
   /** Aborts the run at its next step, up to the merge (a cancelled or lost run). */
   signal?: AbortSignal;
+  /**
+   * Runs in the merge's transaction (one of its two halves) with the report, before it commits:
+   * a run ends there, so its end and its suggestions land together.
+   */
+  beforeCommit?: (connection: pg.ClientBase, report: SuggestReport) => Promise<void>;
 }
 
 export interface SuggestReport {
@@ -298,6 +303,7 @@ export async function generateSuggestions(
     const second = new pg.Client({ connectionString });
     await second.connect();
     let results: Record<string, number>[];
+    let suggested: SuggestReport;
     const halves = [client, second];
     try {
       await Promise.all(halves.map((connection) => connection.query('begin')));
@@ -307,6 +313,9 @@ export async function generateSuggestions(
       results = await Promise.all(
         halves.map(async (connection, part) => (await insertPart(connection, part)).rows[0]!),
       );
+      lap('merge');
+      suggested = summarise(results);
+      await options.beforeCommit?.(client, suggested);
       await Promise.all(halves.map((connection) => connection.query('commit')));
     } catch (error) {
       await Promise.all(halves.map((connection) => connection.query('rollback').catch(() => {})));
@@ -314,33 +323,37 @@ export async function generateSuggestions(
     } finally {
       await second.end();
     }
-    const counts: Record<string, number> = {};
-    for (const part of results) {
-      for (const [key, value] of Object.entries(part)) counts[key] = (counts[key] ?? 0) + value;
+    // Written: no cancellation may undo it now.
+    report('merging', 1, 1);
+    return suggested;
+
+    function summarise(parts: Record<string, number>[]): SuggestReport {
+      const counts: Record<string, number> = {};
+      for (const part of parts) {
+        for (const [key, value] of Object.entries(part)) counts[key] = (counts[key] ?? 0) + value;
+      }
+      return {
+        modelVersionId: version.id,
+        modelVersion: version.version,
+        customers: scored.customers,
+        modelCandidates: scored.candidates,
+        clusterCandidates: cluster.rowCount ?? 0,
+        created: counts.created!,
+        corrections: counts.corrections!,
+        autoApplied: counts.autoApplied!,
+        sampledForReview: counts.sampledForReview!,
+        alreadyHeld: counts.alreadyHeld!,
+        inCooldown: counts.inCooldown!,
+        knownNegative: counts.knownNegative!,
+        outranked: counts.outranked!,
+        alreadyPending: counts.picked! - counts.created!,
+        superseded: superseded.rowCount ?? 0,
+        backend: scored.backend,
+        workers: scored.workers,
+        ms: Date.now() - started,
+        phaseMs,
+      };
     }
-    lap('merge');
-    progress('merging', 1, 1);
-    return {
-      modelVersionId: version.id,
-      modelVersion: version.version,
-      customers: scored.customers,
-      modelCandidates: scored.candidates,
-      clusterCandidates: cluster.rowCount ?? 0,
-      created: counts.created!,
-      corrections: counts.corrections!,
-      autoApplied: counts.autoApplied!,
-      sampledForReview: counts.sampledForReview!,
-      alreadyHeld: counts.alreadyHeld!,
-      inCooldown: counts.inCooldown!,
-      knownNegative: counts.knownNegative!,
-      outranked: counts.outranked!,
-      alreadyPending: counts.picked! - counts.created!,
-      superseded: superseded.rowCount ?? 0,
-      backend: scored.backend,
-      workers: scored.workers,
-      ms: Date.now() - started,
-      phaseMs,
-    };
   } finally {
     await client.query(`drop table if exists ${candidates}`).catch(() => {});
     await client.end();
