@@ -6,7 +6,7 @@ import { InvalidInputError, NotFoundError } from '../modules/common/domain.error
 import { bigintArray } from '../modules/common/sql.js';
 import { FeatureRepository } from '../modules/feature/feature.repository.js';
 import { ModelStatus, ModelVersion } from '../modules/model-registry/model-version.entity.js';
-import { DEFAULT_COOLDOWN_DAYS } from '../modules/suggestion/suggestion.service.js';
+import { DEFAULT_COOLDOWN_DAYS } from '../modules/suggestion/suggestion.defaults.js';
 import { AUTO_APPLY_ACTOR } from '../modules/tagging/label.repository.js';
 import { assertCurrentFeatureSet } from './model-loader.js';
 import { CANDIDATE_COLUMNS, loadScoringModel, scoreCustomers } from './scoring/index.js';
