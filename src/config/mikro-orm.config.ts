@@ -93,6 +93,9 @@ export function createOrmConfig({
       acquireConnectionTimeout: acquireTimeoutMs,
       // node-postgres sends it as a startup parameter: no extra round trip per connection.
       ...(statementTimeoutMs > 0 ? { connection: { statement_timeout: statementTimeoutMs } } : {}),
+      // knex writes its warnings (a pooled connection found dead after a database restart) to
+      // the console, outside the JSON log.
+      ...(logger ? { log: { warn: (message: string) => logger(`knex: ${message}`) } } : {}),
     },
     debug,
     ...(logger ? { logger } : {}),

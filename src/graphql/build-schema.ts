@@ -16,6 +16,7 @@ import {
   RuleResolver,
   RuleRunResolver,
 } from '../modules/rule/rule.resolver.js';
+import { RunResolver } from '../modules/run/run.resolver.js';
 import { CustomerSegmentsResolver, SegmentResolver } from '../modules/segment/segment.resolver.js';
 import {
   CustomerSuggestionsResolver,
@@ -51,6 +52,7 @@ export const resolvers = [
   RuleResolver,
   RuleRunResolver,
   RuleConflictResolver,
+  RunResolver,
   SuggestionResolver,
   ReviewQueueConnectionResolver,
   CustomerSuggestionsResolver,

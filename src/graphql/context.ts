@@ -3,7 +3,7 @@ import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import { PersonalDataService } from '../modules/access/personal-data.service.js';
 import { AuditService, RequestAudit, viewerActor } from '../modules/audit/audit.service.js';
 import type { AuthService, Viewer } from '../modules/auth/auth.service.js';
-import { UnauthenticatedError } from '../modules/common/domain.errors.js';
+import { ServiceUnavailableError, UnauthenticatedError } from '../modules/common/domain.errors.js';
 import { CustomerService } from '../modules/customer/customer.service.js';
 import { createEventLoaders } from '../modules/event/event.loaders.js';
 import { EventService } from '../modules/event/event.service.js';
@@ -13,6 +13,7 @@ import { createModelRegistryLoaders } from '../modules/model-registry/model-regi
 import { ModelRegistryService } from '../modules/model-registry/model-registry.service.js';
 import { TrainingService, type TrainingQueue } from '../modules/model-registry/training.service.js';
 import { RuleService, type RuleQueue } from '../modules/rule/rule.service.js';
+import { RunService } from '../modules/run/run.service.js';
 import { createSegmentLoaders } from '../modules/segment/segment.loaders.js';
 import { SegmentService } from '../modules/segment/segment.service.js';
 import { createSuggestionLoaders } from '../modules/suggestion/suggestion.loaders.js';
@@ -23,6 +24,7 @@ import { createTaxonomyLoaders } from '../modules/taxonomy/taxonomy.loaders.js';
 import { TaxonomyService } from '../modules/taxonomy/taxonomy.service.js';
 import { TaxonomyVisibility } from '../modules/taxonomy/visibility.js';
 import { TraitService } from '../modules/trait/trait.service.js';
+import { unavailableRequest } from './http-status.js';
 
 function createLoaders(em: EntityManager, visibility: TaxonomyVisibility) {
   return {
@@ -54,6 +56,7 @@ function createServices(
     training: new TrainingService(models, queue),
     segments: new SegmentService(em, access, visibility),
     rules: new RuleService(em, access, visibility),
+    runs: new RunService(em),
     suggestions: new SuggestionService(em, visibility),
     traits: new TraitService(em),
   };
@@ -112,7 +115,11 @@ export async function createContext(
   req: Pick<IncomingMessage, 'headers'>,
   queue: JobQueuePort,
 ): Promise<GraphQLContext> {
-  const { viewer, authFailure } = await authenticate(auth, req.headers.authorization);
+  const { viewer, authFailure } = await authenticate(auth, req.headers.authorization).catch(
+    (error: unknown) => {
+      throw error instanceof ServiceUnavailableError ? unavailableRequest(error) : error;
+    },
+  );
   const state = requestState(orm, queue, viewer);
   return {
     ...state,

@@ -6,6 +6,7 @@ export type ErrorCode =
   | 'FORBIDDEN'
   | 'NOT_FOUND'
   | 'CONFLICT'
+  | 'SERVICE_UNAVAILABLE'
   | 'INTERNAL_SERVER_ERROR';
 
 /** Exhaustive: adding a domain error kind without a code fails type-checking. */
@@ -15,4 +16,5 @@ export const ERROR_CODES: Record<DomainErrorKind, ErrorCode> = {
   conflict: 'CONFLICT',
   unauthenticated: 'UNAUTHENTICATED',
   forbidden: 'FORBIDDEN',
+  unavailable: 'SERVICE_UNAVAILABLE',
 };

@@ -2,7 +2,8 @@ import { unwrapResolverError } from '@apollo/server/errors';
 import { OptimisticLockError } from '@mikro-orm/core';
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import type { Logger } from '../config/logger.js';
-import { DomainError } from '../modules/common/domain.errors.js';
+import { isDatabaseUnavailable } from '../modules/common/database.errors.js';
+import { DomainError, ServiceUnavailableError } from '../modules/common/domain.errors.js';
 import { ERROR_CODES } from './error-codes.js';
 
 /** Codes graphql-js and Apollo give to malformed requests (parse, validation, variables). */
@@ -46,7 +47,20 @@ function timedOut(error: unknown): 'statement' | 'connection' | null {
 }
 
 /**
- * The one error contract: domain errors map through ERROR_CODES; request errors pass through; a
+ * The error a field or the request failed with: a resolver's own error, or the domain error a
+ * request-level GraphQLError carries (the database unavailable while creating the context).
+ */
+function causeOf(error: unknown): unknown {
+  const original = unwrapResolverError(error);
+  return original instanceof GraphQLError &&
+    original.originalError instanceof ServiceUnavailableError
+    ? original.originalError
+    : original;
+}
+
+/**
+ * The one error contract: domain errors map through ERROR_CODES, and so does an unreachable
+ * database (SERVICE_UNAVAILABLE, retry later); request errors pass through; a
  * statement cancelled by the request statement timeout is QUERY_TIMEOUT naming the setting;
  * anything else is logged and masked as INTERNAL_SERVER_ERROR, with no SQL or stack outside
  * development.
@@ -57,9 +71,16 @@ export function createFormatError(
   statementTimeoutMs = 0,
 ) {
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
-    const original = unwrapResolverError(error);
+    const original = causeOf(error);
     const base = { locations: formatted.locations, path: formatted.path };
 
+    if (isDatabaseUnavailable(original)) {
+      // The outage is logged where it is noticed (the supervisor, readiness); one line per
+      // failed field here would flood the log while the database is down.
+      logger.debug({ err: original, path: formatted.path }, 'database unavailable');
+      const unavailable = new ServiceUnavailableError();
+      return { ...base, message: unavailable.message, extensions: { code: 'SERVICE_UNAVAILABLE' } };
+    }
     if (original instanceof DomainError) {
       return {
         ...base,

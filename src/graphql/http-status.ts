@@ -1,5 +1,7 @@
-import type { ApolloServerPlugin } from '@apollo/server';
+import { HeaderMap, type ApolloServerPlugin } from '@apollo/server';
+import { GraphQLError } from 'graphql';
 import Negotiator from 'negotiator';
+import type { ServiceUnavailableError } from '../modules/common/domain.errors.js';
 
 // Apollo's media types and its order of preference (ApolloServer.js, MEDIA_TYPES and
 // chooseContentTypeForSingleResultResponse), so the choice here is the one Apollo makes.
@@ -21,7 +23,32 @@ export function responseMediaType(accept: string | undefined): string | null {
 
 const REFUSALS: Record<string, number> = { UNAUTHENTICATED: 401, FORBIDDEN: 403 };
 
+/** What a 503 asks clients to wait: about what a supervised embedded PostgreSQL takes to return. */
+export const RETRY_AFTER_SECONDS = 5;
+
 /**
+ * The database was unreachable before any resolver ran (looking the API key up): the whole
+ * request fails with 503, whatever the media type, as Apollo answers a context that failed.
+ */
+export function unavailableRequest(error: ServiceUnavailableError): GraphQLError {
+  return new GraphQLError(error.message, {
+    originalError: error,
+    extensions: {
+      code: 'SERVICE_UNAVAILABLE',
+      http: {
+        status: 503,
+        headers: new HeaderMap([['retry-after', String(RETRY_AFTER_SECONDS)]]),
+      },
+    },
+  });
+}
+
+/**
+ * An operation that failed because the database was unreachable — some error SERVICE_UNAVAILABLE
+ * and no data — answers 503 with `Retry-After` in every media type: it is not about the
+ * operation, and clients and proxies retry on it. `data` becomes null, as GraphQL over HTTP asks
+ * of a non-2xx `application/graphql-response+json` answer.
+ *
  * An operation refused as a whole — every error UNAUTHENTICATED or FORBIDDEN and no data — answers
  * 401 (with `WWW-Authenticate: Bearer`) or 403 to clients that accept
  * `application/graphql-response+json`. GraphQL over HTTP allows a 4xx there once `data` is null,
@@ -36,9 +63,15 @@ export function httpStatusPlugin(): ApolloServerPlugin {
           if (response.body.kind !== 'single') return;
           const result = response.body.singleResult;
           const codes = (result.errors ?? []).map((e) => String(e.extensions?.code));
-          if (codes.length === 0 || !codes.every((code) => code in REFUSALS)) return;
           const data = result.data as Record<string, unknown> | null | undefined;
           if (data && Object.values(data).some((value) => value !== null)) return;
+          if (codes.includes('SERVICE_UNAVAILABLE')) {
+            response.http.status = 503;
+            response.http.headers.set('retry-after', String(RETRY_AFTER_SECONDS));
+            if (data) result.data = null;
+            return;
+          }
+          if (codes.length === 0 || !codes.every((code) => code in REFUSALS)) return;
           if (responseMediaType(request.http?.headers.get('accept')) !== GRAPHQL_RESPONSE_JSON) {
             return;
           }

@@ -3,10 +3,10 @@ import path from 'node:path';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { loadClassifier, type TagClassifier } from '../ml/classifier/index.js';
 import type { KMeansModel } from '../ml/kmeans.js';
-import { FeatureSchemaError, loadPreprocessor, type Preprocessor } from '../ml/preprocessing.js';
-import { ConflictError, NotFoundError } from '../modules/common/domain.errors.js';
-import { featureDefinitions, type FeatureSet } from '../modules/feature/feature.definitions.js';
+import { loadPreprocessor, type Preprocessor } from '../ml/preprocessing.js';
+import { NotFoundError } from '../modules/common/domain.errors.js';
 import { FeatureRepository } from '../modules/feature/feature.repository.js';
+import { assertCurrentFeatureSet } from '../modules/model-registry/model-registry.service.js';
 import { ModelVersion } from '../modules/model-registry/model-version.entity.js';
 
 export interface LoadedModel {
@@ -14,27 +14,6 @@ export interface LoadedModel {
   preprocessor: Preprocessor;
   kmeans: KMeansModel;
   classifier: TagClassifier;
-}
-
-/**
- * Refuses a version trained on another feature set version than the current one: a reconfigured
- * set refreshes every customer's row to the new version, so the old model would match no row
- * (and, where names changed, could not read them). Names what differs.
- */
-export function assertCurrentFeatureSet(version: ModelVersion, set: FeatureSet): void {
-  const current = featureDefinitions(set).map((d) => d.name);
-  const trained = version.featureSchema.features;
-  const missing = trained.filter((name) => !current.includes(name));
-  const unexpected = current.filter((name) => !trained.includes(name));
-  const sameNames = missing.length === 0 && unexpected.length === 0;
-  if (version.featureSchema.featureSetVersion === set.version && sameNames) return;
-  throw new ConflictError(
-    `Model ${version.version} was trained on feature set v${version.featureSchema.featureSetVersion}; ` +
-      `the current set is v${set.version}` +
-      (sameNames ? '' : ` (${new FeatureSchemaError(missing, unexpected).message})`) +
-      '. Retrain (tagwise train) first.',
-    { missing, unexpected },
-  );
 }
 
 /** Loads a registered version's artifacts for scoring; see assertCurrentFeatureSet. */

@@ -47,6 +47,10 @@ const RULES = dep('hides rules applying or naming a hidden tag, with their confl
 const QUEUE = dep('leaves hidden suggestions out of the queue, its counts and every decision');
 const WRITES = dep('refuses applying and removing hidden tags as unknown ones, writing nothing');
 const MODELS = dep('leaves hidden tags out of model versions’ parameters, summaries and metrics');
+const SCORING_TAGS: Departments = {
+  test: 'enqueue-validation.test.ts',
+  title: 'refuses unknown, hidden, deprecated and unsuggestable tags',
+};
 const MASKED = pii('masks every path that returns a customer');
 const QUEUE_MASKED = pii(
   'masks the review queue: its customers and explanations of personal traits',
@@ -71,6 +75,8 @@ const ROOT: Record<string, { roles: Roles; departments: Departments; personal: P
   'Query.ruleRun': { roles: 'any', departments: RULES, personal: 'none' },
   'Query.ruleRuns': { roles: 'any', departments: RULES, personal: 'none' },
   'Query.rules': { roles: 'any', departments: RULES, personal: 'none' },
+  // Kind, status, who, when, progress and error: the runs' own queries show the same to any role.
+  'Query.runs': { roles: 'any', departments: 'none', personal: 'none' },
   'Query.segment': { roles: 'any', departments: SEGMENTS, personal: MASKED },
   'Query.segments': { roles: 'any', departments: SEGMENTS, personal: MASKED },
   'Query.suggestion': { roles: 'any', departments: QUEUE, personal: QUEUE_MASKED },
@@ -89,7 +95,11 @@ const ROOT: Record<string, { roles: Roles; departments: Departments; personal: P
   'Mutation.createTagCategory': { roles: [ADMIN], departments: 'admin only', personal: 'none' },
   'Mutation.deleteSegment': { roles: SCIENCE, departments: SEGMENTS, personal: MASKED },
   'Mutation.deprecateTag': { roles: [ADMIN], departments: 'admin only', personal: 'none' },
-  'Mutation.generateSuggestions': { roles: SCIENCE, departments: 'none', personal: 'none' },
+  'Mutation.generateSuggestions': {
+    roles: SCIENCE,
+    departments: SCORING_TAGS,
+    personal: 'none',
+  },
   'Mutation.mapClusterToTag': { roles: SCIENCE, departments: MODELS, personal: 'none' },
   'Mutation.mergeTags': { roles: [ADMIN], departments: 'admin only', personal: 'none' },
   'Mutation.promoteModelVersion': { roles: SCIENCE, departments: MODELS, personal: 'none' },

@@ -4,6 +4,8 @@ import { assertMutationsAudited } from '../../src/graphql/audit.js';
 import { buildGraphQLSchema } from '../../src/graphql/build-schema.js';
 import { Permission, Role } from '../../src/modules/auth/api-key.entity.js';
 import { AuthService } from '../../src/modules/auth/auth.service.js';
+import { featureDefinitions } from '../../src/modules/feature/feature.definitions.js';
+import { FeatureRepository } from '../../src/modules/feature/feature.repository.js';
 import { createTestApp, errorOf, type TestApp } from '../support/app.js';
 import { createCustomers, createTaxonomy, type Taxonomy } from '../support/fixtures.js';
 
@@ -118,12 +120,13 @@ describe('audit log', () => {
       { t: tags['high-value'] },
       Role.DATA_SCIENTIST,
     );
+    // Before the rule is disabled: a run with no enabled rule is refused.
+    await t.ok(`mutation { runRules(dryRun: true) { id } }`, {}, Role.DATA_SCIENTIST);
     await t.ok(
       `mutation($id: ID!) { updateRule(input: { id: $id, enabled: false, priority: 5 }) { id } }`,
       { id: rule.createRule.id },
       Role.DATA_SCIENTIST,
     );
-    await t.ok(`mutation { runRules(dryRun: true) { id } }`, {}, Role.DATA_SCIENTIST);
     await t.ok(
       `mutation($input: [EventInput!]!) { recordEvents(input: $input) { recorded } }`,
       {
@@ -134,13 +137,34 @@ describe('audit log', () => {
       },
       Role.DATA_SCIENTIST,
     );
+    // What training is refused without: 50 customers with features, 5 holding a tag as a label.
+    const set = await new FeatureRepository(t.app.orm.em.fork()).loadFeatureSet();
+    await t.sql(
+      `insert into customer (external_id, name) select 'train-' || g, 'T' from generate_series(1, 25) g`,
+    );
+    await t.sql(
+      `insert into customer_features (customer_id, feature_set_version, computed_at, values)
+       select id, ?, now(), '{}' from customer`,
+      [set.version],
+    );
+    await t.sql(
+      `insert into customer_tag (customer_id, tag_id, source)
+       select id, ?, 'MANUAL' from customer where external_id like 'train-%' order by id limit 5`,
+      [tags['high-value']],
+    );
     await t.ok(`mutation { trainModels(input: { seed: 3 }) { id } }`, {}, Role.DATA_SCIENTIST);
 
     // A model registry without training: two versions, the first active, the second with a cluster.
     const [, v2] = await t.sql<{ id: string }>(
       `insert into model_version (version, status, seed, params, feature_schema, training_summary, metrics, backend, artifact_path)
-       select v, s, 1, '{}', '{"featureSetVersion":1,"features":[]}', '{}', '{}', 'cpu', '/nowhere'
+       select v, s, 1, '{}', ?::jsonb, '{}', '{}', 'cpu', '/nowhere'
        from (values ('v1', 'ACTIVE'), ('v2', 'CANDIDATE')) as x(v, s) order by v returning id::text`,
+      [
+        JSON.stringify({
+          featureSetVersion: set.version,
+          features: featureDefinitions(set).map((d) => d.name),
+        }),
+      ],
     );
     const [cluster] = await t.sql<{ id: string }>(
       `insert into cluster (model_version_id, index, label, size, profile) values (?, 0, 'all', 25, '{}') returning id::text`,

@@ -23,7 +23,10 @@ describe('auth over HTTP', () => {
   it('answers /health once the database is reachable', async () => {
     const response = await fetch(`${base}/health`);
     expect(response.status).toBe(200);
-    expect(await response.json()).toEqual({ status: 'ok' });
+    expect(await response.json()).toEqual({
+      status: 'ok',
+      checks: { database: 'ok', migrations: 'ok' },
+    });
   });
 
   it('refuses a request without a key as UNAUTHENTICATED', async () => {

@@ -43,11 +43,13 @@ export interface TestApp {
 
 /**
  * `env` adds to or overrides the test's environment (undefined unsets a variable); `logger`
- * replaces the silent one (a test reading what the server logs).
+ * replaces the silent one (a test reading what the server logs); `jobWorkersAlive` is passed to
+ * the app. The app always runs on the file's own database, even with DATABASE_URL unset (a
+ * test of what the embedded configuration does besides the database).
  */
 export async function createTestApp(
   env: NodeJS.ProcessEnv = {},
-  options: { logger?: Logger } = {},
+  options: { logger?: Logger; jobWorkersAlive?: () => boolean } = {},
 ): Promise<TestApp> {
   const database = await createTestDatabase(inject('adminDatabaseUrl'));
   const config = loadConfig({
@@ -61,6 +63,8 @@ export async function createTestApp(
   });
   const app = await createApp(config, {
     logger: options.logger ?? createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'),
+    database: { url: database.url, embedded: false, stop: async () => {} },
+    jobWorkersAlive: options.jobWorkersAlive,
   });
   const auth = new AuthService(app.orm.em);
   const keys = {} as Record<Role, string>;

@@ -15,6 +15,8 @@ export class ApiKeyListener {
   private client: pg.Client | null = null;
   private stopped = false;
   private retry: NodeJS.Timeout | null = null;
+  /** Whether the loss was logged: a database that stays down fails every reconnection. */
+  private down = false;
 
   constructor(
     private readonly url: string,
@@ -40,6 +42,8 @@ export class ApiKeyListener {
     }
     this.client = client;
     this.auth.setCacheTrusted(true);
+    if (this.down) this.logger.info('API key change listener reconnected; keys are cached again');
+    this.down = false;
   }
 
   async stop(): Promise<void> {
@@ -58,10 +62,13 @@ export class ApiKeyListener {
     client.removeAllListeners('end');
     client.end().catch(() => {});
     if (this.stopped || this.retry) return;
-    this.logger.warn(
-      { err: error },
-      'API key change listener lost; keys are looked up per request',
-    );
+    if (!this.down) {
+      this.logger.warn(
+        { err: error },
+        'API key change listener lost; keys are looked up per request',
+      );
+    }
+    this.down = true;
     this.retry = setTimeout(() => {
       this.retry = null;
       if (!this.stopped) void this.start();

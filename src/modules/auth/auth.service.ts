@@ -3,7 +3,13 @@ import { LockMode } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { AuditRepository } from '../audit/audit.repository.js';
 import { SYSTEM_ACTOR } from '../audit/audit.service.js';
-import { ConflictError, InvalidInputError, NotFoundError } from '../common/domain.errors.js';
+import { isDatabaseUnavailable } from '../common/database.errors.js';
+import {
+  ConflictError,
+  InvalidInputError,
+  NotFoundError,
+  ServiceUnavailableError,
+} from '../common/domain.errors.js';
 import { pageById, type Page, type PageRequest } from '../common/pagination.js';
 import { ApiKey, ApiKeySource, Permission, Role } from './api-key.entity.js';
 
@@ -108,7 +114,7 @@ export class AuthService {
     if (cached && cached.until > now) {
       entry = cached;
     } else {
-      const row = await this.em.fork().findOne(ApiKey, { keyHash: hash, revokedAt: null });
+      const row = await this.lookUp(hash);
       entry = {
         viewer: row
           ? {
@@ -130,6 +136,16 @@ export class AuthService {
     if (!entry.viewer || (entry.expiresAt !== null && entry.expiresAt <= now)) return null;
     this.touch(entry.viewer.keyId, now);
     return entry.viewer;
+  }
+
+  /** A key that cannot be looked up is neither valid nor invalid: the database is down. */
+  private async lookUp(keyHash: string): Promise<ApiKey | null> {
+    try {
+      return await this.em.fork().findOne(ApiKey, { keyHash, revokedAt: null });
+    } catch (error) {
+      if (isDatabaseUnavailable(error)) throw new ServiceUnavailableError();
+      throw error;
+    }
   }
 
   /** Records the use, at most once a minute per key; a failed write never fails the request. */

@@ -3,7 +3,7 @@
  * kinds to codes, so the domain stays free of transport concerns.
  */
 export type DomainErrorKind =
-  'invalid_input' | 'not_found' | 'conflict' | 'unauthenticated' | 'forbidden';
+  'invalid_input' | 'not_found' | 'conflict' | 'unauthenticated' | 'forbidden' | 'unavailable';
 
 export abstract class DomainError extends Error {
   abstract readonly kind: DomainErrorKind;
@@ -32,8 +32,20 @@ export class InvalidInputError extends DomainError {
 export class NotFoundError extends DomainError {
   readonly kind = 'not_found';
 
-  constructor(entity: string, id: string) {
-    super(`${entity} ${id} does not exist`, { entity, id });
+  /**
+   * `field`: the input that named the id, when it was not the operation's own `id` argument
+   * (`input.modelVersionId`); `missing`: how many of a list's ids do not exist, `id` the first.
+   */
+  constructor(
+    entity: string,
+    id: string,
+    { field, missing }: { field?: string; missing?: number } = {},
+  ) {
+    super(
+      `${field ? `${field}: ` : ''}${entity} ${id} does not exist` +
+        (missing && missing > 1 ? ` (nor do ${missing - 1} more)` : ''),
+      { entity, id, ...(field ? { field } : {}), ...(missing ? { missing } : {}) },
+    );
   }
 }
 
@@ -61,6 +73,15 @@ export class ForbiddenError extends DomainError {
     details: Record<string, unknown> = {},
   ) {
     super(message, details);
+  }
+}
+
+/** The database cannot be reached (down, restarting, refusing connections): retry shortly. */
+export class ServiceUnavailableError extends DomainError {
+  readonly kind = 'unavailable';
+
+  constructor(message = 'The database is unavailable; retry shortly') {
+    super(message);
   }
 }
 

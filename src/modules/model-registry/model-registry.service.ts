@@ -1,8 +1,17 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { InvalidInputError, NotFoundError, parseId } from '../common/domain.errors.js';
+import { FeatureSchemaError } from '../../ml/preprocessing.js';
+import {
+  ConflictError,
+  InvalidInputError,
+  NotFoundError,
+  parseId,
+} from '../common/domain.errors.js';
+import { featureDefinitions, type FeatureSet } from '../feature/feature.definitions.js';
+import { FeatureRepository } from '../feature/feature.repository.js';
+import { labelHoldingSql } from '../tagging/label.repository.js';
 import { Tag, TagStatus } from '../taxonomy/tag.entity.js';
 import { pageById, type Page, type PageRequest } from '../common/pagination.js';
-import { bigintArray } from '../common/sql.js';
+import { bigintArray, textArray } from '../common/sql.js';
 import { Cluster, ModelRun, ModelStatus, ModelVersion, RunStatus } from './model-version.entity.js';
 import { TaxonomyVisibility } from '../taxonomy/visibility.js';
 
@@ -13,6 +22,32 @@ export interface TrainingRequest {
   targetPrecision?: number | null;
   testSize?: number | null;
   validationSize?: number | null;
+}
+
+/** Fewer customers with features than this and training refuses to start. */
+export const MIN_TRAINING_CUSTOMERS = 50;
+/** A tag is learnt from at least this many customers holding it as a label. */
+export const MIN_POSITIVES = 5;
+
+/**
+ * Refuses a version trained on another feature set version than the current one: a reconfigured
+ * set refreshes every customer's row to the new version, so the old model would match no row
+ * (and, where names changed, could not read them). Names what differs.
+ */
+export function assertCurrentFeatureSet(version: ModelVersion, set: FeatureSet): void {
+  const current = featureDefinitions(set).map((d) => d.name);
+  const trained = version.featureSchema.features;
+  const missing = trained.filter((name) => !current.includes(name));
+  const unexpected = current.filter((name) => !trained.includes(name));
+  const sameNames = missing.length === 0 && unexpected.length === 0;
+  if (version.featureSchema.featureSetVersion === set.version && sameNames) return;
+  throw new ConflictError(
+    `Model ${version.version} was trained on feature set v${version.featureSchema.featureSetVersion}; ` +
+      `the current set is v${set.version}` +
+      (sameNames ? '' : ` (${new FeatureSchemaError(missing, unexpected).message})`) +
+      '. Retrain (tagwise train) first.',
+    { missing, unexpected },
+  );
 }
 
 export interface NewModelVersion {
@@ -35,8 +70,14 @@ export class ModelRegistryService {
     private readonly visibility = TaxonomyVisibility.unrestricted(em),
   ) {}
 
-  /** Stores a trained version with its clusters and every customer's assignment, as a CANDIDATE. */
-  async register(input: NewModelVersion): Promise<ModelVersion> {
+  /**
+   * Stores a trained version with its clusters and every customer's assignment, as a CANDIDATE.
+   * `andThen` runs in the same transaction (promotion, the run's end): all of it or none.
+   */
+  async register(
+    input: NewModelVersion,
+    andThen?: (em: EntityManager, model: ModelVersion) => Promise<void>,
+  ): Promise<ModelVersion> {
     return this.em.transactional(async (em) => {
       const model = em.create(ModelVersion, {
         version: input.version,
@@ -76,6 +117,7 @@ export class ModelRegistryService {
           `{${input.assignments.distances.map((d) => (Number.isFinite(d) ? d : 0)).join(',')}}`,
         ],
       );
+      await andThen?.(em, model);
       return model;
     });
   }
@@ -136,6 +178,7 @@ export class ModelRegistryService {
       }
     }
     if (request.tags?.length) await this.assertKnownTags(request.tags);
+    await this.assertTrainable(request.tags?.length ? request.tags : null);
     const run = this.em.create(ModelRun, {
       params: {
         ...(request.seed != null ? { seed: request.seed } : {}),
@@ -153,6 +196,26 @@ export class ModelRegistryService {
     return run;
   }
 
+  /**
+   * The version a scoring run would use: `id`, or the ACTIVE one. Any status scores (a CANDIDATE
+   * to try it out, a RETIRED one to compare); what cannot is a version trained on another feature
+   * set (CONFLICT). Its artifacts are not looked at: they live where the workers run.
+   */
+  async scoringVersion(id: string | null, field: string): Promise<ModelVersion> {
+    const version = id
+      ? await this.em.findOne(ModelVersion, { id: parseId(id, field) })
+      : await this.active();
+    if (!version) {
+      if (id) throw new NotFoundError('ModelVersion', id, { field });
+      throw new InvalidInputError(
+        field,
+        `${field}: there is no ACTIVE model version: train one and promote it (trainModels(input: { promote: true }), or \`tagwise train --promote\`), or name a version`,
+      );
+    }
+    assertCurrentFeatureSet(version, await new FeatureRepository(this.em).loadFeatureSet());
+    return version;
+  }
+
   async getRun(id: string): Promise<ModelRun> {
     const run = await this.em.findOne(ModelRun, { id: parseId(id, 'id') });
     if (!run) throw new NotFoundError('ModelRun', id);
@@ -167,12 +230,14 @@ export class ModelRegistryService {
     return id ? this.clustersOf(id) : [];
   }
 
-  /** The cluster's members get the tag proposed by scoring runs; null unmaps. */
-  /** Unknown tag keys, and keys of tags hidden from the caller, are refused before queueing. */
+  /**
+   * Unknown tag keys, and keys of tags hidden from the caller, are refused before queueing; so are
+   * deprecated tags, which training would refuse.
+   */
   private async assertKnownTags(keys: readonly string[]): Promise<void> {
     const { tagKeys } = await this.visibility.hiddenTaxonomy();
     const found = await this.em.find(Tag, { key: { $in: [...keys], $nin: tagKeys } });
-    const known = new Set(found.map((t) => t.key));
+    const known = new Map(found.map((t) => [t.key, t]));
     const index = keys.findIndex((k) => !known.has(k));
     if (index >= 0) {
       throw new InvalidInputError(
@@ -180,8 +245,56 @@ export class ModelRegistryService {
         `input.tags[${index}]: there is no tag "${keys[index]}"`,
       );
     }
+    const deprecated = keys.findIndex((k) => known.get(k)!.status !== TagStatus.ACTIVE);
+    if (deprecated >= 0) {
+      throw new InvalidInputError(
+        `input.tags[${deprecated}]`,
+        `input.tags[${deprecated}]: tag "${keys[deprecated]}" is ${known.get(keys[deprecated]!)!.status.toLowerCase()}`,
+      );
+    }
   }
 
+  /**
+   * What training (train.job.ts) would refuse after minutes of work, known now from two short
+   * statements: too few customers with current features, or no tag (of `keys`, or suggestable)
+   * with enough labelled holders among them. Each stops at the count it needs (`limit`): on data
+   * that can be trained on, a few rows per tag are read, not the tables.
+   */
+  private async assertTrainable(keys: readonly string[] | null): Promise<void> {
+    const { version } = await new FeatureRepository(this.em).loadFeatureSet();
+    const [{ n }] = await this.em.execute<[{ n: number }]>(
+      `select count(*)::int as n from (
+         select 1 from customer_features where feature_set_version = ? limit ?) x`,
+      [version, MIN_TRAINING_CUSTOMERS],
+    );
+    if (n < MIN_TRAINING_CUSTOMERS) {
+      throw new InvalidInputError(
+        'features',
+        `only ${n} customers have features of feature set v${version}; training needs ${MIN_TRAINING_CUSTOMERS} (run \`tagwise features\` first)`,
+      );
+    }
+    const [{ learnable }] = await this.em.execute<[{ learnable: boolean }]>(
+      `select exists (
+         select 1 from tag t join tag_category c on c.id = t.category_id
+         where t.status = 'ACTIVE' and ${keys ? 't.key = any(?::text[])' : 'c.suggestable'}
+           and (select count(*) from (
+                  select 1 from customer_tag ct
+                  join customer_features cf on cf.customer_id = ct.customer_id
+                    and cf.feature_set_version = ?
+                  where ct.tag_id = t.id and ${labelHoldingSql('ct', 't')}
+                  limit ?) held) >= ?
+       ) as learnable`,
+      [...(keys ? [textArray(keys)] : []), version, MIN_POSITIVES, MIN_POSITIVES],
+    );
+    if (!learnable) {
+      throw new InvalidInputError(
+        'input.tags',
+        `no ${keys ? 'tag asked for' : 'suggestable tag'} has ${MIN_POSITIVES} or more labelled customers with features to learn from`,
+      );
+    }
+  }
+
+  /** The cluster's members get the tag proposed by scoring runs; null unmaps. */
   async mapClusterToTag(clusterId: string, tagId: string | null): Promise<Cluster> {
     const cluster = await this.em.findOne(Cluster, { id: parseId(clusterId, 'clusterId') });
     if (!cluster) throw new NotFoundError('Cluster', clusterId);

@@ -1,10 +1,11 @@
-import type { EntityManager } from '@mikro-orm/postgresql';
+import type { EntityManager, FilterQuery } from '@mikro-orm/postgresql';
 import type { PersonalDataService } from '../access/personal-data.service.js';
 import {
   ConflictError,
   InvalidInputError,
   NotFoundError,
   parseId,
+  parseIds,
 } from '../common/domain.errors.js';
 import {
   decodeCursor,
@@ -28,14 +29,7 @@ import { SegmentRepository, type ConditionEnvironment } from '../segment/segment
 import { TagSource } from '../tagging/customer-tag.entity.js';
 import { Tag, TagStatus } from '../taxonomy/tag.entity.js';
 import type { CreateRuleInput, UpdateRuleInput } from './rule.input.js';
-import {
-  Rule,
-  RuleConflict,
-  RuleMode,
-  RuleRun,
-  RuleRunStatus,
-  type RuleReportData,
-} from './rule.entity.js';
+import { Rule, RuleConflict, RuleMode, RuleRun, type RuleReportData } from './rule.entity.js';
 import {
   findConflicts,
   RuleRepository,
@@ -165,13 +159,48 @@ export class RuleService {
     return rule;
   }
 
-  /** Queues a run of every enabled rule; the returned run reports its progress and outcome. */
-  async requestRun(dryRun: boolean, actor: string, queue: RuleQueue): Promise<RuleRun> {
-    const run = new RuleRun(dryRun, 'api');
+  /**
+   * Queues a run of every enabled rule, or of `ruleIds`; the returned run reports its progress and
+   * outcome. Refused before anything is queued when a named rule is unknown (or hidden from the
+   * caller, which reads the same) or disabled, or when there is no enabled rule to run.
+   */
+  async requestRun(
+    request: { dryRun: boolean; ruleIds?: readonly string[] | null },
+    actor: string,
+    queue: RuleQueue,
+  ): Promise<RuleRun> {
+    const ruleIds = request.ruleIds ? parseIds(request.ruleIds, 'ruleIds') : null;
+    if (ruleIds) await this.assertRunnable(ruleIds);
+    else if ((await this.em.count(Rule, { enabled: true })) === 0) {
+      throw new InvalidInputError(
+        'ruleIds',
+        'there is no enabled rule to run: create one (createRule) or enable one (updateRule)',
+      );
+    }
+    const run = new RuleRun(request.dryRun, 'api');
+    if (ruleIds) run.params = { ruleIds };
     run.createdBy = actor;
     await this.em.persist(run).flush();
     await queue.enqueueRuleRun(run.id);
     return run;
+  }
+
+  private async assertRunnable(ruleIds: readonly string[]): Promise<void> {
+    if (ruleIds.length === 0) {
+      throw new InvalidInputError('ruleIds', 'ruleIds: name at least one rule, or leave it out');
+    }
+    const hidden = await this.hiddenRuleIds();
+    const rules = await this.em.find(Rule, { id: { $in: [...ruleIds], $nin: hidden } });
+    const byId = new Map(rules.map((r) => [r.id, r]));
+    const unknown = ruleIds.find((id) => !byId.has(id));
+    if (unknown !== undefined) throw new NotFoundError('Rule', unknown, { field: 'ruleIds' });
+    const disabled = ruleIds.findIndex((id) => !byId.get(id)!.enabled);
+    if (disabled >= 0) {
+      throw new InvalidInputError(
+        `ruleIds[${disabled}]`,
+        `ruleIds[${disabled}]: rule "${byId.get(ruleIds[disabled]!)!.name}" is disabled; enable it (updateRule) to run it`,
+      );
+    }
   }
 
   async getRun(id: string): Promise<RuleRun> {
@@ -236,69 +265,68 @@ export class RuleService {
   }
 
   /**
-   * Runs every enabled rule, highest priority first, in one transaction, and stores the report
-   * on the run. A dry run does all the work and rolls it back, so its counts are exactly what a
-   * real run would do.
+   * Runs every enabled rule of a claimed run (or the run's `ruleIds`), highest priority first, in
+   * one transaction, and ends the run through `lifecycle.complete` inside that transaction, so the
+   * tags and the run's end land together (a retried run applies nothing twice). A dry run does
+   * all the work and rolls it back, so its counts are exactly what a real run would do; it ends
+   * afterwards. A named rule disabled since the run was queued is reported, not run. Failures
+   * propagate: the caller records them on the run.
    */
-  async executeRun(
-    runId: string,
-    onProgress?: (done: number, total: number) => void,
-  ): Promise<RuleRun> {
+  async executeRun(runId: string, lifecycle: RuleRunLifecycle): Promise<RuleRun> {
     const run = await this.em.findOneOrFail(RuleRun, { id: runId });
-    run.status = RuleRunStatus.RUNNING;
-    await this.em.flush();
-    try {
-      const reports: RuleReportData[] = [];
-      await this.em
-        .transactional(async (tx) => {
-          // One run at a time (a feature refresh's and an API or CLI one): the second waits for
-          // the first to commit, then reads rules and tags afresh and finds nothing left to do.
-          // Without it both would insert the same tags and conflicts around each other.
-          await tx.execute(`select pg_advisory_xact_lock(hashtext('rule_run'))`);
-          const rules = await loadRules(tx, { enabled: true });
-          const environment = await new SegmentRepository(tx).loadEnvironment();
-          const repository = new RuleRepository(runnerFor(tx));
-          await repository.prepare();
-          onProgress?.(0, rules.length);
-          for (const [i, { rule, target }] of rules.entries()) {
-            const started = Date.now();
-            const base = { ruleId: rule.id, ruleName: rule.name, tagKey: target.tagKey };
-            let compiled: CompiledCondition;
-            try {
-              compiled = environment.compile(rule.definition);
-            } catch (error) {
-              // A rule broken by a later taxonomy change must not stop the others.
-              if (!(error instanceof ConditionError)) throw error;
-              reports.push({ ...emptyReport(base), error: error.message, ms: 0 });
-              continue;
-            }
-            const outcome = await repository.apply(target, compiled, {
-              source: TagSource.RULE,
-              retract: rule.mode === RuleMode.APPLY_AND_RETRACT,
-              runId: run.dryRun ? null : run.id,
-              claim: claimedLater(rules, i),
-            });
-            reports.push({ ...base, ...outcome, ms: Date.now() - started });
-            onProgress?.(i + 1, rules.length);
+    const reports: RuleReportData[] = [];
+    await this.em
+      .transactional(async (tx) => {
+        // One run at a time (a feature refresh's and an API or CLI one): the second waits for
+        // the first to commit, then reads rules and tags afresh and finds nothing left to do.
+        // Without it both would insert the same tags and conflicts around each other.
+        await tx.execute(`select pg_advisory_xact_lock(hashtext('rule_run'))`);
+        const { ruleIds } = run.params;
+        const named = ruleIds ? await loadRules(tx, { id: { $in: ruleIds } }) : [];
+        for (const { rule, target } of named.filter(({ rule }) => !rule.enabled)) {
+          reports.push({
+            ...emptyReport({ ruleId: rule.id, ruleName: rule.name, tagKey: target.tagKey }),
+            error: 'disabled after the run was queued',
+            ms: 0,
+          });
+        }
+        const rules = ruleIds
+          ? named.filter(({ rule }) => rule.enabled)
+          : await loadRules(tx, { enabled: true });
+        const environment = await new SegmentRepository(tx).loadEnvironment();
+        const repository = new RuleRepository(runnerFor(tx));
+        await repository.prepare();
+        lifecycle.onProgress?.(0, rules.length);
+        for (const [i, { rule, target }] of rules.entries()) {
+          // Cancelled or taken away: the transaction rolls back, nothing of the run is kept.
+          lifecycle.signal?.throwIfAborted();
+          const started = Date.now();
+          const base = { ruleId: rule.id, ruleName: rule.name, tagKey: target.tagKey };
+          let compiled: CompiledCondition;
+          try {
+            compiled = environment.compile(rule.definition);
+          } catch (error) {
+            // A rule broken by a later taxonomy change must not stop the others.
+            if (!(error instanceof ConditionError)) throw error;
+            reports.push({ ...emptyReport(base), error: error.message, ms: 0 });
+            continue;
           }
-          if (run.dryRun) throw new DryRunRollback();
-        })
-        .catch((error: unknown) => {
-          if (!(error instanceof DryRunRollback)) throw error;
-        });
-      await this.em.nativeUpdate(
-        RuleRun,
-        { id: runId },
-        { status: RuleRunStatus.SUCCEEDED, reports, finishedAt: new Date() },
-      );
-    } catch (error) {
-      await this.em.nativeUpdate(
-        RuleRun,
-        { id: runId },
-        { status: RuleRunStatus.FAILED, error: (error as Error).message, finishedAt: new Date() },
-      );
-      throw error;
-    }
+          const outcome = await repository.apply(target, compiled, {
+            source: TagSource.RULE,
+            retract: rule.mode === RuleMode.APPLY_AND_RETRACT,
+            runId: run.dryRun ? null : run.id,
+            claim: claimedLater(rules, i),
+          });
+          reports.push({ ...base, ...outcome, ms: Date.now() - started });
+          lifecycle.onProgress?.(i + 1, rules.length);
+        }
+        if (run.dryRun) throw new DryRunRollback();
+        await lifecycle.complete(reports, tx);
+      })
+      .catch(async (error: unknown) => {
+        if (!(error instanceof DryRunRollback)) throw error;
+        await lifecycle.complete(reports, this.em);
+      });
     return this.em.fork().findOneOrFail(RuleRun, { id: runId });
   }
 
@@ -321,6 +349,14 @@ export class RuleService {
       throw new ConflictError(`a rule named "${name}" exists`, { field: 'input.name' });
     }
   }
+}
+
+/** How a rule run is driven: its holder's cancellation signal, progress, and its end. */
+export interface RuleRunLifecycle {
+  signal?: AbortSignal;
+  onProgress?: (done: number, total: number) => void;
+  /** Ends the run as SUCCEEDED with its reports, on `em` (the run's transaction unless dry). */
+  complete(reports: RuleReportData[], em: EntityManager): Promise<void>;
 }
 
 class DryRunRollback extends Error {}
@@ -357,7 +393,7 @@ function checkTrigger(trigger: boolean, definition: Condition, env: ConditionEnv
 
 async function loadRules(
   em: EntityManager,
-  where: { enabled: true; trigger?: true },
+  where: FilterQuery<Rule>,
 ): Promise<(RuleWithTarget & { target: RuleTarget & { tagKey: string } })[]> {
   const rules = await em.find(Rule, where, { orderBy: { priority: 'desc', id: 'asc' } });
   if (rules.length === 0) return [];

@@ -414,4 +414,35 @@ export class SuggestionRepository {
       [bigintArray(modelVersionIds)],
     );
   }
+
+  /**
+   * Of `customerIds`, how many do not exist and the first of them in the list's order: one
+   * statement for a scoring run's thousands of ids.
+   */
+  async missingCustomers(
+    customerIds: readonly string[],
+  ): Promise<{ first: string | null; count: number }> {
+    const [row] = await this.em.execute<{ first: string | null; count: number }[]>(
+      `select (array_agg(u.id order by u.n))[1]::text as first, count(*)::int as count
+       from unnest(?::bigint[]) with ordinality as u(id, n)
+       where not exists (select 1 from customer c where c.id = u.id)`,
+      [bigintArray(customerIds)],
+    );
+    return row!;
+  }
+
+  /** The tags of `tagIds` outside `hiddenTagIds`, with what a scoring run needs of them. */
+  async tagsForScoring(
+    tagIds: readonly string[],
+    hiddenTagIds: readonly string[],
+  ): Promise<
+    { id: string; key: string; status: string; categoryKey: string; suggestable: boolean }[]
+  > {
+    return this.em.execute(
+      `select t.id::text as id, t.key, t.status, c.key as "categoryKey", c.suggestable
+       from tag t join tag_category c on c.id = t.category_id
+       where t.id = any(?::bigint[]) and not t.id = any(?::bigint[])`,
+      [bigintArray(tagIds), bigintArray(hiddenTagIds)],
+    );
+  }
 }

@@ -13,6 +13,7 @@ import {
   type Page,
   type PageRequest,
 } from '../common/pagination.js';
+import { ModelRegistryService } from '../model-registry/model-registry.service.js';
 import { TagSource } from '../tagging/customer-tag.entity.js';
 import { TaggingRepository } from '../tagging/tagging.repository.js';
 import { TaxonomyVisibility } from '../taxonomy/visibility.js';
@@ -476,7 +477,12 @@ export class SuggestionService {
     return tag;
   }
 
-  /** Records a scoring run; the caller enqueues it for a worker. */
+  /**
+   * Records a scoring run; the caller enqueues it for a worker. Everything the run would refuse
+   * that can be known now is refused here, before a row or a job exists: an unknown or unusable
+   * model version, tags that are unknown (or hidden from the caller, which reads the same),
+   * deprecated or not suggestable, and customers that do not exist.
+   */
   async createRun(request: GenerationRequest, createdBy: string): Promise<SuggestionRun> {
     const cooldownDays = request.cooldownDays ?? DEFAULT_COOLDOWN_DAYS;
     if (!Number.isInteger(cooldownDays) || cooldownDays < 0) {
@@ -485,15 +491,29 @@ export class SuggestionService {
         'input.cooldownDays must be a whole number ≥ 0',
       );
     }
+    const modelVersionId = request.modelVersionId
+      ? parseId(request.modelVersionId, 'input.modelVersionId')
+      : null;
+    const tagIds = request.tagIds?.length ? parseIds(request.tagIds, 'input.tagIds') : null;
+    const customerIds = request.customerIds?.length
+      ? parseIds(request.customerIds, 'input.customerIds')
+      : null;
+    await new ModelRegistryService(this.em).scoringVersion(modelVersionId, 'input.modelVersionId');
+    if (tagIds) await this.assertSuggestableTags(tagIds);
+    if (customerIds) {
+      const missing = await this.repository.missingCustomers(customerIds);
+      if (missing.first !== null) {
+        throw new NotFoundError('Customer', missing.first, {
+          field: 'input.customerIds',
+          missing: missing.count,
+        });
+      }
+    }
     const run = this.em.create(SuggestionRun, {
       params: {
-        ...(request.modelVersionId
-          ? { modelVersionId: parseId(request.modelVersionId, 'input.modelVersionId') }
-          : {}),
-        ...(request.customerIds?.length
-          ? { customerIds: parseIds(request.customerIds, 'input.customerIds') }
-          : {}),
-        ...(request.tagIds?.length ? { tagIds: parseIds(request.tagIds, 'input.tagIds') } : {}),
+        ...(modelVersionId ? { modelVersionId } : {}),
+        ...(customerIds ? { customerIds } : {}),
+        ...(tagIds ? { tagIds } : {}),
         cooldownDays,
       },
       createdBy,
@@ -503,6 +523,30 @@ export class SuggestionService {
     });
     await this.em.flush();
     return run;
+  }
+
+  /** Tags a scoring run may be limited to: active, of a suggestable category, and visible. */
+  private async assertSuggestableTags(ids: readonly string[]): Promise<void> {
+    const { tagIds: hidden } = await this.visibility.hiddenTaxonomy();
+    const tags = await this.repository.tagsForScoring(ids, hidden);
+    const byId = new Map(tags.map((t) => [t.id, t]));
+    const unknown = ids.find((id) => !byId.has(id));
+    if (unknown !== undefined) throw new NotFoundError('Tag', unknown, { field: 'input.tagIds' });
+    for (const [i, id] of ids.entries()) {
+      const tag = byId.get(id)!;
+      if (tag.status !== TagStatus.ACTIVE) {
+        throw new InvalidInputError(
+          `input.tagIds[${i}]`,
+          `input.tagIds[${i}]: tag "${tag.key}" is ${tag.status.toLowerCase()}`,
+        );
+      }
+      if (!tag.suggestable) {
+        throw new InvalidInputError(
+          `input.tagIds[${i}]`,
+          `input.tagIds[${i}]: tag "${tag.key}" is in category "${tag.categoryKey}", which is not suggestable`,
+        );
+      }
+    }
   }
 
   async getRun(id: string): Promise<SuggestionRun> {
