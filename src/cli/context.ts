@@ -27,7 +27,7 @@ export async function withDatabase<T>(
     { MikroORM },
     { loadConfig },
     { openDatabase },
-    { createLogger },
+    { configuredLogger },
     { createOrmConfig },
     { AuditService, cliActor },
   ] = await Promise.all([
@@ -40,7 +40,7 @@ export async function withDatabase<T>(
   ]);
   const config = loadConfig();
   // CLI output is for people; the logger only reports problems unless asked for more.
-  const logger = createLogger(process.env.LOG_LEVEL ?? 'warn', 'tagwise-cli');
+  const logger = configuredLogger(config, 'tagwise-cli', process.env.LOG_LEVEL ?? 'warn');
   const database = await openDatabase(config, logger);
   const orm = await MikroORM.init(
     createOrmConfig({ url: database.url, logger: (message) => logger.debug(message) }),

@@ -1,7 +1,6 @@
 import 'reflect-metadata';
 import fs from 'node:fs';
 import { Command, CommanderError } from 'commander';
-import { scrubText } from '../config/logger.js';
 import { DomainError } from '../modules/common/domain.errors.js';
 import { ImportError } from '../modules/import/import.errors.js';
 import { registerApiKeyCommand } from './apikey.js';
@@ -87,6 +86,7 @@ export async function runCli(argv: string[]): Promise<void> {
     }
     // Unexpected: often a database error, whose message and detail carry the statement's values
     // (a customer's name, email, phone). Standard error ends up in cron mails and CI logs.
+    const { scrubText } = await import('../config/logger.js');
     console.error(
       scrubText(error instanceof Error ? (error.stack ?? error.message) : String(error)),
     );
