@@ -6,7 +6,7 @@ import type { RunFilter } from '../modules/run/run.service.js';
 // the database, the ORM and the entities are for the action alone.
 
 const KINDS = ['train', 'suggest', 'rules'] as const;
-const STATUSES = ['queued', 'running', 'succeeded', 'failed'] as const;
+const STATUSES = ['queued', 'running', 'succeeded', 'failed', 'cancelled'] as const;
 const MAX_LIMIT = 10_000;
 
 interface ListOptions {
@@ -79,6 +79,39 @@ export function registerRunsCommand(program: Command): void {
           return;
         }
         console.log(formatRuns(found));
+      });
+    });
+  runs
+    .command('cancel')
+    .description(
+      'stop a run: a queued one at once, a running one within seconds (its worker rolls back what it wrote)',
+    )
+    .argument('<kind>', KINDS.join(', '))
+    .argument('<id>', 'the run id (unique within its kind)')
+    .action(async (kindName: string, id: string) => {
+      const { InvalidInputError } = await import('../modules/common/domain.errors.js');
+      const kind = kindName.toLowerCase();
+      if (!(KINDS as readonly string[]).includes(kind)) {
+        throw new InvalidInputError('kind', `kind: one of ${KINDS.join(', ')}`);
+      }
+      const { withDatabase } = await import('./context.js');
+      const { RunService } = await import('../modules/run/run.service.js');
+      await withDatabase(async ({ orm, audit }) => {
+        const run = await new RunService(orm.em.fork()).cancel(
+          kind.toUpperCase() as RunRecord['kind'],
+          id,
+        );
+        await audit({
+          operation: 'cli:runs cancel',
+          targetType: 'RUN',
+          targetIds: [run.id],
+          change: { kind: run.kind, status: run.status },
+        });
+        console.log(
+          run.status === 'CANCELLED'
+            ? `${run.kind} run ${run.id} cancelled.`
+            : `${run.kind} run ${run.id} is ${run.status}: its worker stops it within seconds (see \`tagwise runs list\`).`,
+        );
       });
     });
 }

@@ -1,14 +1,9 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
 import PgBoss from 'pg-boss';
 import type { Logger } from '../config/logger.js';
+import { RunKind } from '../modules/run/run.repository.js';
 import { executeRuleRun } from './rules.job.js';
-import {
-  removeFolder,
-  RunKind,
-  RunLedger,
-  type LedgerOptions,
-  type RunClaim,
-} from './run-ledger.js';
+import { removeFolder, RunLedger, type LedgerOptions, type RunClaim } from './run-ledger.js';
 import { generateSuggestions } from './suggest.job.js';
 import { trainModels, type TrainOptions } from './train.job.js';
 

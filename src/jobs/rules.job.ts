@@ -3,7 +3,8 @@ import { createLogger } from '../config/logger.js';
 import { PersonalDataService } from '../modules/access/personal-data.service.js';
 import { RuleRun } from '../modules/rule/rule.entity.js';
 import { RuleService } from '../modules/rule/rule.service.js';
-import { DEFAULT_LEDGER_OPTIONS, RunKind, RunLedger, type RunClaim } from './run-ledger.js';
+import { RunKind } from '../modules/run/run.repository.js';
+import { DEFAULT_LEDGER_OPTIONS, RunLedger, type RunClaim } from './run-ledger.js';
 
 export interface RunRulesOptions {
   dryRun?: boolean;

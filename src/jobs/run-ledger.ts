@@ -2,19 +2,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import type { Logger } from '../config/logger.js';
-
-/** The three kinds of queued work, and the table each records its runs in. */
-export enum RunKind {
-  TRAIN = 'TRAIN',
-  SUGGEST = 'SUGGEST',
-  RULES = 'RULES',
-}
-
-export const RUN_TABLES: Readonly<Record<RunKind, string>> = {
-  [RunKind.TRAIN]: 'model_run',
-  [RunKind.SUGGEST]: 'suggestion_run',
-  [RunKind.RULES]: 'rule_run',
-};
+import { RUN_TABLES, RunKind } from '../modules/run/run.repository.js';
 
 /** The error a run lost to the reaper ends with: its worker stopped renewing its heartbeat. */
 export const WORKER_LOST = 'worker lost';

@@ -87,6 +87,7 @@ const ROOT: Record<string, { roles: Roles; departments: Departments; personal: P
   'Query.traits': { roles: [ADMIN], departments: 'none', personal: 'admin only' },
   'Mutation.applyTags': { roles: REVIEW, departments: WRITES, personal: 'none' },
   'Mutation.approveSuggestion': { roles: REVIEW, departments: QUEUE, personal: QUEUE_MASKED },
+  'Mutation.cancelRun': { roles: SCIENCE, departments: 'none', personal: 'none' },
   'Mutation.correctSuggestion': { roles: REVIEW, departments: QUEUE, personal: QUEUE_MASKED },
   'Mutation.createApiKey': { roles: [ADMIN], departments: 'admin only', personal: 'admin only' },
   'Mutation.createRule': { roles: SCIENCE, departments: RULES, personal: CONDITIONS },

@@ -6,10 +6,11 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/config/logger.js';
 import { refreshFeatures } from '../../src/jobs/feature-refresh.job.js';
-import { RunKind, RunLedger, RunLostError, WORKER_LOST } from '../../src/jobs/run-ledger.js';
+import { RunLedger, RunLostError, WORKER_LOST } from '../../src/jobs/run-ledger.js';
 import { trainModels } from '../../src/jobs/train.job.js';
 import { seedDemo } from '../../src/modules/demo/demo.service.js';
-import { createTestApp, type TestApp } from '../support/app.js';
+import { RunKind } from '../../src/modules/run/run.repository.js';
+import { createTestApp, errorOf, type TestApp } from '../support/app.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const TAGS = ['wine-lover', 'high-value', 'meat-lover'];
@@ -189,4 +190,59 @@ describe('runs whose worker dies', () => {
       attempt: taken.attempt,
     });
   }, 120_000);
+
+  describe('cancelRun', () => {
+    const CANCEL = `mutation($kind: RunKind!, $id: ID!) {
+      cancelRun(kind: $kind, id: $id) { kind id status error cancelRequestedAt }
+    }`;
+
+    it('cancels a queued run at once; the worker that takes its job skips it', async () => {
+      const { trainModels: queued } = await t.ok(TRAIN, { tags: TAGS });
+      const { cancelRun } = await t.ok(CANCEL, { kind: 'TRAIN', id: queued.id });
+      expect(cancelRun).toMatchObject({ kind: 'TRAIN', status: 'CANCELLED', error: 'cancelled' });
+      expect(cancelRun.cancelRequestedAt).not.toBeNull();
+      await t.app.queue.runTraining(queued.id);
+      expect(await trainingRun(queued.id)).toMatchObject({ status: 'CANCELLED', attempt: 0 });
+      // Again: nothing changes; a run that ended otherwise cannot be cancelled.
+      expect((await t.ok(CANCEL, { kind: 'TRAIN', id: queued.id })).cancelRun.status).toBe(
+        'CANCELLED',
+      );
+      const [ended] = await t.sql<{ id: string }>(
+        `select id::text from model_run where status = 'SUCCEEDED' limit 1`,
+      );
+      expect(errorOf(await t.gql(CANCEL, { kind: 'TRAIN', id: ended!.id }))).toMatchObject({
+        code: 'CONFLICT',
+        field: 'id',
+      });
+      expect(errorOf(await t.gql(CANCEL, { kind: 'RULES', id: '987654' })).code).toBe('NOT_FOUND');
+      expect(
+        errorOf(await t.gql(CANCEL, { kind: 'TRAIN', id: queued.id }, { as: 'REVIEWER' as never }))
+          .code,
+      ).toBe('FORBIDDEN');
+    });
+
+    it('stops a running training at its next step: CANCELLED, no version, no files', async () => {
+      const versions = async () =>
+        (await t.sql<{ n: number }>(`select count(*)::int as n from model_version`))[0]!.n;
+      const before = await versions();
+      const filesBefore = await fs.readdir(modelsDir);
+      const { trainModels: queued } = await t.ok(TRAIN, { tags: TAGS });
+      const working = t.app.queue.runTraining(queued.id);
+      await until('the training to reach its epochs', async () => {
+        const run = await trainingRun(queued.id);
+        return run.status === 'RUNNING' && run.phase === 'epochs';
+      });
+      const { cancelRun } = await t.ok(CANCEL, { kind: 'TRAIN', id: queued.id });
+      expect(cancelRun.status).toBe('RUNNING');
+      expect(cancelRun.cancelRequestedAt).not.toBeNull();
+      await working;
+      expect(await trainingRun(queued.id)).toMatchObject({
+        status: 'CANCELLED',
+        error: 'cancelled',
+        modelVersionId: null,
+      });
+      expect(await versions()).toBe(before);
+      expect(await fs.readdir(modelsDir)).toEqual(filesBefore);
+    }, 120_000);
+  });
 });

@@ -89,8 +89,14 @@ describe('the server with TAGWISE_API_PROCESSES', () => {
     const server = start(port);
     try {
       await server.saw('(2 processes)');
+      // Two API processes and the job worker process the primary supervises.
       const children = childrenOf(server.child.pid!);
-      expect(children).toHaveLength(2);
+      expect(children).toHaveLength(3);
+      expect(
+        children.filter((pid) =>
+          fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('worker'),
+        ),
+      ).toHaveLength(1);
       const answers = await Promise.all(
         Array.from({ length: 8 }, () =>
           fetch(`http://127.0.0.1:${port}/graphql`, {

@@ -1,6 +1,9 @@
-import { Args, Authorized, Ctx, Query, Resolver } from 'type-graphql';
+import { Arg, Args, Authorized, Ctx, ID, Mutation, Query, Resolver } from 'type-graphql';
+import { Audited } from '../../graphql/audit.js';
 import type { GraphQLContext } from '../../graphql/context.js';
+import { Role } from '../auth/api-key.entity.js';
 import { RunsArgs } from './run.args.js';
+import { RunKind, type RunRecord } from './run.repository.js';
 import { RunConnection, RunType } from './run.type.js';
 
 @Resolver(() => RunType)
@@ -14,5 +17,25 @@ export class RunResolver {
     return RunConnection.fromPage(
       await ctx.services.runs.list({ kind: args.kind, statuses: args.status }, args),
     );
+  }
+
+  // Those who may start runs may stop them.
+  @Authorized(Role.DATA_SCIENTIST, Role.ADMIN)
+  @Audited({
+    // The id is unique within its kind, which the change names.
+    targetType: 'RUN',
+    targets: (_args, run: RunRecord) => [run.id],
+    change: (args, run: RunRecord) => ({ kind: args.kind, status: run.status }),
+  })
+  @Mutation(() => RunType, {
+    description:
+      'Stop a run: a QUEUED one is CANCELLED at once; a RUNNING one is CANCELLED by its worker within seconds, with what it wrote rolled back (see cancelRequestedAt). A run that already ended is a CONFLICT',
+  })
+  cancelRun(
+    @Arg('kind', () => RunKind) kind: RunKind,
+    @Arg('id', () => ID) id: string,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<RunRecord> {
+    return ctx.services.runs.cancel(kind, id);
   }
 }

@@ -1,5 +1,10 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { InvalidInputError } from '../common/domain.errors.js';
+import {
+  ConflictError,
+  InvalidInputError,
+  NotFoundError,
+  parseId,
+} from '../common/domain.errors.js';
 import type { RunStatus } from '../model-registry/model-version.entity.js';
 import {
   cursorId,
@@ -45,6 +50,24 @@ export class RunService {
       (r) => encodeCursor([r.sortKey, r.kind, Number(r.id)]),
       () => this.repository.count(query),
     );
+  }
+
+  /**
+   * Cancels a queued run at once, or asks a running one's worker to stop it (within a heartbeat
+   * or so; what it wrote is rolled back). Cancelling a cancelled run again changes nothing; a
+   * run that already SUCCEEDED or FAILED is a CONFLICT.
+   */
+  async cancel(kind: RunKind, id: string): Promise<RunRecord> {
+    const runId = parseId(id, 'id');
+    const cancelled = await this.repository.requestCancel(kind, runId);
+    if (cancelled) return cancelled;
+    const run = await this.repository.get(kind, runId);
+    if (!run) throw new NotFoundError(`${kind} run`, id);
+    if (run.status === 'CANCELLED') return run;
+    throw new ConflictError(`${kind} run ${id} already ended: ${run.status}`, {
+      field: 'id',
+      status: run.status,
+    });
   }
 }
 

@@ -42,8 +42,29 @@ export class RunType {
   @Field(() => Date)
   createdAt!: Date;
 
+  @Field(() => Date, { nullable: true, description: 'When a worker first took it' })
+  startedAt!: Date | null;
+
   @Field(() => Date, { nullable: true })
   finishedAt!: Date | null;
+
+  @Field(() => Int, {
+    description:
+      'Attempts started: a run whose worker was lost is tried again (TAGWISE_RUN_ATTEMPTS)',
+  })
+  attempt!: number;
+
+  @Field(() => String, {
+    nullable: true,
+    description: 'host:pid of the worker process that holds (or last held) it',
+  })
+  worker!: string | null;
+
+  @Field(() => Date, {
+    nullable: true,
+    description: 'When cancelRun asked it to stop; a RUNNING run ends CANCELLED shortly after',
+  })
+  cancelRequestedAt!: Date | null;
 
   @Field(() => RunProgressType, {
     nullable: true,
@@ -51,7 +72,10 @@ export class RunType {
   })
   progress!: RunProgressType | null;
 
-  @Field(() => String, { nullable: true, description: 'Why it FAILED' })
+  @Field(() => String, {
+    nullable: true,
+    description: 'Why it FAILED (e.g. "worker lost"), or "cancelled"',
+  })
   error!: string | null;
 }
 
