@@ -1,12 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { RunStatus } from '../model-registry/model-version.entity.js';
-import { RunKind } from './run.repository.js';
-
-const TABLES: Record<RunKind, string> = {
-  [RunKind.TRAIN]: 'model_run',
-  [RunKind.SUGGEST]: 'suggestion_run',
-  [RunKind.RULES]: 'rule_run',
-};
+import { RUN_TABLES, type RunKind } from './run.repository.js';
 
 /** The runs of one kind in one status, and how long the finished ones ran. */
 export interface RunTally {
@@ -29,7 +23,7 @@ export class RunMetricsRepository {
    * runs are worked in job worker processes, possibly on other hosts, and a restart forgets nothing.
    */
   async tally(bounds: readonly number[]): Promise<RunTally[]> {
-    const runs = Object.entries(TABLES)
+    const runs = Object.entries(RUN_TABLES)
       .map(
         ([kind, table]) =>
           `select '${kind}' as kind, status,
