@@ -13,7 +13,7 @@ import {
   type AppConfig,
 } from './config/env.js';
 import { openDatabase, type DatabaseHandle } from './config/database.js';
-import { createLogger, type Logger } from './config/logger.js';
+import { configuredLogger, type Logger } from './config/logger.js';
 import { createOrmConfig } from './config/mikro-orm.config.js';
 import { buildGraphQLSchema } from './graphql/build-schema.js';
 import { auditPlugin } from './graphql/audit.js';
@@ -22,6 +22,7 @@ import { unknownCoordinates } from './graphql/cost.js';
 import { createFormatError } from './graphql/format-error.js';
 import { healthRoutes } from './graphql/health.js';
 import { httpStatusPlugin } from './graphql/http-status.js';
+import { Metrics, metricsPlugin, metricsRoutes } from './graphql/metrics.js';
 import { rateLimit } from './graphql/rate-limit.js';
 import { requestErrorHandler } from './graphql/request-errors.js';
 import { textInputPlugin } from './graphql/text-input.js';
@@ -75,7 +76,7 @@ function corsFor(origins: readonly string[]): RequestHandler[] {
 }
 
 export async function createApp(config: AppConfig, options: AppOptions = {}): Promise<App> {
-  const logger = options.logger ?? createLogger(config.logLevel);
+  const logger = options.logger ?? configuredLogger(config);
   const database = options.database ?? (await openDatabase(config, logger));
   const orm = await MikroORM.init(
     createOrmConfig({ url: database.url, logger: (message) => logger.debug(message) }),
@@ -137,6 +138,9 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
     expensiveOrm = await requestPool(EXPENSIVE_POOL_SIZE);
     const onExpensive = (context: GraphQLContext) =>
       Object.assign(context, requestState(expensiveOrm!, context.queue, context.viewer));
+    const metrics = config.metrics.enabled
+      ? new Metrics({ main: orm, request: requestOrm, expensive: expensiveOrm }, logger)
+      : null;
     const server = new ApolloServer<GraphQLContext>({
       schema,
       formatError: createFormatError(
@@ -152,6 +156,7 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
         queryLimitsPlugin(config.queryLimits, onExpensive),
         httpStatusPlugin(),
         auditPlugin(logger),
+        ...(metrics ? [metricsPlugin(metrics)] : []),
       ],
       // main.ts stops everything in order on SIGINT/SIGTERM; Apollo's own handler would stop
       // only itself and then kill the process (exit 143) while the rest is still closing.
@@ -172,6 +177,7 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
     // GraphQL answers POSTs, which no cache revalidates: hashing every body for an ETag is waste.
     http.disable('etag');
     http.use(healthRoutes(health));
+    if (metrics) http.use(metricsRoutes(metrics, config.metrics.token, logger));
     http.use(
       '/graphql',
       ...corsFor(config.corsOrigins),

@@ -3,7 +3,8 @@ import exitHook from 'async-exit-hook';
 import { createApp } from './app.js';
 import { ConfigError, loadConfig, type AppConfig } from './config/env.js';
 import { DatabaseStartError } from './config/database.js';
-import { createLogger, type Logger } from './config/logger.js';
+import { configuredLogger, type Logger } from './config/logger.js';
+import { serveClusterMetrics } from './graphql/metrics-cluster.js';
 import { superviseJobWorker, type SupervisedWorker } from './jobs/worker-process.js';
 
 /** How long the primary waits for its HTTP processes to finish their requests on shutdown. */
@@ -14,7 +15,7 @@ async function main(): Promise<void> {
   // 128 + the signal, cutting short the shutdown below (HTTP, jobs, ORM, then the database).
   for (const signal of ['SIGINT', 'SIGTERM'] as const) exitHook.unhookEvent(signal);
   const config = loadConfig();
-  const logger = createLogger(config.logLevel);
+  const logger = configuredLogger(config);
   if (config.apiProcesses > 1 && cluster.isPrimary) await runPrimary(config, logger);
   else await serve(config, logger);
 }
@@ -55,6 +56,7 @@ async function serve(config: AppConfig, logger: Logger): Promise<void> {
  */
 async function runPrimary(config: AppConfig, logger: Logger): Promise<void> {
   const app = await createApp(config, { logger });
+  if (config.metrics.enabled) serveClusterMetrics();
   const jobs = config.workers ? superviseJobWorker(app.database.url, logger) : null;
   const childEnv = { DATABASE_URL: app.database.url, TAGWISE_DEMO: '0', TAGWISE_WORKERS: '0' };
   const listening = new Set<number>();

@@ -1,6 +1,6 @@
 import { InvalidArgumentError, type Command } from 'commander';
-import { type ApiKey, Permission, Role, apiKeyStatus } from '../modules/auth/api-key.entity.js';
-import { AuthService, keyRights } from '../modules/auth/auth.service.js';
+import type { ApiKey, ApiKeyStatus } from '../modules/auth/api-key.entity.js';
+import { Permission, Role } from '../modules/auth/rights.js';
 import { withDatabase } from './context.js';
 
 function parseRole(value: string): Role {
@@ -22,7 +22,7 @@ function parseExpiry(value: string): Date {
 const collect = (value: string, previous: string[]) => [...previous, value];
 
 /** What `apikey list --json` prints per key; never the key or its hash. */
-export function keyJson(k: ApiKey) {
+export function keyJson(k: ApiKey, status: ApiKeyStatus) {
   return {
     id: k.id,
     name: k.name,
@@ -31,7 +31,7 @@ export function keyJson(k: ApiKey) {
     departments: k.departments,
     keyPrefix: k.keyPrefix,
     source: k.source,
-    status: apiKeyStatus(k),
+    status,
     createdAt: k.createdAt.toISOString(),
     expiresAt: k.expiresAt?.toISOString() ?? null,
     lastUsedAt: k.lastUsedAt?.toISOString() ?? null,
@@ -41,12 +41,12 @@ export function keyJson(k: ApiKey) {
 
 const day = (d: Date | null) => (d ? d.toISOString().slice(0, 16).replace('T', ' ') : '–');
 
-function formatKeys(keys: readonly ApiKey[]): string {
+function formatKeys(keys: readonly ApiKey[], statusOf: (k: ApiKey) => ApiKeyStatus): string {
   const rows = keys.map((k) => [
     k.id,
     k.name,
     k.role,
-    apiKeyStatus(k),
+    statusOf(k),
     k.permissions.join(',') || '–',
     k.departments.join(',') || '–',
     `${k.keyPrefix}…`,
@@ -91,6 +91,7 @@ export function registerApiKeyCommand(program: Command): void {
         department: string[];
         expires?: Date;
       }) => {
+        const { AuthService, keyRights } = await import('../modules/auth/auth.service.js');
         await withDatabase(async ({ orm, audit }) => {
           const { key, apiKey } = await new AuthService(orm.em).createKey({
             role: options.role,
@@ -117,6 +118,10 @@ export function registerApiKeyCommand(program: Command): void {
     .description('list keys (never the keys themselves): status, permissions, expiry, last use')
     .option('--json', 'print the keys as a JSON array')
     .action(async (options: { json?: boolean }) => {
+      const [{ AuthService }, { apiKeyStatus }] = await Promise.all([
+        import('../modules/auth/auth.service.js'),
+        import('../modules/auth/api-key.entity.js'),
+      ]);
       await withDatabase(async ({ orm }) => {
         const auth = new AuthService(orm.em);
         const keys: ApiKey[] = [];
@@ -126,13 +131,22 @@ export function registerApiKeyCommand(program: Command): void {
           if (!page.hasNextPage) break;
           after = page.cursors.at(-1) ?? null;
         }
-        console.log(options.json ? JSON.stringify(keys.map(keyJson), null, 2) : formatKeys(keys));
+        console.log(
+          options.json
+            ? JSON.stringify(
+                keys.map((k) => keyJson(k, apiKeyStatus(k))),
+                null,
+                2,
+              )
+            : formatKeys(keys, apiKeyStatus),
+        );
       });
     });
   apikey
     .command('revoke <id>')
     .description('revoke a key: every API process refuses it at once')
     .action(async (id: string) => {
+      const { AuthService } = await import('../modules/auth/auth.service.js');
       await withDatabase(async ({ orm, audit }) => {
         const key = await new AuthService(orm.em).revokeKey(id);
         await audit({
@@ -148,6 +162,7 @@ export function registerApiKeyCommand(program: Command): void {
     .command('rotate <id>')
     .description('replace a key with a new secret (same name, role, permissions, departments)')
     .action(async (id: string) => {
+      const { AuthService } = await import('../modules/auth/auth.service.js');
       await withDatabase(async ({ orm, audit }) => {
         const { key, apiKey } = await new AuthService(orm.em).rotateKey(id);
         await audit({

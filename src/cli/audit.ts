@@ -3,7 +3,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { InvalidArgumentError, type Command } from 'commander';
 import type { AuditEntry } from '../modules/audit/audit-entry.entity.js';
-import { AuditService, type AuditFilterInput } from '../modules/audit/audit.service.js';
+import type { AuditFilterInput } from '../modules/audit/audit.service.js';
 import { csvField } from '../modules/common/csv.js';
 import { withDatabase } from './context.js';
 
@@ -88,6 +88,7 @@ export function registerAuditCommand(program: Command): void {
           to: options.to ?? null,
           operation: options.operation ?? null,
         };
+        const { AuditService } = await import('../modules/audit/audit.service.js');
         await withDatabase(async ({ orm, audit }) => {
           const batches = new AuditService(orm.em.fork()).export(filter);
           let entries = 0;

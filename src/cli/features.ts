@@ -1,8 +1,6 @@
 import fs from 'node:fs/promises';
 import { InvalidArgumentError, type Command } from 'commander';
-import { refreshFeatures } from '../jobs/feature-refresh.job.js';
 import { InvalidInputError } from '../modules/common/domain.errors.js';
-import { FeatureService } from '../modules/feature/feature.service.js';
 import { withDatabase } from './context.js';
 import { createProgress } from './progress.js';
 
@@ -24,6 +22,7 @@ export function registerFeaturesCommand(program: Command): void {
       parseDate,
     )
     .action(async (options: { incremental?: boolean; asOf?: Date }) => {
+      const { refreshFeatures } = await import('../jobs/feature-refresh.job.js');
       await withDatabase(async ({ orm, audit }) => {
         const progress = createProgress();
         const report = await refreshFeatures(orm, {
@@ -60,6 +59,7 @@ export function registerFeaturesCommand(program: Command): void {
         if (!(error instanceof SyntaxError)) throw error;
         throw new InvalidInputError('file', `${file} is not valid JSON: ${error.message}`);
       }
+      const { FeatureService } = await import('../modules/feature/feature.service.js');
       await withDatabase(async ({ orm, audit }) => {
         const set = await new FeatureService(orm.em.fork()).configure(config);
         await audit({
@@ -76,6 +76,7 @@ export function registerFeaturesCommand(program: Command): void {
     .command('list')
     .description('print the features of the current feature set')
     .action(async () => {
+      const { FeatureService } = await import('../modules/feature/feature.service.js');
       await withDatabase(async ({ orm }) => {
         const { set, definitions } = await new FeatureService(orm.em.fork()).describe();
         console.log(`Feature set v${set.version}`);

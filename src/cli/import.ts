@@ -1,16 +1,18 @@
 import path from 'node:path';
 import cliProgress from 'cli-progress';
 import { InvalidArgumentError, type Command } from 'commander';
-import { ROW_NUMBER, loadMapping, parseDelimiter } from '../modules/import/import.mapping.js';
-import {
-  prepareImport,
-  runImport,
-  type ImportProgress,
-  type ImportReport,
-} from '../modules/import/import.service.js';
+import type * as ImportMapping from '../modules/import/import.mapping.js';
+import type { ImportProgress, ImportReport } from '../modules/import/import.service.js';
 import type { SourceFormat } from '../modules/import/import.source.js';
-import { IMPORT_KINDS, TARGET_FIELDS, type ImportKind } from '../modules/import/import.targets.js';
+import type * as ImportTargets from '../modules/import/import.targets.js';
+import type { ImportKind } from '../modules/import/import.targets.js';
 import { withDatabase } from './context.js';
+
+/** The field table and the delimiter rule, which an import subcommand's help and options need. */
+interface ImportRules {
+  mapping: typeof ImportMapping;
+  targets: typeof ImportTargets;
+}
 
 interface ImportCommandOptions {
   mapping?: string;
@@ -22,6 +24,7 @@ interface ImportCommandOptions {
   complete?: boolean;
 }
 
+// Its keys name the subcommands.
 const WHAT: Record<ImportKind, string> = {
   customers: 'create or update customers by externalId (attributes merge key by key)',
   events: 'record behaviour events; an event already stored (by externalId) is skipped',
@@ -34,9 +37,9 @@ function parseFormat(value: string): SourceFormat {
   return value;
 }
 
-function parseDelimiterOption(value: string): string {
+function parseDelimiterOption(rules: ImportRules, value: string): string {
   try {
-    return parseDelimiter(value);
+    return rules.mapping.parseDelimiter(value);
   } catch (error) {
     throw new InvalidArgumentError((error as Error).message.replace(/^--delimiter: /, ''));
   }
@@ -68,8 +71,9 @@ const COMPLETE_HELP = [
   'with --allow-partial.',
 ];
 
-function fieldsHelp(kind: ImportKind): string {
-  const fields = Object.entries(TARGET_FIELDS[kind]).map(
+function fieldsHelp(kind: ImportKind, { mapping, targets }: ImportRules): string {
+  const { ROW_NUMBER } = mapping;
+  const fields = Object.entries(targets.TARGET_FIELDS[kind]).map(
     ([name, f]) => `  ${name.padEnd(20)} ${f.describe}${f.required ? ' (required)' : ''}`,
   );
   return [
@@ -96,17 +100,26 @@ export function registerImportCommand(program: Command): void {
   const group = program
     .command('import')
     .description('import customers, events or tag assignments from a CSV or NDJSON file');
-  for (const kind of IMPORT_KINDS) {
+  // The rules load with the ORM's entities, too heavy for every `tagwise` start: they load when
+  // `import` is dispatched, before a subcommand parses its options or prints its help.
+  let rules: ImportRules | undefined;
+  program.hook('preSubcommand', async (_program, subcommand) => {
+    if (subcommand !== group || rules) return;
+    const [mapping, targets] = await Promise.all([
+      import('../modules/import/import.mapping.js'),
+      import('../modules/import/import.targets.js'),
+    ]);
+    rules = { mapping, targets };
+  });
+  for (const kind of Object.keys(WHAT) as ImportKind[]) {
     const command = group
       .command(kind)
       .description(WHAT[kind])
       .argument('<file>', 'CSV file, or NDJSON (.ndjson, .jsonl or --format ndjson)')
       .option('--mapping <file>', 'JSON mapping: columns to fields and typed attributes')
       .option('--format <format>', 'csv or ndjson (default: from the file extension)', parseFormat)
-      .option(
-        '--delimiter <char>',
-        'CSV delimiter (default: sniffed: , ; tab |)',
-        parseDelimiterOption,
+      .option('--delimiter <char>', 'CSV delimiter (default: sniffed: , ; tab |)', (value) =>
+        parseDelimiterOption(rules!, value),
       )
       .option('--dry-run', 'do everything and report what would change, then roll back')
       .option('--allow-partial', 'import the valid rows even when some are rejected')
@@ -118,7 +131,7 @@ export function registerImportCommand(program: Command): void {
       );
     }
     command
-      .addHelpText('after', fieldsHelp(kind))
+      .addHelpText('after', () => fieldsHelp(kind, rules!))
       .action(async (file: string, options: ImportCommandOptions) => {
         await importCommand(kind, file, options);
       });
@@ -130,6 +143,10 @@ async function importCommand(
   file: string,
   options: ImportCommandOptions,
 ): Promise<void> {
+  const [{ loadMapping }, { prepareImport, runImport }] = await Promise.all([
+    import('../modules/import/import.mapping.js'),
+    import('../modules/import/import.service.js'),
+  ]);
   // The file and mapping are checked before the database starts: mistakes fail fast.
   const prepared = await prepareImport({
     kind,

@@ -1,8 +1,6 @@
 import 'reflect-metadata';
+import fs from 'node:fs';
 import { Command, CommanderError } from 'commander';
-import { ConfigError } from '../config/env.js';
-import { DatabaseStartError } from '../config/database.js';
-import { scrubText } from '../config/logger.js';
 import { DomainError } from '../modules/common/domain.errors.js';
 import { ImportError } from '../modules/import/import.errors.js';
 import { registerApiKeyCommand } from './apikey.js';
@@ -22,6 +20,10 @@ import { registerTrainCommand } from './train.js';
 import { registerTraitsCommand } from './traits.js';
 import { registerWorkerCommand } from './worker.js';
 
+const { version } = JSON.parse(
+  fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8'),
+) as { version: string };
+
 const FILE_PROBLEMS: Record<string, string> = {
   ENOENT: 'no such file or directory',
   EACCES: 'permission denied',
@@ -32,6 +34,7 @@ const FILE_PROBLEMS: Record<string, string> = {
 export function buildProgram(): Command {
   const program = new Command('tagwise')
     .description('Tagwise: CRM customer tagging service')
+    .version(version)
     .showHelpAfterError()
     .exitOverride();
   registerMigrateCommand(program);
@@ -69,13 +72,8 @@ export async function runCli(argv: string[]): Promise<void> {
       return;
     }
     // Problems a person can fix get one line, not a stack trace.
-    if (
-      error instanceof ConfigError ||
-      error instanceof DatabaseStartError ||
-      error instanceof DomainError ||
-      error instanceof ImportError
-    ) {
-      console.error(error.message);
+    if (await isForPerson(error)) {
+      console.error((error as Error).message);
       process.exitCode = 1;
       return;
     }
@@ -88,9 +86,20 @@ export async function runCli(argv: string[]): Promise<void> {
     }
     // Unexpected: often a database error, whose message and detail carry the statement's values
     // (a customer's name, email, phone). Standard error ends up in cron mails and CI logs.
+    const { scrubText } = await import('../config/logger.js');
     console.error(
       scrubText(error instanceof Error ? (error.stack ?? error.message) : String(error)),
     );
     process.exitCode = 1;
   }
+}
+
+async function isForPerson(error: unknown): Promise<boolean> {
+  if (error instanceof DomainError || error instanceof ImportError) return true;
+  // Loaded only now, to keep start-up light; an error of a module that never loaded is none of them.
+  const [{ ConfigError }, { DatabaseStartError }] = await Promise.all([
+    import('../config/env.js'),
+    import('../config/database.js'),
+  ]);
+  return error instanceof ConfigError || error instanceof DatabaseStartError;
 }

@@ -1,12 +1,9 @@
 import path from 'node:path';
 import type { Command } from 'commander';
-import { compareVersions, type VersionComparison } from '../jobs/compare.job.js';
-import { findModelVersion } from '../jobs/score-all.job.js';
+import type { VersionComparison } from '../jobs/compare.job.js';
 import type { TagEvaluation } from '../ml/classifier/index.js';
-import { ModelRegistryService } from '../modules/model-registry/model-registry.service.js';
-import { ModelStatus, ModelVersion } from '../modules/model-registry/model-version.entity.js';
+import type { ModelVersion } from '../modules/model-registry/model-version.entity.js';
 import type { MikroORM } from '@mikro-orm/postgresql';
-import { TaxonomyVisibility, withoutHiddenTags } from '../modules/taxonomy/visibility.js';
 import { API_KEY_OPTION, readerFor, withDatabase } from './context.js';
 import { formatEvaluations, precisionText } from './model-table.js';
 
@@ -202,6 +199,8 @@ async function visibleVersions(
 ): Promise<ModelVersion[]> {
   const viewer = await readerFor(orm, apiKey);
   if (!viewer) return versions;
+  const { TaxonomyVisibility, withoutHiddenTags } =
+    await import('../modules/taxonomy/visibility.js');
   const { tagKeys } = await new TaxonomyVisibility(orm.em.fork(), viewer).hiddenTaxonomy();
   const hidden = new Set(tagKeys);
   return versions.map((v) => ({
@@ -223,6 +222,7 @@ export function registerModelsCommand(program: Command): void {
     .option('--json', 'print the versions as JSON, each with a `tags` array of per-tag metrics')
     .option(...API_KEY_OPTION)
     .action(async (options: { json?: boolean; apiKey?: string }) => {
+      const { ModelVersion } = await import('../modules/model-registry/model-version.entity.js');
       await withDatabase(async ({ orm }) => {
         const versions = await visibleVersions(
           orm,
@@ -257,6 +257,7 @@ export function registerModelsCommand(program: Command): void {
     .option('--json', 'print the version as JSON with a `tags` array of per-tag metrics')
     .option(...API_KEY_OPTION)
     .action(async (ref: string, options: { json?: boolean; apiKey?: string }) => {
+      const { findModelVersion } = await import('../jobs/score-all.job.js');
       await withDatabase(async ({ orm }) => {
         const [v] = await visibleVersions(orm, options.apiKey, [await findModelVersion(orm, ref)]);
         if (options.json) {
@@ -279,6 +280,7 @@ export function registerModelsCommand(program: Command): void {
     )
     .option('--json', 'print the comparison as JSON')
     .action(async (a: string, b: string, options: { json?: boolean }) => {
+      const { compareVersions } = await import('../jobs/compare.job.js');
       await withDatabase(async ({ orm }) => {
         const comparison = await compareVersions(orm, a, b);
         if (options.json) {
@@ -308,6 +310,12 @@ export function registerModelsCommand(program: Command): void {
       'make a version ACTIVE (by id or version string); promoting an older one rolls back',
     )
     .action(async (ref: string) => {
+      const [{ findModelVersion }, { ModelRegistryService }, { ModelStatus, ModelVersion }] =
+        await Promise.all([
+          import('../jobs/score-all.job.js'),
+          import('../modules/model-registry/model-registry.service.js'),
+          import('../modules/model-registry/model-version.entity.js'),
+        ]);
       await withDatabase(async ({ orm, audit }) => {
         const target = await findModelVersion(orm, ref);
         const before = await orm.em.fork().findOne(ModelVersion, { status: ModelStatus.ACTIVE });

@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { runRules } from '../jobs/rules.job.js';
 import { withDatabase } from './context.js';
 import { createProgress } from './progress.js';
 
@@ -10,6 +9,7 @@ export function registerRulesCommand(program: Command): void {
     .description('run every enabled rule now (apply and retract tags set-based) and print a report')
     .option('--dry-run', 'count what would change, change nothing')
     .action(async (options: { dryRun?: boolean }) => {
+      const { runRules } = await import('../jobs/rules.job.js');
       await withDatabase(async ({ orm, audit }) => {
         const progress = createProgress();
         const run = await runRules(orm, {

@@ -1,7 +1,6 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { buildGraphQLSchema, printSortedSchema } from '../graphql/build-schema.js';
 
 const SCHEMA_FILE = path.resolve(import.meta.dirname, '../../schema.graphql');
 
@@ -11,6 +10,7 @@ export function registerSchemaCommand(program: Command): void {
     .description('write schema.graphql from the code (sorted); --check fails when it is stale')
     .option('--check', 'exit 1 if schema.graphql differs from the code')
     .action(async (options: { check?: boolean }) => {
+      const { buildGraphQLSchema, printSortedSchema } = await import('../graphql/build-schema.js');
       const printed = printSortedSchema(await buildGraphQLSchema());
       if (options.check) {
         const committed = await fs.readFile(SCHEMA_FILE, 'utf8').catch(() => '');

@@ -3,7 +3,6 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Command } from 'commander';
-import { scoreAllCustomers } from '../jobs/score-all.job.js';
 import { csvField } from '../modules/common/csv.js';
 import { withDatabase } from './context.js';
 import { createProgress } from './progress.js';
@@ -22,6 +21,7 @@ export function registerScoreCommand(program: Command): void {
       if (options.out !== '-') {
         await fs.promises.access(path.dirname(options.out), fs.constants.W_OK);
       }
+      const { scoreAllCustomers } = await import('../jobs/score-all.job.js');
       await withDatabase(async ({ orm, audit }) => {
         const progress = createProgress();
         const pages = scoreAllCustomers(orm, {

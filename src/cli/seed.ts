@@ -1,6 +1,5 @@
 import { InvalidArgumentError, type Command } from 'commander';
-import { refreshFeatures } from '../jobs/feature-refresh.job.js';
-import { DEFAULT_DEMO_SEED, seedDemo } from '../modules/demo/demo.service.js';
+import { DEFAULT_DEMO_SEED } from '../modules/demo/demo.defaults.js';
 import { withDatabase } from './context.js';
 import { createProgress } from './progress.js';
 
@@ -25,6 +24,10 @@ export function registerSeedCommand(program: Command): void {
       DEFAULT_DEMO_SEED,
     )
     .action(async (options: { customers: number; offset: number; seed: number }) => {
+      const [{ refreshFeatures }, { seedDemo }] = await Promise.all([
+        import('../jobs/feature-refresh.job.js'),
+        import('../modules/demo/demo.service.js'),
+      ]);
       await withDatabase(async ({ orm, audit }) => {
         const progress = createProgress();
         const started = Date.now();

@@ -2,11 +2,7 @@ import fs from 'node:fs';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Command } from 'commander';
-import { PersonalDataService } from '../modules/access/personal-data.service.js';
-import { SegmentService } from '../modules/segment/segment.service.js';
-import { Permission } from '../modules/auth/api-key.entity.js';
 import { ForbiddenError } from '../modules/common/domain.errors.js';
-import { TaxonomyVisibility } from '../modules/taxonomy/visibility.js';
 import { API_KEY_OPTION, readerFor, withDatabase } from './context.js';
 
 export function registerSegmentsCommand(program: Command): void {
@@ -22,6 +18,17 @@ export function registerSegmentsCommand(program: Command): void {
     .option(...API_KEY_OPTION)
     .action(
       async (key: string, options: { out?: string; showPersonal?: boolean; apiKey?: string }) => {
+        const [
+          { PersonalDataService },
+          { SegmentService },
+          { Permission },
+          { TaxonomyVisibility },
+        ] = await Promise.all([
+          import('../modules/access/personal-data.service.js'),
+          import('../modules/segment/segment.service.js'),
+          import('../modules/auth/api-key.entity.js'),
+          import('../modules/taxonomy/visibility.js'),
+        ]);
         await withDatabase(async ({ orm, audit }) => {
           const em = orm.em.fork();
           const viewer = await readerFor(orm, options.apiKey);

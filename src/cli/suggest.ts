@@ -1,8 +1,7 @@
 import type { Command } from 'commander';
-import { generateSuggestions } from '../jobs/suggest.job.js';
 import { InvalidInputError } from '../modules/common/domain.errors.js';
 import { textArray } from '../modules/common/sql.js';
-import { DEFAULT_COOLDOWN_DAYS } from '../modules/suggestion/suggestion.service.js';
+import { DEFAULT_COOLDOWN_DAYS } from '../modules/suggestion/suggestion.defaults.js';
 import { withDatabase } from './context.js';
 import { createProgress } from './progress.js';
 import { parseCount } from './seed.js';
@@ -27,6 +26,7 @@ export function registerSuggestCommand(program: Command): void {
         cooldownDays: number;
         workers?: number;
       }) => {
+        const { generateSuggestions } = await import('../jobs/suggest.job.js');
         await withDatabase(async ({ orm, audit }) => {
           const keys = options.tags
             ?.split(',')

@@ -1,5 +1,4 @@
 import { InvalidArgumentError, type Command } from 'commander';
-import { trainModels } from '../jobs/train.job.js';
 import { withDatabase } from './context.js';
 import { formatEvaluations } from './model-table.js';
 import { createProgress } from './progress.js';
@@ -55,6 +54,7 @@ export function registerTrainCommand(program: Command): void {
         testSize?: number;
         validationSize?: number;
       }) => {
+        const { trainModels } = await import('../jobs/train.job.js');
         await withDatabase(async ({ orm, config, audit }) => {
           const progress = createProgress();
           const report = await trainModels(orm, {

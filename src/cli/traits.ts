@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { MAX_PAGE_SIZE } from '../modules/common/pagination.js';
 import type { TraitRecord } from '../modules/trait/trait.repository.js';
-import { TraitService } from '../modules/trait/trait.service.js';
+import type { TraitService } from '../modules/trait/trait.service.js';
 import { withDatabase } from './context.js';
 
 async function allTraits(service: TraitService): Promise<TraitRecord[]> {
@@ -36,6 +36,7 @@ export function registerTraitsCommand(program: Command): void {
     .description('every attribute key customers hold or that was described, with its flag')
     .option('--json', 'print JSON')
     .action(async (options: { json?: boolean }) => {
+      const { TraitService } = await import('../modules/trait/trait.service.js');
       await withDatabase(async ({ orm }) => {
         const list = await allTraits(new TraitService(orm.em.fork()));
         console.log(options.json ? JSON.stringify(list, null, 2) : formatTraits(list));
@@ -48,6 +49,7 @@ export function registerTraitsCommand(program: Command): void {
     )
     .option('--off', 'mark it not personal')
     .action(async (key: string, options: { off?: boolean }) => {
+      const { TraitService } = await import('../modules/trait/trait.service.js');
       await withDatabase(async ({ orm }) => {
         const trait = await new TraitService(orm.em.fork()).setPersonal(key, !options.off, 'cli');
         console.log(`Trait ${trait.key} is ${trait.personal ? '' : 'not '}personal.`);

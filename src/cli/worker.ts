@@ -8,13 +8,13 @@ export function registerWorkerCommand(program: Command): void {
     )
     .action(async () => {
       // Imported here: `tagwise --help` must not load the models and the ORM.
-      const [{ loadConfig }, { createLogger }, { startJobWorker }] = await Promise.all([
+      const [{ loadConfig }, { configuredLogger }, { startJobWorker }] = await Promise.all([
         import('../config/env.js'),
         import('../config/logger.js'),
         import('../jobs/job-worker.js'),
       ]);
       const config = loadConfig();
-      const logger = createLogger(config.logLevel, 'tagwise-worker');
+      const logger = configuredLogger(config, 'tagwise-worker');
       const worker = await startJobWorker(config, logger);
       await new Promise<void>((resolve) => {
         const stop = (signal: string) => {

@@ -2,6 +2,8 @@ import path from 'node:path';
 import { z } from 'zod';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export const LOG_FORMATS = ['json', 'pretty'] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
 
 const port = z.coerce
   .number({ error: 'must be a number' })
@@ -103,6 +105,17 @@ const envSchema = z.object({
   LOG_LEVEL: z
     .enum(LOG_LEVELS, { message: `must be one of ${LOG_LEVELS.join(', ')}` })
     .default('info'),
+  LOG_FORMAT: z
+    .enum(LOG_FORMATS, { message: `must be one of ${LOG_FORMATS.join(', ')}` })
+    .default('json'),
+  TAGWISE_METRICS: z.enum(['0', '1'], { message: 'must be 0 or 1' }).default('1'),
+  TAGWISE_METRICS_TOKEN: z
+    .string()
+    .optional()
+    .transform((v) => (v === '' ? undefined : v))
+    .refine((v) => v === undefined || v.length >= 16, {
+      message: 'must be at least 16 characters',
+    }),
   // No default: internals reach clients only where the operator asks for development explicitly.
   NODE_ENV: z
     .enum(['development', 'production', 'test'], {
@@ -134,7 +147,7 @@ function isOrigin(value: string): boolean {
 }
 
 /** Variables whose values are never echoed in an error: a key, or a URL with a password. */
-const SECRET_VARIABLES = new Set(['ADMIN_API_KEY', 'DATABASE_URL']);
+const SECRET_VARIABLES = new Set(['ADMIN_API_KEY', 'DATABASE_URL', 'TAGWISE_METRICS_TOKEN']);
 
 export interface AppConfig {
   readonly port: number;
@@ -172,6 +185,13 @@ export interface AppConfig {
   /** Largest request body accepted (bytes): an upsert of 10,000 customers is about 5 MB. */
   readonly maxBodyBytes: number;
   readonly logLevel: (typeof LOG_LEVELS)[number];
+  /** JSON lines for machines, or pino-pretty's coloured lines for people at a terminal. */
+  readonly logFormat: LogFormat;
+  /**
+   * GET /metrics (Prometheus text); with a token, only for `Authorization: Bearer <token>`.
+   * The metrics hold no personal data: counts, durations, operation names and error codes.
+   */
+  readonly metrics: { readonly enabled: boolean; readonly token: string | undefined };
   /** Unset unless the operator sets it; only 'development' shows clients SQL and stacks. */
   readonly nodeEnv: 'development' | 'production' | 'test' | undefined;
   /** Browser origins allowed to call the API (CORS); empty: no CORS headers at all. */
@@ -228,6 +248,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     rateLimit: e.TAGWISE_RATE_LIMIT,
     maxBodyBytes: e.TAGWISE_MAX_BODY_BYTES,
     logLevel: e.LOG_LEVEL,
+    logFormat: e.LOG_FORMAT,
+    metrics: Object.freeze({ enabled: e.TAGWISE_METRICS === '1', token: e.TAGWISE_METRICS_TOKEN }),
     nodeEnv: e.NODE_ENV,
     corsOrigins: Object.freeze(e.TAGWISE_CORS_ORIGINS),
   });

@@ -1,4 +1,6 @@
 import { pino, stdSerializers, type DestinationStream, type Logger } from 'pino';
+import pretty from 'pino-pretty';
+import type { AppConfig, LogFormat } from './env.js';
 
 export type { Logger };
 
@@ -56,10 +58,15 @@ export function serializeError(error: unknown): unknown {
   return scrub(serialized, 0);
 }
 
+/**
+ * `pretty` writes pino-pretty's lines for people at a terminal instead of JSON. Redaction and the
+ * serializers run before either format sees a line, so both hold the same (scrubbed) values.
+ */
 export function createLogger(
   level: string,
   name = 'tagwise',
   destination?: DestinationStream,
+  format: LogFormat = 'json',
 ): Logger {
   return pino(
     {
@@ -68,6 +75,25 @@ export function createLogger(
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
       serializers: { err: serializeError, error: serializeError },
     },
-    destination,
+    format === 'pretty'
+      ? pretty({
+          destination: destination ?? 1,
+          // Synchronous like pino's own standard output: a CLI's last lines survive its exit.
+          sync: true,
+          // A stream handed in is a file or a test, not a terminal.
+          ...(destination ? { colorize: false } : {}),
+          translateTime: 'SYS:HH:MM:ss.l',
+          ignore: 'pid,hostname',
+        })
+      : destination,
   );
+}
+
+/** The logger of a process started from the configuration: its level (unless given) and format. */
+export function configuredLogger(
+  config: Pick<AppConfig, 'logLevel' | 'logFormat'>,
+  name?: string,
+  level: string = config.logLevel,
+): Logger {
+  return createLogger(level, name, undefined, config.logFormat);
 }

@@ -4,7 +4,7 @@ import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { bigintArray } from '../modules/common/sql.js';
 import { ModelRegistryService } from '../modules/model-registry/model-registry.service.js';
-import { DEFAULT_COOLDOWN_DAYS } from '../modules/suggestion/suggestion.service.js';
+import { DEFAULT_COOLDOWN_DAYS } from '../modules/suggestion/suggestion.defaults.js';
 import { AUTO_APPLY_ACTOR } from '../modules/tagging/label.repository.js';
 import { CANDIDATE_COLUMNS, loadScoringModel, scoreCustomers } from './scoring/index.js';
 

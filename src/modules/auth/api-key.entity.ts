@@ -1,17 +1,7 @@
 import { ArrayType, Entity, Enum, PrimaryKey, Property } from '@mikro-orm/core';
+import { Permission, Role } from './rights.js';
 
-export enum Role {
-  VIEWER = 'VIEWER',
-  REVIEWER = 'REVIEWER',
-  DATA_SCIENTIST = 'DATA_SCIENTIST',
-  ADMIN = 'ADMIN',
-}
-
-/** What a key may do beyond its role. */
-export enum Permission {
-  /** See personal data (email, phone, name, personal attributes) in clear. */
-  PII = 'PII',
-}
+export { Permission, Role };
 
 /** Where a key came from: created by an admin, or seeded from the ADMIN_API_KEY setting. */
 export enum ApiKeySource {

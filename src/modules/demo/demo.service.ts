@@ -1,6 +1,7 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
 import pg from 'pg';
 import { copyRows } from '../common/copy.js';
+import { DEFAULT_DEMO_SEED } from './demo.defaults.js';
 import { FeatureService } from '../feature/feature.service.js';
 import { Rule, RuleMode } from '../rule/rule.entity.js';
 import { parseCondition } from '../segment/condition/index.js';
@@ -14,7 +15,6 @@ import {
   type DemoPersona,
 } from './demo.generator.js';
 
-export const DEFAULT_DEMO_SEED = 42;
 const DAY_MS = 86_400_000;
 
 export interface SeedOptions {

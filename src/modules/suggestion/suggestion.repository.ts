@@ -268,6 +268,14 @@ export class SuggestionRepository {
     return new Map(rows.filter((r) => !hidden.has(r.tagId)).map((r) => [r.tagId, Number(r.n)]));
   }
 
+  /** Suggestions waiting for review, from the tallies: a few rows, however long the queue. */
+  async pendingTotal(): Promise<number> {
+    const [row] = await this.em.execute<{ n: string }[]>(
+      `select coalesce(sum(n), 0)::text as n from suggestion_tally where status = 'PENDING'`,
+    );
+    return Number(row!.n);
+  }
+
   /** Folds the delta rows into one per (tag, status) once they pile up. */
   private async compactTallies(): Promise<void> {
     const [row] = await this.em.execute<{ n: number }[]>(

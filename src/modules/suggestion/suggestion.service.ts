@@ -24,6 +24,7 @@ import {
   SuggestionRunStatus,
   SuggestionStatus,
 } from './suggestion.entity.js';
+import { DEFAULT_COOLDOWN_DAYS } from './suggestion.defaults.js';
 import {
   ORDERINGS,
   type QueueOrder,
@@ -40,7 +41,6 @@ import {
 export const MAX_BULK_DECISIONS = 10_000;
 const DEFAULT_BULK_LIMIT = 1_000;
 const DRY_RUN_SAMPLE = 10;
-export const DEFAULT_COOLDOWN_DAYS = 90;
 
 export enum Decision {
   APPROVE = 'APPROVE',

@@ -17,6 +17,22 @@ describe('loadConfig', () => {
     expect(Object.isFrozen(config)).toBe(true);
   });
 
+  it('logs JSON unless asked for pretty lines; serves /metrics, without a token unless given', () => {
+    expect(loadConfig({})).toMatchObject({
+      logFormat: 'json',
+      metrics: { enabled: true, token: undefined },
+    });
+    expect(loadConfig({ LOG_FORMAT: 'pretty' }).logFormat).toBe('pretty');
+    expect(loadConfig({ TAGWISE_METRICS: '0' }).metrics.enabled).toBe(false);
+    const token = 'metrics-token-0123456789';
+    expect(loadConfig({ TAGWISE_METRICS_TOKEN: token }).metrics.token).toBe(token);
+    // Empty is unset, as for ADMIN_API_KEY: `TAGWISE_METRICS_TOKEN=` in a file turns it off.
+    expect(loadConfig({ TAGWISE_METRICS_TOKEN: '' }).metrics.token).toBeUndefined();
+    expect(() => loadConfig({ TAGWISE_METRICS_TOKEN: 'a-secret-12345' })).toThrow(
+      /TAGWISE_METRICS_TOKEN must be at least 16 characters \(got a value of 14 characters, not shown\)/,
+    );
+  });
+
   it('never generates demo data into a database it was pointed at, unless asked', () => {
     expect(loadConfig({ DATABASE_URL: 'postgres://db/x' }).demo).toBe(false);
     expect(loadConfig({ DATABASE_URL: 'postgres://db/x', TAGWISE_DEMO: '1' }).demo).toBe(true);
@@ -28,6 +44,9 @@ describe('loadConfig', () => {
     [{ PORT: '70000' }, 'PORT'],
     [{ DATABASE_URL: 'mysql://x' }, 'DATABASE_URL'],
     [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
+    [{ LOG_FORMAT: 'text' }, 'LOG_FORMAT'],
+    [{ TAGWISE_METRICS: 'off' }, 'TAGWISE_METRICS'],
+    [{ TAGWISE_METRICS_TOKEN: 'short' }, 'TAGWISE_METRICS_TOKEN'],
     [{ NODE_ENV: 'staging' }, 'NODE_ENV'],
     [{ ADMIN_API_KEY: 'short' }, 'ADMIN_API_KEY'],
     [{ TAGWISE_DEMO: 'yes' }, 'TAGWISE_DEMO'],

@@ -1,9 +1,17 @@
+import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
+import type { LogFormat } from '../../../src/config/env.js';
 import { createLogger, scrubText } from '../../../src/config/logger.js';
 
-function capture() {
+function capture(format: LogFormat = 'json') {
   const lines: string[] = [];
-  const logger = createLogger('trace', 'test', { write: (line: string) => lines.push(line) });
+  const destination = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      lines.push(chunk.toString());
+      done();
+    },
+  });
+  const logger = createLogger('trace', 'test', destination, format);
   return { logger, text: () => lines.join('') };
 }
 
@@ -66,5 +74,28 @@ describe('logging keeps personal data and secrets out', () => {
     expect(scrubText(`select * from tag where key = 'wine-lover' and id = 3`)).toBe(
       `select * from tag where key = '…' and id = 3`,
     );
+  });
+});
+
+describe('LOG_FORMAT=pretty', () => {
+  it('writes lines for people, not JSON, scrubbed and redacted as JSON lines are', () => {
+    const error = Object.assign(
+      new Error(`insert into "customer" ("email") values ('wang.li@example.cn') - duplicate key`),
+      { detail: 'Key (email)=(wang.li@example.cn) already exists.', params: ['13812345678'] },
+    );
+    const { logger, text } = capture('pretty');
+    logger.warn(
+      { err: error, headers: { authorization: 'Bearer tw_secret-key' } },
+      'import failed',
+    );
+    const logged = text();
+    expect(() => JSON.parse(logged.split('\n')[0]!)).toThrow();
+    expect(logged).toMatch(/^\[\d{2}:\d{2}:\d{2}\.\d{3}\] WARN \(test\): import failed$/m);
+    // A stream handed in is not a terminal: no colour codes.
+    expect(logged).not.toContain('\u001b[');
+    for (const secret of ['wang.li', 'example.cn', '13812345678', 'tw_secret-key']) {
+      expect(logged).not.toContain(secret);
+    }
+    expect(logged).toContain('Key (email)=(…) already exists.');
   });
 });
