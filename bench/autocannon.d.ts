@@ -5,6 +5,8 @@ declare module 'autocannon' {
     method?: 'GET' | 'POST' | 'PUT' | 'DELETE' | 'PATCH';
     headers?: Record<string, string>;
     body?: string | Buffer;
+    /** Sent in turn on each connection, over `method`, `headers` and `body`. */
+    requests?: { method?: Options['method']; headers?: Record<string, string>; body?: string }[];
     connections?: number;
     pipelining?: number;
     /** Seconds. */
@@ -44,6 +46,7 @@ declare module 'autocannon' {
     throughput: Histogram;
   }
 
-  function autocannon(options: Options): Promise<Result>;
+  /** The run's result; `stop()` ends it early (the result then covers the time it ran). */
+  function autocannon(options: Options): Promise<Result> & { stop(): void };
   export default autocannon;
 }
