@@ -40,7 +40,7 @@ const API_PORT = 4000;
 const settings = {
   /** Removed at start and at the end: the cluster, the shared models folder, logs. */
   workDir: path.resolve(process.env.BENCH_SCALE_OUT_DIR ?? '/tmp/tagwise-scale-out'),
-  customers: envInt('BENCH_CUSTOMERS', 30_000, 1000),
+  customers: envInt('BENCH_CUSTOMERS', 20_000, 1000),
   /** autocannon connections per API host. */
   connections: envInt('BENCH_CONNECTIONS', 4, 1),
   /** TAGWISE_RUN_LOST_AFTER_S of every process: low, to keep the bench short. */
@@ -456,13 +456,16 @@ async function main(): Promise<void> {
       return rows;
     };
 
-    // The kill: once worker1 holds runs.
+    // The kill: once worker1 holds a training run (the longest work, so surely mid-run), or
+    // after a minute whatever runs it holds.
     const victim = hosts.workers[0]!;
     let heldAtKill: RunRow[] = [];
+    const settled = Date.now() + 60_000;
     for (const deadline = Date.now() + 180_000; ; await sleep(250)) {
       const rows = await observe();
       heldAtKill = rows.filter((r) => r.status === 'RUNNING' && hostOf(r.worker) === victim.name);
-      if (heldAtKill.length > 0) break;
+      if (heldAtKill.some((r) => r.kind === 'training')) break;
+      if (heldAtKill.length > 0 && Date.now() > settled) break;
       if (Date.now() > deadline) throw new Error(`${victim.name} held no run within 180 s`);
     }
     const killedAt = since();
