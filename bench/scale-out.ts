@@ -491,7 +491,12 @@ async function main(): Promise<void> {
     const served = await Promise.all(traffic);
     traffic = [];
 
-    const checks = await checkOutput(database.url, hosts.api[0]!, bench, ATTENDEE_RULE);
+    const { checks, strayFolders } = await checkOutput(
+      database.url,
+      hosts.api[0]!,
+      bench,
+      ATTENDEE_RULE,
+    );
     const report = summarise({
       hosts,
       served,
@@ -503,6 +508,7 @@ async function main(): Promise<void> {
       hostOf,
       victim: victim.name,
       checks,
+      strayFolders,
       seedS,
       trainS,
       totalS: since(),
@@ -528,7 +534,7 @@ async function checkOutput(
   api: Host,
   before: { history: string; suggestions: string },
   attendeeRule: string,
-): Promise<Check[]> {
+): Promise<{ checks: Check[]; strayFolders: number }> {
   const count = async (c: pg.Client, sql: string, params: unknown[] = []) =>
     Number((await c.query<{ n: string }>(sql, params)).rows[0]!.n);
   const checks = await withClient(url, async (c): Promise<Check[]> => {
@@ -604,19 +610,22 @@ async function checkOutput(
       ),
     ];
   });
-  // The model files every host must reach: each version's folder on the shared volume.
-  const missingFiles = await withClient(url, async (c) => {
+  // The model files every host must reach: each version's folder on the shared volume; and
+  // folders no version refers to, which a training killed before it registered leaves behind.
+  const versions = await withClient(url, async (c) => {
     const { rows } = await c.query<{ path: string }>(
       'select artifact_path as path from model_version',
     );
-    let missing = 0;
-    for (const row of rows) {
-      await fs
-        .access(path.join(path.resolve(ROOT, row.path), 'manifest.json'))
-        .catch(() => missing++);
-    }
-    return missing;
+    return rows.map((row) => path.resolve(ROOT, row.path));
   });
+  let missingFiles = 0;
+  for (const dir of versions) {
+    await fs.access(path.join(dir, 'manifest.json')).catch(() => missingFiles++);
+  }
+  const modelsDir = path.join(settings.workDir, 'models');
+  const strayFolders = (await fs.readdir(modelsDir)).filter(
+    (name) => !versions.includes(path.join(modelsDir, name)),
+  ).length;
   checks.push({
     name: 'model versions whose files are missing from the shared models folder',
     value: missingFiles,
@@ -632,7 +641,7 @@ async function checkOutput(
     value: preview.previewSegment.count,
     ok: preview.previewSegment.count === 0,
   });
-  return checks;
+  return { checks, strayFolders };
 }
 
 function summarise(r: {
@@ -646,6 +655,7 @@ function summarise(r: {
   hostOf: (worker: string | null) => string | null;
   victim: string;
   checks: Check[];
+  strayFolders: number;
   seedS: number;
   trainS: number;
   totalS: number;
@@ -730,7 +740,7 @@ ${KINDS.map((k) => `| ${k} | ${perWorker(k)} |`).join('\n')}
 | --- | --- | ---: | ---: |
 ${lost.map((l) => `| ${l.t.row.kind} ${l.t.row.id} | ${l.t.row.status}${l.t.row.error ? ` (${l.t.row.error})` : ''}${l.t.row.status === 'SUCCEEDED' ? ` on ${finisher(l.t)}` : ''} | ${l.next ? `${(l.next.at - r.killedAt).toFixed(1)} s` : '–'} | ${l.end ? `${(l.end.at - r.killedAt).toFixed(1)} s` : '–'} |`).join('\n')}
 
-Runs taken over: ${takenOver} of ${lost.length} lost runs ended SUCCEEDED on ${survivor}; time to take over (from the kill until another worker held the run, or it ended): ${takeoverS.length ? `${Math.max(...takeoverS).toFixed(1)} s at most` : '–'}; every run ended ${r.endedAt === null ? '**not** within the bound' : `${(r.endedAt - r.killedAt).toFixed(1)} s after the kill`}. Total time, setup and seeding included: ${r.totalS.toFixed(1)} s.
+Runs taken over: ${takenOver} of ${lost.length} lost runs ended SUCCEEDED on ${survivor}; time to take over (from the kill until another worker held the run, or it ended): ${takeoverS.length ? `${Math.max(...takeoverS).toFixed(1)} s at most` : '–'}; every run ended ${r.endedAt === null ? '**not** within the bound' : `${(r.endedAt - r.killedAt).toFixed(1)} s after the kill`}. Total time, setup and seeding included: ${r.totalS.toFixed(1)} s. Model folders on the shared volume that no version refers to (files of a training killed before it registered its version): ${r.strayFolders}.
 
 | check | value | |
 | --- | --- | --- |
