@@ -17,6 +17,7 @@ import { Migration20261206100000 } from './Migration20261206100000_api_key_lifec
 import { Migration20261206110000 } from './Migration20261206110000_tag_departments.js';
 import { Migration20261206120000 } from './Migration20261206120000_audit_log.js';
 import { Migration20261206130000 } from './Migration20261206130000_personal_traits.js';
+import { Migration20261206140000 } from './Migration20261206140000_run_heartbeat.js';
 
 /** Every migration, in order. `tagwise migrate --create` writes new ones; list them here. */
 export const migrationsList: MigrationObject[] = [
@@ -41,4 +42,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261206110000_tag_departments', class: Migration20261206110000 },
   { name: 'Migration20261206120000_audit_log', class: Migration20261206120000 },
   { name: 'Migration20261206130000_personal_traits', class: Migration20261206130000 },
+  { name: 'Migration20261206140000_run_heartbeat', class: Migration20261206140000 },
 ];

@@ -52,6 +52,8 @@ export interface AppOptions {
   logger?: Logger;
   /** An already-open database (tests share one cluster); otherwise opened from the config. */
   database?: DatabaseHandle;
+  /** Whether the job worker process this server runs is alive (readiness reports it). */
+  jobWorkersAlive?: () => boolean;
 }
 
 /**
@@ -91,7 +93,7 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
     const auth = new AuthService(orm.em);
     keyListener = new ApiKeyListener(database.url, auth, logger);
     await keyListener.start();
-    const queue = new JobQueue(orm, logger, config.modelsDir);
+    const queue = new JobQueue(orm, logger, { modelsDir: config.modelsDir, ledger: config.runs });
     if (config.adminApiKey) await auth.ensureAdminKey(config.adminApiKey);
     if (config.demo) await seedDemoOnFirstStart(orm, config, logger);
 
@@ -154,7 +156,6 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
       stopOnTerminationSignals: false,
     });
     await server.start();
-    if (config.workers) await queue.startWorkers();
 
     const http = express();
     http.disable('x-powered-by');

@@ -4,6 +4,7 @@ import { createApp } from './app.js';
 import { ConfigError, loadConfig, type AppConfig } from './config/env.js';
 import { DatabaseStartError } from './config/database.js';
 import { createLogger, type Logger } from './config/logger.js';
+import { superviseJobWorker, type SupervisedWorker } from './jobs/worker-process.js';
 
 /** How long the primary waits for its HTTP processes to finish their requests on shutdown. */
 const CHILD_STOP_MS = 10_000;
@@ -18,9 +19,14 @@ async function main(): Promise<void> {
   else await serve(config, logger);
 }
 
-/** One process: the API, and (unless a primary runs them) the database and job workers. */
+/**
+ * One process: the API, and (unless a primary runs them) the database and the job worker process.
+ * Runs are never worked on here: a model computed on this event loop would stall every request.
+ */
 async function serve(config: AppConfig, logger: Logger): Promise<void> {
-  const app = await createApp(config, { logger });
+  let jobs: SupervisedWorker | null = null;
+  const app = await createApp(config, { logger, jobWorkersAlive: () => jobs?.alive() ?? true });
+  if (config.workers && cluster.isPrimary) jobs = superviseJobWorker(app.database.url, logger);
   const listener = app.http.listen(config.port);
   await new Promise<void>((resolve, reject) => {
     listener.once('listening', resolve);
@@ -34,6 +40,7 @@ async function serve(config: AppConfig, logger: Logger): Promise<void> {
     stopping = true;
     if (cluster.isPrimary) logger.info({ signal }, 'shutting down');
     listener.close();
+    await jobs?.stop();
     await app.close();
     process.exit(0);
   };
@@ -48,6 +55,7 @@ async function serve(config: AppConfig, logger: Logger): Promise<void> {
  */
 async function runPrimary(config: AppConfig, logger: Logger): Promise<void> {
   const app = await createApp(config, { logger });
+  const jobs = config.workers ? superviseJobWorker(app.database.url, logger) : null;
   const childEnv = { DATABASE_URL: app.database.url, TAGWISE_DEMO: '0', TAGWISE_WORKERS: '0' };
   const listening = new Set<number>();
   let stopping = false;
@@ -56,7 +64,10 @@ async function runPrimary(config: AppConfig, logger: Logger): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'shutting down');
-    await Promise.all(Object.values(cluster.workers ?? {}).map((w) => w && stopChild(w)));
+    await Promise.all([
+      ...Object.values(cluster.workers ?? {}).map((w) => w && stopChild(w)),
+      jobs?.stop(),
+    ]);
     await app.close();
     process.exit(code);
   };

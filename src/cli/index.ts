@@ -19,6 +19,7 @@ import { registerSegmentsCommand } from './segments.js';
 import { registerSuggestCommand } from './suggest.js';
 import { registerTrainCommand } from './train.js';
 import { registerTraitsCommand } from './traits.js';
+import { registerWorkerCommand } from './worker.js';
 
 const FILE_PROBLEMS: Record<string, string> = {
   ENOENT: 'no such file or directory',
@@ -46,6 +47,7 @@ export function buildProgram(): Command {
   registerRulesCommand(program);
   registerTraitsCommand(program);
   registerAuditCommand(program);
+  registerWorkerCommand(program);
   return program;
 }
 

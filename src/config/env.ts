@@ -63,6 +63,9 @@ const envSchema = z.object({
   TAGWISE_PG_PORT: port.default(5433),
   TAGWISE_WORKERS: z.enum(['0', '1'], { message: 'must be 0 or 1' }).default('1'),
   TAGWISE_API_PROCESSES: wholeNumber(1, 64).default(1),
+  // Six heartbeats fit in it; long enough for a stalled event loop (a big k-means step).
+  TAGWISE_RUN_LOST_AFTER_S: wholeNumber(1, 86_400).default(30),
+  TAGWISE_RUN_ATTEMPTS: wholeNumber(1, 10).default(2),
   TAGWISE_MODELS_DIR: z.string().trim().min(1, 'must not be empty').default('models'),
   TAGWISE_DEMO: z.enum(['0', '1'], { message: 'must be 0 or 1' }).optional(),
   TAGWISE_DEMO_CUSTOMERS: wholeNumber(0, 10_000_000).default(5000),
@@ -145,6 +148,8 @@ export interface AppConfig {
   readonly apiProcesses: number;
   /** Model artifacts, one folder per version. */
   readonly modelsDir: string;
+  /** Queued runs: lost when their worker's heartbeat is older than lostAfterMs; tried `attempts` times. */
+  readonly runs: { readonly lostAfterMs: number; readonly attempts: number };
   /** Demo data is only ever generated into the embedded database or when asked for explicitly. */
   readonly demo: boolean;
   readonly demoCustomers: number;
@@ -204,6 +209,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     modelsDir: path.resolve(e.TAGWISE_MODELS_DIR),
     workers: e.TAGWISE_WORKERS === '1',
     apiProcesses: e.TAGWISE_API_PROCESSES,
+    runs: Object.freeze({
+      lostAfterMs: e.TAGWISE_RUN_LOST_AFTER_S * 1000,
+      attempts: e.TAGWISE_RUN_ATTEMPTS,
+    }),
     demo,
     demoCustomers: e.TAGWISE_DEMO_CUSTOMERS,
     adminApiKey: e.ADMIN_API_KEY,

@@ -1,33 +1,56 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
 import PgBoss from 'pg-boss';
 import type { Logger } from '../config/logger.js';
-import { ModelRun, RunStatus } from '../modules/model-registry/model-version.entity.js';
-import { SuggestionRun, SuggestionRunStatus } from '../modules/suggestion/suggestion.entity.js';
+import { executeRuleRun } from './rules.job.js';
+import {
+  removeFolder,
+  RunKind,
+  RunLedger,
+  type LedgerOptions,
+  type RunClaim,
+} from './run-ledger.js';
 import { generateSuggestions } from './suggest.job.js';
-import { runQueuedRules } from './rules.job.js';
 import { trainModels, type TrainOptions } from './train.job.js';
 
 export const TRAIN_QUEUE = 'train-models';
 export const RULES_QUEUE = 'run-rules';
 export const SUGGEST_QUEUE = 'generate-suggestions';
 
+const QUEUES: Readonly<Record<RunKind, string>> = {
+  [RunKind.TRAIN]: TRAIN_QUEUE,
+  [RunKind.SUGGEST]: SUGGEST_QUEUE,
+  [RunKind.RULES]: RULES_QUEUE,
+};
+
 export interface TrainJobData {
   runId: string;
 }
 
+export interface JobQueueOptions {
+  /** Where model folders go. */
+  modelsDir: string;
+  ledger: LedgerOptions;
+}
+
 /**
- * Long work (training now; scoring and rule runs later) goes through pg-boss, a queue kept in
- * PostgreSQL: any API process can enqueue and any process running workers picks jobs up, so
- * workers scale out with no other infrastructure.
+ * Long work (training, scoring, rule runs) goes through pg-boss, a queue kept in PostgreSQL: any
+ * API process enqueues and any worker process picks jobs up, so workers scale out with no other
+ * infrastructure. The run rows, not pg-boss, say what state a run is in (see RunLedger): a job
+ * whose run was cancelled, taken or finished is skipped, and a lost run is queued again by the
+ * reaper every worker process runs.
  */
 export class JobQueue {
   private boss: PgBoss | null = null;
+  private reaper: NodeJS.Timeout | null = null;
+  readonly ledger: RunLedger;
 
   constructor(
     private readonly orm: MikroORM,
     private readonly logger: Logger,
-    private readonly modelsDir: string,
-  ) {}
+    private readonly options: JobQueueOptions,
+  ) {
+    this.ledger = new RunLedger(orm, logger, options.ledger);
+  }
 
   private async started(): Promise<PgBoss> {
     if (!this.boss) {
@@ -40,150 +63,150 @@ export class JobQueue {
         } else this.logger.error({ err: error }, 'job queue error');
       });
       await boss.start();
-      await boss.createQueue(TRAIN_QUEUE);
-      await boss.createQueue(RULES_QUEUE);
-      await boss.createQueue(SUGGEST_QUEUE);
+      for (const name of Object.values(QUEUES)) await boss.createQueue(name);
       this.boss = boss;
     }
     return this.boss;
   }
 
-  async enqueueTraining(runId: string): Promise<void> {
+  /** Hands a QUEUED run to whichever worker is free. */
+  async enqueue(kind: RunKind, runId: string): Promise<void> {
     await (
       await this.started()
-    ).send(TRAIN_QUEUE, { runId } satisfies TrainJobData, {
+    ).send(QUEUES[kind], { runId } satisfies TrainJobData, {
+      // The reaper, not pg-boss, retries a run whose worker died: it knows the run's attempts.
       retryLimit: 0,
+      // A job's run may take hours (training a million customers); pg-boss must not expire it.
+      expireInHours: 23,
     });
   }
 
-  async enqueueSuggestions(runId: string): Promise<void> {
-    await (
-      await this.started()
-    ).send(SUGGEST_QUEUE, { runId } satisfies TrainJobData, { retryLimit: 0 });
+  enqueueTraining(runId: string): Promise<void> {
+    return this.enqueue(RunKind.TRAIN, runId);
   }
 
-  async enqueueRuleRun(runId: string): Promise<void> {
-    await (
-      await this.started()
-    ).send(RULES_QUEUE, { runId } satisfies TrainJobData, { retryLimit: 0 });
+  enqueueSuggestions(runId: string): Promise<void> {
+    return this.enqueue(RunKind.SUGGEST, runId);
   }
 
-  /** Runs one queued rule run; the outcome (or the failure) is stored on its rule_run row. */
-  async runRules(runId: string): Promise<void> {
+  enqueueRuleRun(runId: string): Promise<void> {
+    return this.enqueue(RunKind.RULES, runId);
+  }
+
+  /** Takes jobs of every kind in this process, and heals runs of lost workers. */
+  async startWorkers(): Promise<void> {
+    const boss = await this.started();
+    const handlers: Record<RunKind, (runId: string) => Promise<void>> = {
+      [RunKind.TRAIN]: (id) => this.runTraining(id),
+      [RunKind.SUGGEST]: (id) => this.runSuggestions(id),
+      [RunKind.RULES]: (id) => this.runRules(id),
+    };
+    for (const kind of Object.values(RunKind)) {
+      await boss.work<TrainJobData>(QUEUES[kind], async ([job]) => {
+        if (job) await handlers[kind](job.data.runId);
+      });
+    }
+    await this.reap();
+    this.reaper = setInterval(() => void this.reap(), this.ledger.heartbeatMs);
+  }
+
+  /** Queues again the runs of lost workers that have attempts left; the rest fail. */
+  async reap(): Promise<void> {
     try {
-      await runQueuedRules(this.orm, runId);
+      for (const run of await this.ledger.reap()) {
+        if (run.status === 'QUEUED') await this.enqueue(run.kind, run.id);
+      }
     } catch (error) {
-      this.logger.error({ err: error, runId }, 'rule run failed');
+      this.logger.warn({ err: error }, 'reaping lost runs failed');
     }
   }
 
-  async startWorkers(): Promise<void> {
-    const boss = await this.started();
-    await boss.work<TrainJobData>(RULES_QUEUE, async ([job]) => {
-      if (job) await this.runRules(job.data.runId);
-    });
-    await boss.work<TrainJobData>(TRAIN_QUEUE, async ([job]) => {
-      if (job) await this.runTraining(job.data.runId);
-    });
-    await boss.work<TrainJobData>(SUGGEST_QUEUE, async ([job]) => {
-      if (job) await this.runSuggestions(job.data.runId);
-    });
+  /** Runs one queued rule run; its outcome (or failure) is stored on its rule_run row. */
+  async runRules(runId: string): Promise<void> {
+    await this.execute(RunKind.RULES, runId, (claim) =>
+      executeRuleRun(this.orm, this.ledger, claim),
+    );
   }
 
   /** Runs one scoring run, recording progress and its report on the suggestion_run row. */
   async runSuggestions(runId: string): Promise<void> {
-    const em = this.orm.em.fork();
-    const run = await em.findOneOrFail(SuggestionRun, { id: runId });
-    run.status = SuggestionRunStatus.RUNNING;
-    await em.flush();
-    let lastWrite = 0;
-    const params = run.params as {
-      modelVersionId?: string;
-      customerIds?: string[];
-      tagIds?: string[];
-      cooldownDays?: number;
-    };
-    try {
+    await this.execute(RunKind.SUGGEST, runId, async (claim) => {
+      const params = claim.params as {
+        modelVersionId?: string;
+        customerIds?: string[];
+        tagIds?: string[];
+        cooldownDays?: number;
+      };
       const report = await generateSuggestions(this.orm, {
         ...params,
         runId,
-        onProgress: (phase, done, total) => {
-          if (Date.now() - lastWrite < 1000 && done < total) return;
-          lastWrite = Date.now();
-          void em
-            .fork()
-            .nativeUpdate(SuggestionRun, { id: runId }, { progress: { phase, done, total } })
-            .catch((error: unknown) => this.logger.warn({ err: error }, 'progress not saved'));
-        },
+        signal: claim.signal,
+        onProgress: this.progressOf(claim),
       });
-      await em.nativeUpdate(
-        SuggestionRun,
-        { id: runId },
-        {
-          status: SuggestionRunStatus.SUCCEEDED,
-          modelVersion: report.modelVersionId,
-          report: { ...report },
-          finishedAt: new Date(),
-          progress: { phase: 'done', done: 1, total: 1 },
-        },
-      );
-    } catch (error) {
-      this.logger.error({ err: error, runId }, 'suggestion run failed');
-      await em.nativeUpdate(
-        SuggestionRun,
-        { id: runId },
-        {
-          status: SuggestionRunStatus.FAILED,
-          error: (error as Error).message,
-          finishedAt: new Date(),
-        },
-      );
-    }
+      await this.ledger.finish(claim, 'SUCCEEDED', {
+        model_version_id: report.modelVersionId,
+        report,
+        progress: { phase: 'done', done: 1, total: 1 },
+      });
+    });
   }
 
   /** Runs one training run, recording progress and outcome on its model_run row. */
   async runTraining(runId: string): Promise<void> {
-    const em = this.orm.em.fork();
-    const run = await em.findOneOrFail(ModelRun, { id: runId });
-    run.status = RunStatus.RUNNING;
-    await em.flush();
-    let lastWrite = 0;
-    try {
-      const report = await trainModels(this.orm, {
-        ...(run.params as TrainOptions),
-        createdBy: run.createdBy,
-        modelsDir: this.modelsDir,
-        onProgress: (phase, done, total, detail) => {
-          // At most a write a second: progress is for people watching, not an audit trail.
-          if (Date.now() - lastWrite < 1000 && done < total) return;
-          lastWrite = Date.now();
-          void em
-            .fork()
-            .nativeUpdate(ModelRun, { id: runId }, { progress: { phase, done, total, detail } })
-            .catch((error: unknown) => this.logger.warn({ err: error }, 'progress not saved'));
+    let folder: string | null = null;
+    const succeeded = await this.execute(RunKind.TRAIN, runId, async (claim) => {
+      await trainModels(this.orm, {
+        ...(claim.params as TrainOptions),
+        createdBy: claim.createdBy,
+        modelsDir: this.options.modelsDir,
+        signal: claim.signal,
+        onProgress: this.progressOf(claim),
+        onArtifacts: async (dir) => {
+          folder = dir;
+          await this.ledger.note(claim, { artifact_path: dir });
         },
+        // The version and the run's end commit together: a retried run never registers twice.
+        onRegistered: (em, modelVersionId) =>
+          this.ledger.finish(
+            claim,
+            'SUCCEEDED',
+            { model_version_id: modelVersionId, progress: { phase: 'done', done: 1, total: 1 } },
+            em,
+          ),
       });
-      await em.nativeUpdate(
-        ModelRun,
-        { id: runId },
-        {
-          status: RunStatus.SUCCEEDED,
-          modelVersion: report.modelVersionId,
-          finishedAt: new Date(),
-          progress: { phase: 'done', done: 1, total: 1 },
-        },
-      );
-    } catch (error) {
-      this.logger.error({ err: error, runId }, 'training failed');
-      await em.nativeUpdate(
-        ModelRun,
-        { id: runId },
-        { status: RunStatus.FAILED, error: (error as Error).message, finishedAt: new Date() },
-      );
-    }
+    });
+    // No version of a failed, cancelled or lost attempt was registered: its folder is garbage.
+    if (succeeded === false && folder) await removeFolder(folder, this.logger);
+  }
+
+  /** Claims and works a run; null when there was nothing to claim. */
+  private async execute(
+    kind: RunKind,
+    runId: string,
+    work: (claim: RunClaim) => Promise<void>,
+  ): Promise<boolean | null> {
+    const claim = await this.ledger.claim(kind, runId);
+    // Cancelled before it started, taken by another worker, or already ended.
+    if (!claim) return null;
+    return this.ledger.execute(claim, () => work(claim));
+  }
+
+  /** At most a write a second: progress is for people watching, not an audit trail. */
+  private progressOf(claim: RunClaim) {
+    let lastWrite = 0;
+    return (phase: string, done: number, total: number, detail?: string) => {
+      if (Date.now() - lastWrite < 1000 && done < total) return;
+      lastWrite = Date.now();
+      void this.ledger
+        .note(claim, { progress: { phase, done, total, ...(detail ? { detail } : {}) } })
+        .catch((error: unknown) => this.logger.warn({ err: error }, 'progress not saved'));
+    };
   }
 
   async stop(): Promise<void> {
+    if (this.reaper) clearInterval(this.reaper);
+    this.reaper = null;
+    this.ledger.stop();
     await this.boss?.stop({ graceful: true, wait: true });
     this.boss = null;
   }

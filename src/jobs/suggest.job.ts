@@ -23,6 +23,8 @@ export interface SuggestOptions {
   runId?: string | null;
   workers?: number;
   onProgress?: (phase: string, done: number, total: number) => void;
+  /** Aborts the run at its next step, up to the merge (a cancelled or lost run). */
+  signal?: AbortSignal;
 }
 
 export interface SuggestReport {
@@ -65,7 +67,11 @@ export async function generateSuggestions(
   options: SuggestOptions = {},
 ): Promise<SuggestReport> {
   const started = Date.now();
-  const progress = options.onProgress ?? (() => {});
+  const report = options.onProgress ?? (() => {});
+  const progress: NonNullable<SuggestOptions['onProgress']> = (...args) => {
+    options.signal?.throwIfAborted();
+    report(...args);
+  };
   const cooldownDays = options.cooldownDays ?? DEFAULT_COOLDOWN_DAYS;
   const em = orm.em.fork();
   const version = options.modelVersionId
@@ -118,6 +124,7 @@ export async function generateSuggestions(
     );
 
     lap('scoring');
+    // The last point a cancellation stops the run: from here on it writes suggestions.
     progress('merging', 0, 1);
     // One run merges at a time; two would both supersede and insert around each other. A session
     // lock, because the merge spans several transactions (released when the connection ends).
@@ -300,20 +307,19 @@ export async function generateSuggestions(
     const second = new pg.Client({ connectionString });
     await second.connect();
     let results: Record<string, number>[];
+    const halves = [client, second];
     try {
+      await Promise.all(halves.map((connection) => connection.query('begin')));
+      // Both halves commit only once both have inserted: a failure in either leaves nothing, and
+      // a process killed between the two commits (a moment) leaves a half that a retry tops up
+      // without doubles (one PENDING suggestion per customer and tag; held tags are skipped).
       results = await Promise.all(
-        [client, second].map(async (connection, part) => {
-          await connection.query('begin');
-          try {
-            const { rows } = await insertPart(connection, part);
-            await connection.query('commit');
-            return rows[0]!;
-          } catch (error) {
-            await connection.query('rollback').catch(() => {});
-            throw error;
-          }
-        }),
+        halves.map(async (connection, part) => (await insertPart(connection, part)).rows[0]!),
       );
+      await Promise.all(halves.map((connection) => connection.query('commit')));
+    } catch (error) {
+      await Promise.all(halves.map((connection) => connection.query('rollback').catch(() => {})));
+      throw error;
     } finally {
       await second.end();
     }

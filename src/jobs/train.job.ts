@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import type { MikroORM } from '@mikro-orm/postgresql';
+import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import { initBackend } from '../ml/backend.js';
 import { saveClassifier, trainClassifier, type TagEvaluation } from '../ml/classifier/index.js';
 import {
@@ -37,6 +37,12 @@ export interface TrainOptions {
   /** Share of customers held out for early stopping, and then for thresholds and metrics too (default 0.16). */
   validationSize?: number;
   onProgress?: (phase: string, done: number, total: number, detail?: string) => void;
+  /** Aborts the training at its next step (a cancelled or lost run). */
+  signal?: AbortSignal;
+  /** Told the model folder before anything is written there, so a lost run's files can go. */
+  onArtifacts?: (dir: string) => Promise<void>;
+  /** Runs in the transaction registering (and promoting) the version: a run ends there. */
+  onRegistered?: (em: EntityManager, modelVersionId: string) => Promise<void>;
 }
 
 export interface TrainReport {
@@ -69,7 +75,11 @@ const MIN_POSITIVES = 5;
 export async function trainModels(orm: MikroORM, options: TrainOptions = {}): Promise<TrainReport> {
   const started = Date.now();
   const seed = options.seed ?? 42;
-  const progress = options.onProgress ?? (() => {});
+  const report = options.onProgress ?? (() => {});
+  const progress: NonNullable<TrainOptions['onProgress']> = (...args) => {
+    options.signal?.throwIfAborted();
+    report(...args);
+  };
   const em = orm.em.fork();
   const backend = await initBackend();
 
@@ -163,6 +173,8 @@ export async function trainModels(orm: MikroORM, options: TrainOptions = {}): Pr
   const version = `${stamp}-s${seed}-${randomBytes(2).toString('hex')}`;
   const modelsDir = path.resolve(options.modelsDir ?? 'models');
   const dir = path.join(modelsDir, version);
+  options.signal?.throwIfAborted();
+  await options.onArtifacts?.(dir);
   await fs.mkdir(path.join(dir, 'classifier'), { recursive: true });
   const manifest = {
     version,
@@ -204,49 +216,55 @@ export async function trainModels(orm: MikroORM, options: TrainOptions = {}): Pr
   model.network.dispose();
 
   const registry = new ModelRegistryService(em);
-  const modelVersion = await registry.register({
-    version,
-    seed,
-    backend,
-    artifactPath: path.relative(process.cwd(), dir) || dir,
-    createdBy: options.createdBy ?? null,
-    params: {
-      kmeans: { k: kmeans.k, candidates: kmeans.candidates },
-      classifier: model.meta.params,
-    },
-    featureSchema: { featureSetVersion: set.version, features: names },
-    trainingSummary: {
-      customers: customerIds.length,
-      tags: model.meta.evaluations.map((e) => ({
-        key: e.tag,
-        mode: e.mode,
-        positives: e.positives,
-        negatives: e.negatives,
-        unlabelled: e.unlabelled,
+  options.signal?.throwIfAborted();
+  const modelVersion = await registry.register(
+    {
+      version,
+      seed,
+      backend,
+      artifactPath: path.relative(process.cwd(), dir) || dir,
+      createdBy: options.createdBy ?? null,
+      params: {
+        kmeans: { k: kmeans.k, candidates: kmeans.candidates },
+        classifier: model.meta.params,
+      },
+      featureSchema: { featureSetVersion: set.version, features: names },
+      trainingSummary: {
+        customers: customerIds.length,
+        tags: model.meta.evaluations.map((e) => ({
+          key: e.tag,
+          mode: e.mode,
+          positives: e.positives,
+          negatives: e.negatives,
+          unlabelled: e.unlabelled,
+        })),
+        skippedTags: skipped,
+        epochs: model.meta.epochs,
+        bestEpoch: model.meta.bestEpoch,
+        split: model.meta.params.split,
+        rows: model.meta.params.rows,
+      },
+      metrics: { silhouette: kmeans.silhouette, tags: model.meta.evaluations },
+      clusters: profiles.clusters.map((p: ClusterProfile) => ({
+        index: p.cluster,
+        label: p.label || `segment ${p.cluster + 1}`,
+        size: p.size,
+        profile: { ...p, centroid: kmeans.centroids[p.cluster] },
       })),
-      skippedTags: skipped,
-      epochs: model.meta.epochs,
-      bestEpoch: model.meta.bestEpoch,
-      split: model.meta.params.split,
-      rows: model.meta.params.rows,
+      assignments: {
+        customerIds,
+        clusters: assignment.clusters,
+        distances: Array.from(
+          assignment.clusters,
+          (c, i) => assignment.distances.data[i * kmeans.k + c]!,
+        ),
+      },
     },
-    metrics: { silhouette: kmeans.silhouette, tags: model.meta.evaluations },
-    clusters: profiles.clusters.map((p: ClusterProfile) => ({
-      index: p.cluster,
-      label: p.label || `segment ${p.cluster + 1}`,
-      size: p.size,
-      profile: { ...p, centroid: kmeans.centroids[p.cluster] },
-    })),
-    assignments: {
-      customerIds,
-      clusters: assignment.clusters,
-      distances: Array.from(
-        assignment.clusters,
-        (c, i) => assignment.distances.data[i * kmeans.k + c]!,
-      ),
+    async (tx, registered) => {
+      if (options.promote) await new ModelRegistryService(tx).promote(registered.id);
+      await options.onRegistered?.(tx, registered.id);
     },
-  });
-  if (options.promote) await registry.promote(modelVersion.id);
+  );
 
   return {
     version,

@@ -35,8 +35,14 @@ export class ModelRegistryService {
     private readonly visibility = TaxonomyVisibility.unrestricted(em),
   ) {}
 
-  /** Stores a trained version with its clusters and every customer's assignment, as a CANDIDATE. */
-  async register(input: NewModelVersion): Promise<ModelVersion> {
+  /**
+   * Stores a trained version with its clusters and every customer's assignment, as a CANDIDATE.
+   * `andThen` runs in the same transaction (promotion, the run's end): all of it or none.
+   */
+  async register(
+    input: NewModelVersion,
+    andThen?: (em: EntityManager, model: ModelVersion) => Promise<void>,
+  ): Promise<ModelVersion> {
     return this.em.transactional(async (em) => {
       const model = em.create(ModelVersion, {
         version: input.version,
@@ -76,6 +82,7 @@ export class ModelRegistryService {
           `{${input.assignments.distances.map((d) => (Number.isFinite(d) ? d : 0)).join(',')}}`,
         ],
       );
+      await andThen?.(em, model);
       return model;
     });
   }

@@ -7,6 +7,7 @@ import {
   PrimaryKeyProp,
   Property,
 } from '@mikro-orm/core';
+import { JobRunState } from '../common/job-run.entity.js';
 import { Customer } from '../customer/customer.entity.js';
 import { Tag } from '../taxonomy/tag.entity.js';
 
@@ -120,11 +121,12 @@ export enum RunStatus {
   RUNNING = 'RUNNING',
   SUCCEEDED = 'SUCCEEDED',
   FAILED = 'FAILED',
+  CANCELLED = 'CANCELLED',
 }
 
 /** A training run requested over the API and executed by a queue worker. */
 @Entity({ tableName: 'model_run' })
-export class ModelRun {
+export class ModelRun extends JobRunState {
   @PrimaryKey({ type: 'bigint', autoincrement: true })
   id!: string;
 
@@ -152,4 +154,8 @@ export class ModelRun {
 
   @Property({ type: 'timestamptz', nullable: true })
   finishedAt: Date | null = null;
+
+  /** The model folder an attempt writes, recorded first so a lost attempt's files can be removed. */
+  @Property({ type: 'text', nullable: true })
+  artifactPath: string | null = null;
 }

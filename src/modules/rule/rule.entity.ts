@@ -1,4 +1,5 @@
 import { Entity, Enum, Index, ManyToOne, PrimaryKey, Property, Unique } from '@mikro-orm/core';
+import { JobRunState } from '../common/job-run.entity.js';
 import { Customer } from '../customer/customer.entity.js';
 import { Tag } from '../taxonomy/tag.entity.js';
 import type { Condition } from '../segment/condition/ast.js';
@@ -15,6 +16,7 @@ export enum RuleRunStatus {
   RUNNING = 'RUNNING',
   SUCCEEDED = 'SUCCEEDED',
   FAILED = 'FAILED',
+  CANCELLED = 'CANCELLED',
 }
 
 export enum ConflictKind {
@@ -99,7 +101,7 @@ export interface RuleReportData {
 
 /** One run of all enabled rules, on demand or after a feature refresh. */
 @Entity({ tableName: 'rule_run' })
-export class RuleRun {
+export class RuleRun extends JobRunState {
   @PrimaryKey({ type: 'bigint', autoincrement: true })
   id!: string;
 
@@ -129,6 +131,7 @@ export class RuleRun {
   finishedAt: Date | null = null;
 
   constructor(dryRun: boolean, origin: string) {
+    super();
     this.dryRun = dryRun;
     this.origin = origin;
   }

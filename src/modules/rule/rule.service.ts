@@ -28,14 +28,7 @@ import { SegmentRepository, type ConditionEnvironment } from '../segment/segment
 import { TagSource } from '../tagging/customer-tag.entity.js';
 import { Tag, TagStatus } from '../taxonomy/tag.entity.js';
 import type { CreateRuleInput, UpdateRuleInput } from './rule.input.js';
-import {
-  Rule,
-  RuleConflict,
-  RuleMode,
-  RuleRun,
-  RuleRunStatus,
-  type RuleReportData,
-} from './rule.entity.js';
+import { Rule, RuleConflict, RuleMode, RuleRun, type RuleReportData } from './rule.entity.js';
 import {
   findConflicts,
   RuleRepository,
@@ -236,69 +229,56 @@ export class RuleService {
   }
 
   /**
-   * Runs every enabled rule, highest priority first, in one transaction, and stores the report
-   * on the run. A dry run does all the work and rolls it back, so its counts are exactly what a
-   * real run would do.
+   * Runs every enabled rule of a claimed run, highest priority first, in one transaction, and
+   * ends the run through `lifecycle.complete` inside that transaction, so the tags and the run's
+   * end land together (a retried run applies nothing twice). A dry run does all the work and
+   * rolls it back, so its counts are exactly what a real run would do; it ends afterwards.
+   * Failures propagate: the caller records them on the run.
    */
-  async executeRun(
-    runId: string,
-    onProgress?: (done: number, total: number) => void,
-  ): Promise<RuleRun> {
+  async executeRun(runId: string, lifecycle: RuleRunLifecycle): Promise<RuleRun> {
     const run = await this.em.findOneOrFail(RuleRun, { id: runId });
-    run.status = RuleRunStatus.RUNNING;
-    await this.em.flush();
-    try {
-      const reports: RuleReportData[] = [];
-      await this.em
-        .transactional(async (tx) => {
-          // One run at a time (a feature refresh's and an API or CLI one): the second waits for
-          // the first to commit, then reads rules and tags afresh and finds nothing left to do.
-          // Without it both would insert the same tags and conflicts around each other.
-          await tx.execute(`select pg_advisory_xact_lock(hashtext('rule_run'))`);
-          const rules = await loadRules(tx, { enabled: true });
-          const environment = await new SegmentRepository(tx).loadEnvironment();
-          const repository = new RuleRepository(runnerFor(tx));
-          await repository.prepare();
-          onProgress?.(0, rules.length);
-          for (const [i, { rule, target }] of rules.entries()) {
-            const started = Date.now();
-            const base = { ruleId: rule.id, ruleName: rule.name, tagKey: target.tagKey };
-            let compiled: CompiledCondition;
-            try {
-              compiled = environment.compile(rule.definition);
-            } catch (error) {
-              // A rule broken by a later taxonomy change must not stop the others.
-              if (!(error instanceof ConditionError)) throw error;
-              reports.push({ ...emptyReport(base), error: error.message, ms: 0 });
-              continue;
-            }
-            const outcome = await repository.apply(target, compiled, {
-              source: TagSource.RULE,
-              retract: rule.mode === RuleMode.APPLY_AND_RETRACT,
-              runId: run.dryRun ? null : run.id,
-              claim: claimedLater(rules, i),
-            });
-            reports.push({ ...base, ...outcome, ms: Date.now() - started });
-            onProgress?.(i + 1, rules.length);
+    const reports: RuleReportData[] = [];
+    await this.em
+      .transactional(async (tx) => {
+        // One run at a time (a feature refresh's and an API or CLI one): the second waits for
+        // the first to commit, then reads rules and tags afresh and finds nothing left to do.
+        // Without it both would insert the same tags and conflicts around each other.
+        await tx.execute(`select pg_advisory_xact_lock(hashtext('rule_run'))`);
+        const rules = await loadRules(tx, { enabled: true });
+        const environment = await new SegmentRepository(tx).loadEnvironment();
+        const repository = new RuleRepository(runnerFor(tx));
+        await repository.prepare();
+        lifecycle.onProgress?.(0, rules.length);
+        for (const [i, { rule, target }] of rules.entries()) {
+          // Cancelled or taken away: the transaction rolls back, nothing of the run is kept.
+          lifecycle.signal?.throwIfAborted();
+          const started = Date.now();
+          const base = { ruleId: rule.id, ruleName: rule.name, tagKey: target.tagKey };
+          let compiled: CompiledCondition;
+          try {
+            compiled = environment.compile(rule.definition);
+          } catch (error) {
+            // A rule broken by a later taxonomy change must not stop the others.
+            if (!(error instanceof ConditionError)) throw error;
+            reports.push({ ...emptyReport(base), error: error.message, ms: 0 });
+            continue;
           }
-          if (run.dryRun) throw new DryRunRollback();
-        })
-        .catch((error: unknown) => {
-          if (!(error instanceof DryRunRollback)) throw error;
-        });
-      await this.em.nativeUpdate(
-        RuleRun,
-        { id: runId },
-        { status: RuleRunStatus.SUCCEEDED, reports, finishedAt: new Date() },
-      );
-    } catch (error) {
-      await this.em.nativeUpdate(
-        RuleRun,
-        { id: runId },
-        { status: RuleRunStatus.FAILED, error: (error as Error).message, finishedAt: new Date() },
-      );
-      throw error;
-    }
+          const outcome = await repository.apply(target, compiled, {
+            source: TagSource.RULE,
+            retract: rule.mode === RuleMode.APPLY_AND_RETRACT,
+            runId: run.dryRun ? null : run.id,
+            claim: claimedLater(rules, i),
+          });
+          reports.push({ ...base, ...outcome, ms: Date.now() - started });
+          lifecycle.onProgress?.(i + 1, rules.length);
+        }
+        if (run.dryRun) throw new DryRunRollback();
+        await lifecycle.complete(reports, tx);
+      })
+      .catch(async (error: unknown) => {
+        if (!(error instanceof DryRunRollback)) throw error;
+        await lifecycle.complete(reports, this.em);
+      });
     return this.em.fork().findOneOrFail(RuleRun, { id: runId });
   }
 
@@ -321,6 +301,14 @@ export class RuleService {
       throw new ConflictError(`a rule named "${name}" exists`, { field: 'input.name' });
     }
   }
+}
+
+/** How a rule run is driven: its holder's cancellation signal, progress, and its end. */
+export interface RuleRunLifecycle {
+  signal?: AbortSignal;
+  onProgress?: (done: number, total: number) => void;
+  /** Ends the run as SUCCEEDED with its reports, on `em` (the run's transaction unless dry). */
+  complete(reports: RuleReportData[], em: EntityManager): Promise<void>;
 }
 
 class DryRunRollback extends Error {}

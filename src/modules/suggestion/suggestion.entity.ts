@@ -1,4 +1,5 @@
 import { Entity, Enum, Index, ManyToOne, PrimaryKey, Property } from '@mikro-orm/core';
+import { JobRunState } from '../common/job-run.entity.js';
 import { Customer } from '../customer/customer.entity.js';
 import { Cluster, ModelVersion } from '../model-registry/model-version.entity.js';
 import { Tag } from '../taxonomy/tag.entity.js';
@@ -210,11 +211,12 @@ export enum SuggestionRunStatus {
   RUNNING = 'RUNNING',
   SUCCEEDED = 'SUCCEEDED',
   FAILED = 'FAILED',
+  CANCELLED = 'CANCELLED',
 }
 
 /** A scoring run requested over the API or the CLI, executed by a queue worker. */
 @Entity({ tableName: 'suggestion_run' })
-export class SuggestionRun {
+export class SuggestionRun extends JobRunState {
   @PrimaryKey({ type: 'bigint', autoincrement: true })
   id!: string;
 
