@@ -8,6 +8,8 @@ declare module 'autocannon' {
     /** Sent in turn on each connection, over `method`, `headers` and `body`. */
     requests?: { method?: Options['method']; headers?: Record<string, string>; body?: string }[];
     connections?: number;
+    /** Requests a second over all connections; unset: as fast as answered. */
+    overallRate?: number;
     pipelining?: number;
     /** Seconds. */
     duration?: number;

@@ -9,6 +9,8 @@ const run = promisify(execFile);
 /** Every name this bench creates starts with it, so leftovers of an aborted run can be found. */
 const PREFIX = 'tagwise-';
 const BRIDGE = 'tagwise-br';
+/** The host-side ends of the hosts' veth pairs. */
+const LINK_PREFIX = 'tw-';
 /** The subnet's first three octets; .1 is the bridge (the bench's own address), hosts from .10. */
 const SUBNET = '10.77.0';
 const MASK = 24;
@@ -69,18 +71,26 @@ export async function killNamespace(namespace: string): Promise<number[]> {
 }
 
 /**
- * Removes this bench's namespaces (killing what runs in them), the bridge and its veth ends; run
- * at start (an aborted run's leftovers) and at the end. Deleting a namespace deletes its veth
- * pair's other end too.
+ * Removes this bench's namespaces (killing what runs in them), the bridge and the veth pairs; run
+ * at start (an aborted run's leftovers) and at the end.
  */
 export async function removeNetwork(): Promise<void> {
   for (const namespace of await namespaces()) {
-    await killNamespace(namespace);
-    // Killed processes keep the namespace busy until they are reaped; it is deleted all the same.
+    const pids = await killNamespace(namespace);
     await ip('netns', 'del', namespace).catch(() => undefined);
+    // The namespace, and the veth end in it, live on until its last process is gone.
+    for (let waited = 0; waited < 5000 && pids.some(alive); waited += 50) await sleep(50);
   }
-  if (fs.existsSync(`/sys/class/net/${BRIDGE}`)) await ip('link', 'del', BRIDGE);
+  // Deleting one end of a veth pair deletes both.
+  for (const link of fs.readdirSync('/sys/class/net')) {
+    if (link.startsWith(LINK_PREFIX) || link === BRIDGE) {
+      await ip('link', 'del', link).catch(() => undefined);
+    }
+  }
 }
+
+const alive = (pid: number) => fs.existsSync(`/proc/${pid}`);
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** The bridge the hosts hang on, with the bench's own address on it. */
 export async function createBridge(): Promise<string> {
@@ -96,7 +106,7 @@ export async function createHost(name: string, hostNumber: number): Promise<Host
   const namespace = `${PREFIX}${name}`;
   const address = `${SUBNET}.${hostNumber}`;
   // Interface names are at most 15 characters.
-  const outside = `tw-${name}`.slice(0, 15);
+  const outside = `${LINK_PREFIX}${name}`.slice(0, 15);
   await ip('netns', 'add', namespace);
   await ip('link', 'add', outside, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', namespace);
   await ip('link', 'set', outside, 'master', BRIDGE);

