@@ -5,7 +5,11 @@ declare module 'autocannon' {
     method?: 'GET' | 'POST' | 'PUT' | 'DELETE' | 'PATCH';
     headers?: Record<string, string>;
     body?: string | Buffer;
+    /** Sent in turn on each connection, over `method`, `headers` and `body`. */
+    requests?: { method?: Options['method']; headers?: Record<string, string>; body?: string }[];
     connections?: number;
+    /** Requests a second over all connections; unset: as fast as answered. */
+    overallRate?: number;
     pipelining?: number;
     /** Seconds. */
     duration?: number;
@@ -44,6 +48,7 @@ declare module 'autocannon' {
     throughput: Histogram;
   }
 
-  function autocannon(options: Options): Promise<Result>;
+  /** The run's result; `stop()` ends it early (the result then covers the time it ran). */
+  function autocannon(options: Options): Promise<Result> & { stop(): void };
   export default autocannon;
 }
