@@ -55,7 +55,10 @@ async function scrapeLoop(server: ServerProcess): Promise<{ p99: number; max: nu
     if (!line) throw new Error(`/metrics has no ${name}`);
     return Number(line.slice(line.lastIndexOf(' ') + 1)) * 1000;
   };
-  return { p99: gauge('nodejs_eventloop_lag_p99_seconds'), max: gauge('nodejs_eventloop_lag_max_seconds') };
+  return {
+    p99: gauge('nodejs_eventloop_lag_p99_seconds'),
+    max: gauge('nodejs_eventloop_lag_max_seconds'),
+  };
 }
 
 /** Runs `work` while probing the API; the phase's event-loop figures and probe latencies. */
@@ -99,11 +102,13 @@ async function measure(
 /** Polls a run until it ends; fails the bench unless it SUCCEEDED. */
 async function awaitRun(server: ServerProcess, field: string, id: string): Promise<void> {
   for (;;) {
-    const run = (await gql<Record<string, { status: string; error: string | null }>>(
-      server,
-      `query($id: ID!) { ${field}(id: $id) { status error } }`,
-      { id },
-    ))[field]!;
+    const run = (
+      await gql<Record<string, { status: string; error: string | null }>>(
+        server,
+        `query($id: ID!) { ${field}(id: $id) { status error } }`,
+        { id },
+      )
+    )[field]!;
     if (run.status === 'SUCCEEDED') return;
     if (run.status !== 'QUEUED' && run.status !== 'RUNNING') {
       throw new Error(`${field} ${id} ended ${run.status}: ${run.error}`);
@@ -140,8 +145,10 @@ async function main(): Promise<void> {
     const live = server;
     const phases: Phase[] = [];
     phases.push(
-      await measure(live, 'quiet', () =>
-        new Promise((resolve) => setTimeout(resolve, settings.quietSeconds * 1000)),
+      await measure(
+        live,
+        'quiet',
+        () => new Promise((resolve) => setTimeout(resolve, settings.quietSeconds * 1000)),
       ),
     );
     phases.push(
