@@ -121,7 +121,17 @@ describe('audit log', () => {
       Role.DATA_SCIENTIST,
     );
     // Before the rule is disabled: a run with no enabled rule is refused.
-    await t.ok(`mutation { runRules(dryRun: true) { id } }`, {}, Role.DATA_SCIENTIST);
+    const queuedRun = await t.ok(
+      `mutation { runRules(dryRun: true) { id } }`,
+      {},
+      Role.DATA_SCIENTIST,
+    );
+    // No worker runs here: the run is still QUEUED, and cancelled at once.
+    await t.ok(
+      `mutation($id: ID!) { cancelRun(kind: RULES, id: $id) { status } }`,
+      { id: queuedRun.runRules.id },
+      Role.DATA_SCIENTIST,
+    );
     await t.ok(
       `mutation($id: ID!) { updateRule(input: { id: $id, enabled: false, priority: 5 }) { id } }`,
       { id: rule.createRule.id },
