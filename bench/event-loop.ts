@@ -190,7 +190,7 @@ async function main(): Promise<void> {
     const body = [
       `Command: \`npm run bench\` (\`bench/event-loop.ts\`; \`BENCH_CUSTOMERS=${settings.customers}\`, probe every ${settings.probeMs} ms).`,
       '',
-      `Run ${new Date().toISOString().slice(0, 10)} on a ${os.cpus().length}-core machine (${os.cpus()[0]?.model.trim()}, Node ${process.version}), ${database.customers.toLocaleString('en-US')} demo customers, embedded PostgreSQL. The server runs as \`npm start\` starts it: one API process and the job worker process it supervises (\`TAGWISE_WORKERS=1\`). Each phase reads the API process's event-loop delay from its \`/metrics\` (prom-client's \`monitorEventLoopDelay\` histogram, restarted by the scrape at the phase's start) while a client sends \`{ tags(first: 1) { totalCount } }\` every ${settings.probeMs} ms.`,
+      `Run ${new Date().toISOString().slice(0, 10)} on a ${os.cpus().length}-core machine (${os.cpus()[0]?.model.trim()}, Node ${process.version}), ${database.customers.toLocaleString('en-US')} demo customers, embedded PostgreSQL. The server runs as \`npm start\` starts it: one API process and the job worker process it supervises (\`TAGWISE_WORKERS=1\`). Each phase reads the API process's event-loop delay from its \`/metrics\` (prom-client's \`monitorEventLoopDelay\` histogram, restarted by the scrape at the phase's start; it samples every 10 ms, so a delay reads as at least about 10 ms) while a client sends \`{ tags(first: 1) { totalCount } }\` every ${settings.probeMs} ms.`,
       '',
       '| phase | seconds | API event-loop delay p99 ms | max ms | probe requests | probe p50 ms | probe p99 ms |',
       '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
