@@ -1,11 +1,8 @@
-import { spawn } from 'node:child_process';
-import fs from 'node:fs';
-import net from 'node:net';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_OPERATION_NAMES, OPERATION } from '../../src/graphql/metrics.js';
 import { Role } from '../../src/modules/auth/api-key.entity.js';
 import { createTestApp, type TestApp } from '../support/app.js';
+import { freePort, spawnServer } from '../support/processes.js';
 import { createCustomers, createTaxonomy } from '../support/fixtures.js';
 
 interface Sample {
@@ -253,38 +250,21 @@ describe('/metrics settings', () => {
 });
 
 describe('/metrics of a server with TAGWISE_API_PROCESSES=2', () => {
-  const ROOT = path.resolve(import.meta.dirname, '../..');
   const KEY = 'metrics-cluster-admin-key';
 
   it('answers for every API process, summed, and reads the database figures once', async () => {
     const t = await createTestApp();
-    const blocker = net.createServer();
-    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
-    const { port } = blocker.address() as net.AddressInfo;
-    await new Promise((resolve) => blocker.close(resolve));
-    const { start } = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'))
-      .scripts as { start: string };
-    const server = spawn(process.execPath, start.split(/\s+/).slice(1), {
-      cwd: ROOT,
-      env: {
-        ...process.env,
-        DATABASE_URL: t.url,
-        PORT: String(port),
-        TAGWISE_API_PROCESSES: '2',
-        TAGWISE_WORKERS: '0',
-        ADMIN_API_KEY: KEY,
-        LOG_LEVEL: 'info',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
+    const port = await freePort();
+    const server = spawnServer({
+      DATABASE_URL: t.url,
+      PORT: String(port),
+      TAGWISE_API_PROCESSES: '2',
+      TAGWISE_WORKERS: '0',
+      ADMIN_API_KEY: KEY,
+      LOG_LEVEL: 'info',
     });
-    let output = '';
-    server.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    server.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
     try {
-      for (let waited = 0; !output.includes('(2 processes)'); waited += 100) {
-        if (waited > 60_000 || server.exitCode !== null) throw new Error(output);
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
+      await server.saw('(2 processes)');
       await t.sql(`insert into suggestion_run (status, params) values ('QUEUED', '{}')`);
       const url = `http://127.0.0.1:${port}`;
       // 16 at once reach both processes.
@@ -312,7 +292,7 @@ describe('/metrics of a server with TAGWISE_API_PROCESSES=2', () => {
         ).toBe(1);
       }
     } finally {
-      server.kill('SIGKILL');
+      server.child.kill('SIGKILL');
       await t.close();
     }
   }, 120_000);

@@ -1,29 +1,14 @@
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Role } from '../../src/modules/auth/api-key.entity.js';
 import { AuthService } from '../../src/modules/auth/auth.service.js';
 import { createTestApp, type TestApp } from '../support/app.js';
+import { freePort, ROOT, spawnServer } from '../support/processes.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const KEY = 'server-processes-admin-key';
-const START_SCRIPT = (
-  JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {
-    scripts: { start: string };
-  }
-).scripts.start;
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /** Process ids whose parent is `pid`, from /proc. */
 function childrenOf(pid: number): number[] {
@@ -51,38 +36,15 @@ describe('the server with TAGWISE_API_PROCESSES', () => {
   afterAll(() => t?.close());
 
   /** `src/main.ts` as `npm start` runs it, on the test database. */
-  function start(port: number) {
-    const child = spawn(
-      process.execPath,
-      // npm start's own node arguments, so the test runs the server exactly as it is started.
-      START_SCRIPT.split(/\s+/).slice(1),
-      {
-        cwd: ROOT,
-        env: {
-          ...process.env,
-          DATABASE_URL: t.url,
-          PORT: String(port),
-          TAGWISE_API_PROCESSES: '2',
-          ADMIN_API_KEY: KEY,
-          LOG_LEVEL: 'info',
-          NODE_ENV: 'production',
-        },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-    const saw = async (text: string) => {
-      for (let waited = 0; !output.includes(text); waited += 100) {
-        if (waited > 60_000 || child.exitCode !== null)
-          throw new Error(`no "${text}" in:\n${output}`);
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
-    };
-    return { child, exited, saw, output: () => output };
-  }
+  const start = (port: number) =>
+    spawnServer({
+      DATABASE_URL: t.url,
+      PORT: String(port),
+      TAGWISE_API_PROCESSES: '2',
+      ADMIN_API_KEY: KEY,
+      LOG_LEVEL: 'info',
+      NODE_ENV: 'production',
+    });
 
   it('serves from that many processes and stops them all on SIGTERM', async () => {
     const port = await freePort();
