@@ -9,6 +9,7 @@ import {
   RunLedger,
   type LedgerOptions,
   type RunClaim,
+  type RunOutcome,
 } from './run-ledger.js';
 import { generateSuggestions } from './suggest.job.js';
 import { trainModels, type TrainOptions } from './train.job.js';
@@ -170,7 +171,7 @@ export class JobQueue {
   /** Runs one training run, recording progress and outcome on its model_run row. */
   async runTraining(runId: string): Promise<void> {
     let folder: string | null = null;
-    const succeeded = await this.execute(RunKind.TRAIN, runId, async (claim) => {
+    const outcome = await this.execute(RunKind.TRAIN, runId, async (claim) => {
       await trainModels(this.orm, {
         ...(claim.params as TrainOptions),
         createdBy: claim.createdBy,
@@ -192,7 +193,7 @@ export class JobQueue {
       });
     });
     // No version of a failed, cancelled or lost attempt was registered: its folder is garbage.
-    if (succeeded === false && folder) await removeFolder(folder, this.logger);
+    if (outcome?.ok === false && folder) await removeFolder(folder, this.logger);
   }
 
   /** Claims and works a run; null when there was nothing to claim. */
@@ -200,7 +201,7 @@ export class JobQueue {
     kind: RunKind,
     runId: string,
     work: (claim: RunClaim) => Promise<void>,
-  ): Promise<boolean | null> {
+  ): Promise<RunOutcome | null> {
     const claim = await this.ledger.claim(kind, runId);
     // Cancelled before it started, taken by another worker, or already ended.
     if (!claim) return null;

@@ -40,14 +40,10 @@ async function runHeld(
   run.createdBy = options.createdBy ?? null;
   await em.persist(run).flush();
   const claim = (await ledger.claim(RunKind.RULES, run.id))!;
-  let failure: unknown;
-  await ledger.execute(claim, () =>
-    executeRuleRun(orm, ledger, claim, options.onProgress).catch((error: unknown) => {
-      failure = error;
-      throw error;
-    }),
+  const outcome = await ledger.execute(claim, () =>
+    executeRuleRun(orm, ledger, claim, options.onProgress),
   );
-  if (failure) throw failure;
+  if (!outcome.ok) throw outcome.error;
   return em.fork().findOneOrFail(RuleRun, { id: run.id });
 }
 

@@ -61,10 +61,14 @@ export const DEFAULT_LEDGER_OPTIONS: LedgerOptions = Object.freeze({
 export interface ReapedRun {
   kind: RunKind;
   id: string;
-  status: 'QUEUED' | 'FAILED';
+  /** CANCELLED: its cancellation was asked for before its worker was lost. */
+  status: 'QUEUED' | 'FAILED' | 'CANCELLED';
   worker: string | null;
   artifactPath: string | null;
 }
+
+/** How a claimed run's work went: its error unless it succeeded. */
+export type RunOutcome = { ok: true } | { ok: false; error: Error };
 
 /** `host:pid`: which process holds a run, readable in `tagwise runs list`. */
 export function workerName(): string {
@@ -127,14 +131,11 @@ export class RunLedger {
   async claim(kind: RunKind, id: string): Promise<RunClaim | null> {
     const [row] = await this.orm.em
       .fork()
-      .execute<
-        { attempt: number; params: Record<string, unknown> | null; createdBy: string | null }[]
-      >(
+      .execute<{ attempt: number; params: Record<string, unknown>; createdBy: string | null }[]>(
         `update ${RUN_TABLES[kind]} set status = 'RUNNING', attempt = attempt + 1, worker = ?,
          started_at = coalesce(started_at, now()), heartbeat_at = now(), error = null
        where id = ? and status = 'QUEUED' and cancel_requested_at is null
-       returning attempt, ${kind === RunKind.RULES ? 'null' : 'params'} as params,
-         created_by as "createdBy"`,
+       returning attempt, params, created_by as "createdBy"`,
         [this.worker, id],
       );
     if (!row) return null;
@@ -143,7 +144,7 @@ export class RunLedger {
       kind,
       id,
       attempt: row.attempt,
-      params: row.params ?? {},
+      params: row.params,
       createdBy: row.createdBy,
       signal: controller.signal,
       abort: (reason) => controller.abort(reason),
@@ -156,7 +157,9 @@ export class RunLedger {
   /**
    * Ends a held run with `status` and the given columns (values of jsonb columns as objects), on
    * `em` — the transaction holding the job's output, so both land or neither. Refused with
-   * RunLostError when the attempt no longer holds the run.
+   * RunLostError when the attempt no longer holds the run, and a success with RunCancelledError
+   * once a cancellation was asked for: whenever it is asked before the output commits, it wins,
+   * however long the heartbeat takes to bring the news.
    */
   async finish(
     claim: RunClaim,
@@ -168,10 +171,19 @@ export class RunLedger {
     const rows = await em.execute<{ id: string }[]>(
       `update ${RUN_TABLES[claim.kind]} set status = ?, finished_at = now(), heartbeat_at = null
          ${names.map((name) => `, ${name} = ?`).join('')}
-       where id = ? and attempt = ? and status = 'RUNNING' returning id`,
-      [status, ...names.map((name) => jsonValue(columns[name])), claim.id, claim.attempt],
+       where id = ? and attempt = ? and status = 'RUNNING'
+         and (cancel_requested_at is null or ? <> 'SUCCEEDED')
+       returning id`,
+      [status, ...names.map((name) => jsonValue(columns[name])), claim.id, claim.attempt, status],
     );
-    if (rows.length === 0) throw new RunLostError(claim.kind, claim.id);
+    if (rows.length > 0) return;
+    const [held] = await em.execute<{ held: boolean }[]>(
+      `select attempt = ? and status = 'RUNNING' as held from ${RUN_TABLES[claim.kind]} where id = ?`,
+      [claim.attempt, claim.id],
+    );
+    throw held?.held
+      ? new RunCancelledError(claim.kind, claim.id)
+      : new RunLostError(claim.kind, claim.id);
   }
 
   /** Records a column of a held run (progress, the artifact folder); a no-op once it is lost. */
@@ -187,17 +199,17 @@ export class RunLedger {
   /**
    * Does a claimed run's work, which ends the run itself when it succeeds (`finish`, in its
    * output's transaction). A failure ends it FAILED with the error's message, a cancellation
-   * CANCELLED; a lost run is left to its new holder. Returns whether the work succeeded.
+   * CANCELLED; a lost run is left to its new holder.
    */
-  async execute(claim: RunClaim, work: () => Promise<void>): Promise<boolean> {
+  async execute(claim: RunClaim, work: () => Promise<void>): Promise<RunOutcome> {
     try {
       await work();
-      return true;
+      return { ok: true };
     } catch (thrown) {
       const error = claim.signal.aborted ? (claim.signal.reason as Error) : (thrown as Error);
       if (error instanceof RunLostError) {
         this.logger.warn({ kind: claim.kind, runId: claim.id }, error.message);
-        return false;
+        return { ok: false, error };
       }
       const cancelled = error instanceof RunCancelledError;
       if (!cancelled)
@@ -207,7 +219,7 @@ export class RunLedger {
       }).catch((lost: unknown) => {
         if (!(lost instanceof RunLostError)) throw lost;
       });
-      return false;
+      return { ok: false, error };
     } finally {
       this.release(claim);
     }
@@ -231,7 +243,7 @@ export class RunLedger {
       const rows = await this.orm.em.fork().execute<
         {
           id: string;
-          status: 'QUEUED' | 'FAILED';
+          status: ReapedRun['status'];
           worker: string | null;
           artifactPath: string | null;
         }[]
@@ -270,9 +282,7 @@ export class RunLedger {
         if (row.artifactPath) await removeFolder(row.artifactPath, this.logger);
         this.logger.warn(
           { kind, runId: row.id, worker: row.worker, status: row.status },
-          row.status === 'QUEUED'
-            ? 'run of a lost worker queued again'
-            : 'run of a lost worker failed',
+          `run of a lost worker ${row.status === 'QUEUED' ? 'queued again' : row.status}`,
         );
       }
     }
