@@ -1,12 +1,22 @@
 import js from '@eslint/js';
+import reactHooks from 'eslint-plugin-react-hooks';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules', 'dist', '.data', 'coverage', 'migrations/.snapshot-*.json'] },
+  {
+    ignores: [
+      'node_modules',
+      '**/dist',
+      '.data',
+      'coverage',
+      'migrations/.snapshot-*.json',
+      'web/src/graphql-env.d.ts',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
-    files: ['**/*.ts'],
+    files: ['**/*.ts', '**/*.tsx'],
     languageOptions: {
       parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
     },
@@ -29,6 +39,11 @@ export default tseslint.config(
   {
     files: ['test/**'],
     rules: { '@typescript-eslint/no-explicit-any': 'off' },
+  },
+  {
+    // The console's components: hooks called in order, effects with their dependencies.
+    files: ['web/**/*.tsx', 'web/**/*.ts'],
+    ...reactHooks.configs.flat.recommended,
   },
   {
     files: ['bin/**/*.js'],

@@ -1,7 +1,10 @@
 import 'reflect-metadata';
 import type { IncomingHttpHeaders } from 'node:http';
 import { ApolloServer } from '@apollo/server';
-import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
+import {
+  ApolloServerPluginCacheControlDisabled,
+  ApolloServerPluginLandingPageDisabled,
+} from '@apollo/server/plugin/disabled';
 import { expressMiddleware } from '@as-integrations/express5';
 import { MikroORM } from '@mikro-orm/postgresql';
 import cors from 'cors';
@@ -26,6 +29,7 @@ import { Metrics, metricsPlugin, metricsRoutes } from './graphql/metrics.js';
 import { rateLimit } from './graphql/rate-limit.js';
 import { requestErrorHandler } from './graphql/request-errors.js';
 import { textInputPlugin } from './graphql/text-input.js';
+import { createWebRoutes, type WebRoutes } from './graphql/web.js';
 import { queryLimitsPlugin } from './graphql/query-limits.js';
 import { ApiKeyListener } from './modules/auth/api-key.listener.js';
 import { AuthService } from './modules/auth/auth.service.js';
@@ -82,6 +86,7 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
     createOrmConfig({ url: database.url, logger: (message) => logger.debug(message) }),
   );
   let keyListener: ApiKeyListener | undefined;
+  let web: WebRoutes | undefined;
   let requestOrm = orm;
   let expensiveOrm: MikroORM | undefined;
   const closeRequestPools = async () => {
@@ -152,6 +157,8 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
       // The default cache-control plugin wraps every field resolver; nothing here uses its hints.
       plugins: [
         ApolloServerPluginCacheControlDisabled(),
+        // Apollo's landing page loads its IDE from another host; GraphiQL is served from here.
+        ApolloServerPluginLandingPageDisabled(),
         textInputPlugin(),
         queryLimitsPlugin(config.queryLimits, onExpensive),
         httpStatusPlugin(),
@@ -178,6 +185,8 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
     http.disable('etag');
     http.use(healthRoutes(health));
     if (metrics) http.use(metricsRoutes(metrics, config.metrics.token, logger));
+    web = await createWebRoutes({ ...config.web, logger });
+    http.use(web.ide);
     http.use(
       '/graphql',
       ...corsFor(config.corsOrigins),
@@ -187,6 +196,7 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
         context: ({ req }) => createContext(requestOrm, auth, req, queue),
       }),
     );
+    http.use(web.console);
     http.use(requestErrorHandler(logger));
 
     return {
@@ -200,6 +210,7 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
       queue,
       contextFor: (headers) => createContext(requestOrm, auth, { headers }, queue),
       async close() {
+        await web?.close();
         await server.stop();
         await keyListener?.stop();
         await queue.stop();
@@ -209,6 +220,7 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
       },
     };
   } catch (error) {
+    await web?.close();
     await keyListener?.stop();
     await closeRequestPools();
     await orm.close();

@@ -109,6 +109,10 @@ const envSchema = z.object({
     .enum(LOG_FORMATS, { message: `must be one of ${LOG_FORMATS.join(', ')}` })
     .default('json'),
   TAGWISE_METRICS: z.enum(['0', '1'], { message: 'must be 0 or 1' }).default('1'),
+  TAGWISE_CONSOLE: z.enum(['0', '1'], { message: 'must be 0 or 1' }).default('1'),
+  // No default here: off under NODE_ENV=production unless asked for (see loadConfig).
+  TAGWISE_GRAPHIQL: z.enum(['0', '1'], { message: 'must be 0 or 1' }).optional(),
+  TAGWISE_WEB_DEV: z.enum(['0', '1'], { message: 'must be 0 or 1' }).default('0'),
   TAGWISE_METRICS_TOKEN: z
     .string()
     .optional()
@@ -196,6 +200,11 @@ export interface AppConfig {
   readonly nodeEnv: 'development' | 'production' | 'test' | undefined;
   /** Browser origins allowed to call the API (CORS); empty: no CORS headers at all. */
   readonly corsOrigins: readonly string[];
+  /**
+   * The review console at / and GraphiQL at GET /graphql, both from web/dist; `dev` serves them
+   * from web/ through Vite with hot reload instead (`npm run dev`).
+   */
+  readonly web: { readonly console: boolean; readonly graphiql: boolean; readonly dev: boolean };
 }
 
 export class ConfigError extends Error {
@@ -252,5 +261,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     metrics: Object.freeze({ enabled: e.TAGWISE_METRICS === '1', token: e.TAGWISE_METRICS_TOKEN }),
     nodeEnv: e.NODE_ENV,
     corsOrigins: Object.freeze(e.TAGWISE_CORS_ORIGINS),
+    web: Object.freeze({
+      console: e.TAGWISE_CONSOLE === '1',
+      graphiql:
+        e.TAGWISE_GRAPHIQL === undefined ? e.NODE_ENV !== 'production' : e.TAGWISE_GRAPHIQL === '1',
+      dev: e.TAGWISE_WEB_DEV === '1',
+    }),
   });
 }

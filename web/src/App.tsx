@@ -1,0 +1,48 @@
+import { Link, Redirect, Route, Switch } from 'wouter';
+import { abilities, useSession } from './session';
+
+/** The signed-in shell: what the role may use, and the page the address names. */
+export function App() {
+  const { viewer, signOut } = useSession();
+  const can = abilities(viewer);
+  return (
+    <>
+      <a className="skip-link" href="#main">
+        Skip to content
+      </a>
+      <header className="top">
+        <nav aria-label="Main">
+          <span className="brand">Tagwise</span>
+          {/* GraphiQL is a page of its own, served by the API at GET /graphql. */}
+          <a href="/graphql">GraphiQL</a>
+        </nav>
+        <div className="who">
+          <span>
+            {viewer.name} · {viewer.role.toLowerCase().replace('_', ' ')}
+          </span>
+          <button type="button" onClick={signOut}>
+            Sign out
+          </button>
+        </div>
+      </header>
+      <main id="main" tabIndex={-1}>
+        <Switch>
+          <Route>
+            <Home review={can.review} science={can.science} />
+          </Route>
+        </Switch>
+      </main>
+    </>
+  );
+}
+
+function Home(props: { review: boolean; science: boolean }) {
+  if (props.review) return <Redirect to="/queue" replace />;
+  if (props.science) return <Redirect to="/models" replace />;
+  return (
+    <p>
+      This key may read but not review or manage models. The <Link href="/graphql">API</Link> is
+      open to it.
+    </p>
+  );
+}
