@@ -64,7 +64,9 @@ export interface TrainReport {
   ms: number;
   /** Of `ms`, the classifier's own training and evaluation. */
   classifierMs: number;
-  /** Of `ms`, writing report.html. */
+  /** The training report's path (report.html beside the manifest). */
+  report: string;
+  /** Of `ms`, writing the report. */
   reportMs: number;
   epochs: number;
 }
@@ -330,6 +332,7 @@ export async function trainModels(orm: MikroORM, options: TrainOptions = {}): Pr
     promoted: options.promote ?? false,
     ms: Date.now() - started,
     classifierMs: trainingMs,
+    report: path.join(dir, REPORT_FILE),
     reportMs,
     epochs: model.meta.epochs,
   };

@@ -1,7 +1,9 @@
+import { execFile } from 'node:child_process';
 import fs from 'node:fs/promises';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/env.js';
 import { createLogger } from '../../src/config/logger.js';
@@ -142,7 +144,7 @@ describe('training report', () => {
     expect(html).not.toMatch(/https?:\/\//i);
   });
 
-  it('compares a new version with the one ACTIVE when it was trained, and escapes tag names', async () => {
+  it('compares a new version with the one ACTIVE when it was trained, escaping what it shows', async () => {
     const second = await trainModels(t.app.orm, {
       modelsDir: path.join(dataDir, 'models'),
       createdBy: '<img src=x onerror=alert(1)>',
@@ -258,4 +260,42 @@ describe('training report', () => {
       await fs.rename(moved, reportFile);
     }
   });
+
+  it('`tagwise models report` prints the path, and writes a missing one with --write', async () => {
+    const cli = (...args: string[]) =>
+      promisify(execFile)('node', ['bin/tagwise.js', 'models', 'report', ...args], {
+        env: { ...process.env, DATABASE_URL: t.url, LOG_LEVEL: 'error' },
+      }).then(
+        (done) => ({ code: 0, ...done }),
+        (error: { code: number; stdout: string; stderr: string }) => error,
+      );
+    expect((await cli(first.id)).stdout).toBe(`${reportFile}\n`);
+    const unknown = await cli('no-such-version');
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toBe('ModelVersion no-such-version does not exist\n');
+
+    const moved = `${reportFile}.moved`;
+    await fs.rename(reportFile, moved);
+    try {
+      const missing = await cli(first.id);
+      expect(missing.code).toBe(1);
+      expect(missing.stderr).toContain(`tagwise models report ${first.id} --write`);
+      expect(missing.stderr.trim().split('\n')).toHaveLength(1);
+      const written = await cli(first.id, '--write');
+      expect(written.stdout).toBe(`${reportFile}\n`);
+      const regenerated = await fs.readFile(reportFile, 'utf8');
+      for (const section of ['data', 'labels', 'metrics', 'thresholds', 'segments', 'comparison']) {
+        expect(regenerated, section).toContain(`<section id="${section}">`);
+      }
+      expect(regenerated).toContain('from the model registry, for a version trained before');
+      // The stored curves are all there; calibration needs held-out scores, which were not kept.
+      expect(regenerated.match(/<svg id="pr-curve-\d+"/g)).toEqual(
+        html.match(/<svg id="pr-curve-\d+"/g),
+      );
+      expect(regenerated).not.toContain('id="calibration-');
+      expect(regenerated).toContain('the held-out scores were not kept with this version');
+    } finally {
+      await fs.rename(moved, reportFile);
+    }
+  }, 60_000);
 });

@@ -27,6 +27,8 @@ export interface LineChartSpec {
   marker?: { x: number; y: number; label: string } | null;
   /** Integer ticks on x (e.g. k of k-means) instead of fractions. */
   integerX?: boolean;
+  /** Where the legend goes, inside the plot: a corner the series rarely pass (default bottom). */
+  legendAt?: 'top' | 'bottom';
 }
 
 const WIDTH = 340;
@@ -110,16 +112,19 @@ export function lineChart(spec: LineChartSpec): string {
     const x = sx(m.x);
     const y = sy(m.y);
     const anchor = x > MARGIN.left + PLOT_W * 0.6 ? 'end' : 'start';
+    // Below the dot when it sits near the top, where the label would meet the title.
+    const labelY = y < MARGIN.top + 20 ? y + 16 : y - 7;
     parts.push(
       `<circle class="marker" cx="${x}" cy="${y}" r="4.5"><title>${escapeHtml(m.label)}</title></circle>`,
-      `<text class="marker-label" x="${anchor === 'end' ? x - 8 : x + 8}" y="${r1(y - 7)}" text-anchor="${anchor}">${escapeHtml(m.label)}</text>`,
+      `<text class="marker-label" x="${anchor === 'end' ? x - 8 : x + 8}" y="${r1(labelY)}" text-anchor="${anchor}">${escapeHtml(m.label)}</text>`,
     );
   }
   const legend = spec.series.filter((s) => s.points.length > 0);
   if (legend.length > 1) {
     legend.forEach((s, i) => {
-      const y = MARGIN.top + PLOT_H - 10 - i * 14;
-      const x = MARGIN.left + PLOT_W - 130;
+      const y =
+        spec.legendAt === 'top' ? MARGIN.top + 14 + i * 14 : MARGIN.top + PLOT_H - 8 - i * 14;
+      const x = MARGIN.left + 8;
       parts.push(
         `<line class="series ${escapeHtml(s.className)}${s.dashed ? ' dashed' : ''}" x1="${x}" y1="${y - 3}" x2="${x + 16}" y2="${y - 3}"/>`,
         `<text class="legend" x="${x + 20}" y="${y}">${escapeHtml(s.name)}</text>`,

@@ -69,7 +69,7 @@ th{background:#f1f3f7;font-weight:600}td.n,th.n{text-align:right}
 .estimate{font-style:italic}
 article.tag{border:1px solid #e3e6ec;border-radius:6px;padding:12px 14px;margin:14px 0}
 .charts{display:flex;flex-wrap:wrap;gap:12px;align-items:flex-start}
-.chart-slot{width:340px}
+.chart-slot{width:340px}.numbers{width:380px}
 svg.chart{background:#fff}
 svg .grid{stroke:#eceef2;stroke-width:1}svg .frame{fill:none;stroke:#c5cad3}
 svg .tick,svg .legend{font-size:10px;fill:#687086}svg .axis-label{font-size:11px;fill:#3a4356}
@@ -108,7 +108,7 @@ function table(
   const cell = (tag: 'th' | 'td', html: string, i: number) =>
     `<${tag}${numeric.has(i) ? ' class="n"' : ''}>${html}</${tag}>`;
   return (
-    `<table><thead><tr>${head.map((h, i) => cell('th', h, i)).join('')}</tr></thead><tbody>` +
+    `<table>${head.some((h) => h) ? `<thead><tr>${head.map((h, i) => cell('th', h, i)).join('')}</tr></thead>` : ''}<tbody>` +
     rows.map((r) => `<tr>${r.map((c, i) => cell('td', c, i)).join('')}</tr>`).join('') +
     '</tbody></table>'
   );
@@ -208,7 +208,7 @@ function prChart(e: TagEvaluation, i: number): string {
   const yLabel = isPu(e) ? 'estimated precision' : 'precision';
   return lineChart({
     id: `pr-curve-${i}`,
-    title: `${e.tag}: ${isPu(e) ? 'estimated ' : ''}precision–recall (held out)`,
+    title: `${e.tag}: precision–recall`,
     xLabel: isPu(e) ? 'recall of labelled holders' : 'recall',
     yLabel,
     xDomain: [0, 1],
@@ -254,8 +254,9 @@ function calibrationChart(
   }
   return lineChart({
     id: `calibration-${i}`,
-    title: `${e.tag}: calibration on ${labels} held-out known labels`,
+    title: `${e.tag}: calibration (${labels} known labels)`,
     xLabel: 'mean predicted probability (10 bins)',
+    legendAt: 'top',
     yLabel: 'share positive',
     xDomain: [0, 1],
     yDomain: [0, 1],
@@ -312,16 +313,12 @@ function metricsRows(e: TagEvaluation): [string, string][] {
   } else {
     rows.push(['ROC AUC', num(e.rocAuc)], ['PR AUC (average precision)', num(e.prAuc)]);
   }
-  rows.push(
-    [
-      'Suggested at the threshold',
-      e.flagged !== null
-        ? `${count(e.flagged)} held-out customers, ${count(e.positivesFlagged)} of them ${isPu(e) ? 'labelled holders' : 'known positives'}`
-        : '–',
-    ],
-    ['How measured', escapeHtml(e.method || '–')],
-  );
-  if (e.note) rows.push(['Note', escapeHtml(e.note)]);
+  rows.push([
+    'Suggested at the threshold',
+    e.flagged !== null
+      ? `${count(e.flagged)} held-out customers, ${count(e.positivesFlagged)} of them ${isPu(e) ? 'labelled holders' : 'known positives'}`
+      : '–',
+  ]);
   return rows;
 }
 
@@ -330,12 +327,14 @@ function metricsSection(input: TrainingReportInput): string {
     (e, i) =>
       `<article class="tag" id="tag-${i}" data-tag="${escapeHtml(e.tag)}">` +
       `<h3>${escapeHtml(e.tag)} ${e.confident ? '<span class="ok">confident</span>' : '<span class="no">not confident</span>'}</h3>` +
-      `<div class="charts"><div>${table(
+      `<div class="charts"><div class="numbers">${table(
         ['', ''],
         metricsRows(e).map(([k, v]) => [escapeHtml(k), v]),
       )}</div>` +
       `<div class="chart-slot">${prChart(e, i)}</div>` +
       `<div class="chart-slot">${calibrationChart(e, i, input.calibration)}</div></div>` +
+      `<p><strong>How measured:</strong> ${escapeHtml(e.method || '–')}</p>` +
+      (e.note ? `<p><strong>Note:</strong> ${escapeHtml(e.note)}</p>` : '') +
       '</article>',
   );
   return (
