@@ -58,6 +58,7 @@ function ticks([min, max]: readonly [number, number], integer: boolean): number[
 }
 
 function tickText(v: number): string {
+  if (Math.abs(v) >= 10_000) return `${Number((v / 1000).toFixed(1))}k`;
   return Number.isInteger(v) ? String(v) : String(Number(v.toFixed(3)));
 }
 

@@ -88,10 +88,12 @@ const isPu = (e: TagEvaluation) => e.mode === 'PU';
 /** The precision a tag reports: counted (KNOWN) or estimated (PU), never mixed up. */
 const reported = (e: TagEvaluation) => (isPu(e) ? e.estimatedPrecision : e.precision);
 
-function precisionCell(e: TagEvaluation): string {
+/** Compact: "~0.903" for an estimate, explained once under the table. */
+function precisionCell(e: TagEvaluation, compact = false): string {
   const value = reported(e);
   if (value === null) return '–';
-  return isPu(e) ? `<span class="estimate">~${num(value)} (estimate)</span>` : num(value);
+  if (!isPu(e)) return num(value);
+  return `<span class="estimate">~${num(value)}${compact ? '' : ' (estimate)'}</span>`;
 }
 
 function intervalText(e: TagEvaluation): string {
@@ -497,7 +499,7 @@ function comparisonSection(input: TrainingReportInput): string {
     e
       ? [
           e.mode,
-          precisionCell(e),
+          precisionCell(e, true),
           num(e.recall),
           isPu(e) ? `<span class="estimate">~${num(e.estimatedRocAuc)}</span>` : num(e.rocAuc),
           e.confident ? '<span class="ok">yes</span>' : '<span class="no">no</span>',
@@ -533,8 +535,9 @@ function comparisonSection(input: TrainingReportInput): string {
         'Precision change',
       ],
       rows,
-      new Set([3, 4, 8, 9, 11]),
+      new Set([2, 3, 4, 7, 8, 9, 11]),
     ) +
+    '<p class="muted">~ marks an estimate from positive and unlabelled customers (PU).</p>' +
     '</section>'
   );
 }
