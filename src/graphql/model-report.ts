@@ -57,7 +57,9 @@ export function modelReportRoutes(orm: MikroORM, auth: AuthService): Router {
           signature: queryText(req.query.signature),
         },
       });
-      res.set(REPORT_HEADERS).type('html').sendFile(file);
+      // The path is the registry's, and models live under TAGWISE_DATA_DIR (.data by default):
+      // send's default would refuse any path through a dot folder.
+      res.set(REPORT_HEADERS).type('html').sendFile(file, { dotfiles: 'allow' });
     } catch (error) {
       if (!(error instanceof DomainError)) throw error;
       refuse(res, error);

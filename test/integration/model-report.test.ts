@@ -57,6 +57,8 @@ describe('training report', () => {
   let first: { id: string; version: string; reportUrl: string | null; tagEvaluations: any[] };
   let reportFile: string;
   let html: string;
+  // Under a dot folder, as models are under TAGWISE_DATA_DIR (.data): served all the same.
+  const modelsDir = () => path.join(dataDir, '.data', 'models');
 
   beforeAll(async () => {
     t = await createTestApp();
@@ -64,12 +66,12 @@ describe('training report', () => {
     const config = loadConfig({
       TAGWISE_DATA_DIR: dataDir,
       TAGWISE_DEMO_CUSTOMERS: '400',
-      TAGWISE_MODELS_DIR: path.join(dataDir, 'models'),
+      TAGWISE_MODELS_DIR: modelsDir(),
     });
     // The demo's first start trains and promotes the model a new user meets first.
     await seedDemoOnFirstStart(t.app.orm, config, createLogger('silent'));
     first = (await t.ok(`{ activeModelVersion { ${VERSION_FIELDS} } }`)).activeModelVersion;
-    reportFile = path.join(dataDir, 'models', first.version, 'report.html');
+    reportFile = path.join(modelsDir(), first.version, 'report.html');
     html = await fs.readFile(reportFile, 'utf8');
     base = await t.serve();
   }, 240_000);
@@ -146,14 +148,11 @@ describe('training report', () => {
 
   it('compares a new version with the one ACTIVE when it was trained, escaping what it shows', async () => {
     const second = await trainModels(t.app.orm, {
-      modelsDir: path.join(dataDir, 'models'),
+      modelsDir: modelsDir(),
       createdBy: '<img src=x onerror=alert(1)>',
       maxEpochs: 5,
     });
-    const text = await fs.readFile(
-      path.join(dataDir, 'models', second.version, 'report.html'),
-      'utf8',
-    );
+    const text = await fs.readFile(path.join(modelsDir(), second.version, 'report.html'), 'utf8');
     const comparison = text.slice(text.indexOf('<section id="comparison">'));
     expect(comparison).toContain(`<strong>${first.version}</strong> (id ${first.id})`);
     for (const e of first.tagEvaluations) expect(comparison).toContain(`<td>${e.tag}</td>`);
