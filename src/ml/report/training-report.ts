@@ -5,7 +5,7 @@ import { count, escapeHtml, num, percent } from './html.js';
 import type { DistinctiveColumn } from './segments.js';
 
 /** Fewer held-out known labels than this, or no positive or no negative among them: no calibration curve. */
-export const MIN_CALIBRATION_LABELS = 20;
+const MIN_CALIBRATION_LABELS = 20;
 
 export interface ReportCluster {
   index: number;

@@ -12,7 +12,7 @@ import { ModelVersion } from './model-version.entity.js';
 export const REPORT_FILE = 'report.html';
 
 /** How long a report link stays valid. */
-export const REPORT_LINK_SECONDS = 15 * 60;
+const REPORT_LINK_SECONDS = 15 * 60;
 
 const ID = /^[1-9][0-9]{0,17}$/;
 
