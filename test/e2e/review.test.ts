@@ -21,7 +21,8 @@ describe('the review queue, worked in a browser by a reviewer', () => {
   let worked: { id: string; categoryId: string };
 
   beforeAll(async () => {
-    // 400 demo customers train a model and leave several hundred pending suggestions.
+    // 400 demo customers train a model and leave several hundred pending suggestions; with 250 none
+    // was of a category with a second tag to correct to.
     t = await createTestApp({ TAGWISE_DEMO: '1', TAGWISE_DEMO_CUSTOMERS: '400' });
     const base = await t.serve();
     browser = await launchBrowser();
@@ -35,6 +36,7 @@ describe('the review queue, worked in a browser by a reviewer', () => {
                 where o.category_id = t.category_id and o.status = 'ACTIVE') > 1
         group by s.tag_id, t.category_id order by count(*) desc limit 1`,
     );
+    if (!worked) throw new Error('the demo left no pending suggestion to correct');
   });
 
   afterAll(async () => {
@@ -85,12 +87,18 @@ describe('the review queue, worked in a browser by a reviewer', () => {
         .poll(() => outcomeOf(id).innerText())
         .toMatch(new RegExp(`^${key === 'a' ? 'Approved' : 'Rejected'} by ${REVIEWER} at`));
       decided.push({ id, key });
+      // One approved, one rejected with its reason, the next in focus, and the filters above.
+      if (decided.length === 2) {
+        await page.setViewportSize({ width: 1280, height: 1000 });
+        await page.evaluate(() => window.scrollTo(0, 0));
+        await screenshot(page, 'queue');
+        await page.setViewportSize({ width: 1280, height: 800 });
+      }
     }
-    await screenshot(page, 'queue');
 
     const byKey = await t.sql<{ id: string; status: string; note: string | null }>(
       `select id::text, status, review_note as note from tag_suggestion
-        where reviewed_by = ? order by id`,
+        where reviewed_by = ? order by tag_suggestion.id`,
       [REVIEWER],
     );
     expect(byKey).toEqual(

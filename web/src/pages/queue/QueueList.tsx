@@ -1,5 +1,6 @@
 import { useInfiniteQuery } from '@tanstack/react-query';
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
+import { ApiError } from '../../api';
 import { graphql } from '../../graphql';
 import { useSession } from '../../session';
 import { CorrectPicker, RejectPrompt } from './DecisionPrompts';
@@ -21,8 +22,17 @@ export const QueuePageQuery = graphql(
       $after: String
       $filter: ReviewQueueFilter
       $orderBy: ReviewQueueOrder!
+      $withCounts: Boolean!
     ) {
       reviewQueue(first: $first, after: $after, filter: $filter, orderBy: $orderBy) {
+        totalCount @include(if: $withCounts)
+        countsByTag @include(if: $withCounts) {
+          count
+          tag {
+            id
+            name
+          }
+        }
         edges {
           node {
             id
@@ -43,6 +53,35 @@ const PAGE_SIZE = 25;
 /** The next page is asked for when the focus comes this close to the end of what is loaded. */
 const PREFETCH_WITHIN = 5;
 
+/**
+ * The queue's pages for a view. The first page brings the counts along: with a filter that scans,
+ * the API runs one such operation per key at a time, so counts asked for apart would be refused
+ * while the page loads. A refusal for that reason is retried.
+ */
+export function useQueuePages(view: QueueView) {
+  const { apiKey, request } = useSession();
+  return useInfiniteQuery({
+    queryKey: ['reviewQueue', apiKey, view],
+    queryFn: ({ pageParam }) =>
+      request(QueuePageQuery, {
+        first: PAGE_SIZE,
+        after: pageParam,
+        filter: filterOf(view),
+        orderBy: view.order,
+        withCounts: pageParam === null,
+      }),
+    initialPageParam: null as string | null,
+    getNextPageParam: (last) =>
+      last.reviewQueue.pageInfo.hasNextPage ? last.reviewQueue.pageInfo.endCursor : null,
+    retry: (failures, error) =>
+      error instanceof ApiError && error.code === 'CONCURRENCY_LIMITED' && failures < 3,
+    staleTime: Infinity,
+    refetchOnWindowFocus: false,
+  });
+}
+
+export type QueuePages = ReturnType<typeof useQueuePages>;
+
 type Prompt = { kind: 'reject' | 'correct'; id: string } | null;
 
 /**
@@ -51,27 +90,12 @@ type Prompt = { kind: 'reject' | 'correct'; id: string } | null;
  * refetched while worked (decided items would vanish and shift the focus); a new view starts anew.
  */
 export function QueueList(props: {
-  view: QueueView;
+  pages: QueuePages;
   /** Active tags by category id: the choices for a correction. */
   tagsByCategory: ReadonlyMap<string, { id: string; name: string }[]>;
   total: number | undefined;
 }) {
-  const { apiKey, request } = useSession();
-  const pages = useInfiniteQuery({
-    queryKey: ['reviewQueue', apiKey, props.view],
-    queryFn: ({ pageParam }) =>
-      request(QueuePageQuery, {
-        first: PAGE_SIZE,
-        after: pageParam,
-        filter: filterOf(props.view),
-        orderBy: props.view.order,
-      }),
-    initialPageParam: null as string | null,
-    getNextPageParam: (last) =>
-      last.reviewQueue.pageInfo.hasNextPage ? last.reviewQueue.pageInfo.endCursor : null,
-    staleTime: Infinity,
-    refetchOnWindowFocus: false,
-  });
+  const { pages } = props;
   const items = useMemo(
     () =>
       pages.data?.pages.flatMap((page) =>

@@ -1,27 +1,11 @@
 import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { useMemo, useState } from 'react';
-import { graphql } from '../../graphql';
 import { useSession } from '../../session';
 import { BulkDialog } from './BulkDialog';
 import { QueueFilters, QueueLookupsQuery, type QueueLookups } from './QueueFilters';
-import { QueueList } from './QueueList';
-import { filterOf, useQueueView, type QueueView } from './queue.search';
+import { QueueList, useQueuePages } from './QueueList';
+import { useQueueView, type QueueView } from './queue.search';
 import './queue.css';
-
-const QueueCountsQuery = graphql(`
-  query QueueCounts($filter: ReviewQueueFilter, $orderBy: ReviewQueueOrder!) {
-    reviewQueue(first: 1, filter: $filter, orderBy: $orderBy) {
-      totalCount
-      countsByTag {
-        count
-        tag {
-          id
-          name
-        }
-      }
-    }
-  }
-`);
 
 /** The reviewer's queue at /queue: filters and counts, the list worked by keyboard, bulk decisions. */
 export function QueuePage() {
@@ -37,10 +21,7 @@ export function QueuePage() {
     queryFn: () => request(QueueLookupsQuery),
     staleTime: 60_000,
   });
-  const counts = useQuery({
-    queryKey: ['queueCounts', apiKey, view],
-    queryFn: () => request(QueueCountsQuery, { filter: filterOf(view), orderBy: view.order }),
-  });
+  const pages = useQueuePages(view);
   const tagsByCategory = useMemo(() => {
     const byCategory = new Map<string, { id: string; name: string }[]>();
     for (const { node } of lookups.data?.tags.edges ?? []) {
@@ -50,7 +31,7 @@ export function QueuePage() {
     return byCategory;
   }, [lookups.data]);
 
-  const queue = counts.data?.reviewQueue;
+  const queue = pages.data?.pages[0]?.reviewQueue;
   const viewKey = JSON.stringify(view);
   return (
     <div className="queue-page">
@@ -63,10 +44,10 @@ export function QueuePage() {
       )}
       <section className="counts" aria-label="Counts">
         <p>
-          <strong>{queue ? queue.totalCount.toLocaleString() : '…'}</strong> pending in this view
-          {queue && queue.countsByTag.length > 0 && ':'}
+          <strong>{queue?.totalCount?.toLocaleString() ?? '…'}</strong> pending in this view
+          {queue?.countsByTag?.length ? ':' : ''}
         </p>
-        {queue && queue.countsByTag.length > 0 && (
+        {queue?.countsByTag && queue.countsByTag.length > 0 && (
           <ul className="tag-counts" aria-label="Pending per tag">
             {queue.countsByTag.map((c) => (
               <li key={c.tag.id}>
@@ -81,11 +62,7 @@ export function QueuePage() {
             ))}
           </ul>
         )}
-        <button
-          type="button"
-          onClick={() => setBulk(true)}
-          disabled={!queue || queue.totalCount === 0}
-        >
+        <button type="button" onClick={() => setBulk(true)} disabled={!queue?.totalCount}>
           Decide all in this view…
         </button>
       </section>
@@ -96,17 +73,17 @@ export function QueuePage() {
           onClose={(changed) => {
             setBulk(false);
             if (!changed) return;
-            void client.invalidateQueries({ queryKey: ['queueCounts'] });
-            client.removeQueries({ queryKey: ['reviewQueue'] });
+            // What was decided leaves the queue: start the view again from its first page.
+            void client.resetQueries({ queryKey: ['reviewQueue'] });
             setRound((r) => r + 1);
           }}
         />
       )}
       <QueueList
         key={`${viewKey}:${round}`}
-        view={view}
+        pages={pages}
         tagsByCategory={tagsByCategory}
-        total={queue?.totalCount}
+        total={queue?.totalCount ?? undefined}
       />
     </div>
   );

@@ -207,7 +207,9 @@ function OutcomeNote({ outcome }: { outcome: Outcome | undefined }) {
       );
     case 'decided':
     case 'taken':
-      return <p className="outcome">{describeOutcome(outcome)}</p>;
+      return (
+        <p className={`outcome ${outcome.status.toLowerCase()}`}>{describeOutcome(outcome)}</p>
+      );
   }
 }
 
