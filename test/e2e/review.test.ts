@@ -90,7 +90,7 @@ describe('the review queue, worked in a browser by a reviewer', () => {
       // One approved, one rejected with its reason, the next in focus, and the filters above.
       if (decided.length === 2) {
         await page.setViewportSize({ width: 1280, height: 1000 });
-        await page.evaluate(() => window.scrollTo(0, 0));
+        await page.evaluate('window.scrollTo(0, 0)');
         await screenshot(page, 'queue');
         await page.setViewportSize({ width: 1280, height: 800 });
       }
