@@ -67,7 +67,8 @@ export interface TrainReport {
 
 /**
  * Trains a segmentation and a tag classifier on the current features and labels, writes the
- * artifacts to `<modelsDir>/<version>/` and registers the version as a CANDIDATE (ACTIVE with promote).
+ * artifacts to `<modelsDir>/<version>/` and registers the version as a CANDIDATE (ACTIVE with
+ * promote).
  *
  * Labels are the known ones (LabelRepository): holders are positives; customers known not to hold
  * a tag — another tag of its exclusive category, a complete import, a reviewer's rejection — are
