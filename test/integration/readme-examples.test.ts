@@ -17,6 +17,7 @@ import { readmeBlocks, type ReadmeBlock } from '../support/readme.js';
  *   variables of that block's operations; each operation gets those it declares. A string value
  *   "<from Operation: path>" stands for the value at that dotted path (array indexes as numbers)
  *   in the data of the earlier operation of that name: ids are looked up by key in the flow.
+ *   "<now>" stands for the current time (an event a trigger's "within 7d" must see).
  * - ```graphql error=CODE marks a block whose one operation must fail with that code.
  *
  * Any other outcome — an error, a null root field, a reference that finds nothing — fails.
@@ -80,6 +81,7 @@ function resolve(value: unknown, results: Map<string, unknown>): unknown {
   if (value && typeof value === 'object') {
     return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, resolve(v, results)]));
   }
+  if (value === '<now>') return new Date().toISOString();
   const reference = typeof value === 'string' ? REFERENCE.exec(value) : null;
   if (!reference) return value;
   const [, operation, dotted] = reference;
