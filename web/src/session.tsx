@@ -1,5 +1,6 @@
 import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { createContext, useCallback, useContext, useMemo, useState, type ReactNode } from 'react';
+import type { TadaDocumentNode } from 'gql.tada';
 import { ApiError, request } from './api';
 import { graphql, type ResultOf } from './graphql';
 
@@ -13,6 +14,9 @@ export const ViewerQuery = graphql(`
       name
       role
       permissions
+      canReview
+      canManageModels
+      canManageRules
     }
   }
 `);
@@ -23,9 +27,10 @@ interface Session {
   apiKey: string;
   viewer: Viewer;
   /** Runs an operation with this session's key. */
-  request: typeof request extends (key: string, ...rest: infer A) => infer R
-    ? (...args: A) => R
-    : never;
+  request<Result, Variables>(
+    document: TadaDocumentNode<Result, Variables>,
+    variables?: Variables,
+  ): Promise<Result>;
   signOut(): void;
 }
 
@@ -100,10 +105,14 @@ export function useSession(): Session {
   return session;
 }
 
-/** What the role may do, as the API's access rules have it (test/integration/access-matrix). */
+/**
+ * What the key may do, as the API itself says (`viewer`'s flags read the same table as its
+ * access checks), so the console never offers what the API would refuse.
+ */
 export function abilities(viewer: Viewer) {
   return {
-    review: viewer.role === 'REVIEWER' || viewer.role === 'ADMIN',
-    science: viewer.role === 'DATA_SCIENTIST' || viewer.role === 'ADMIN',
+    review: viewer.canReview,
+    science: viewer.canManageModels,
+    rules: viewer.canManageRules,
   };
 }
