@@ -97,7 +97,7 @@ export class ModelReportService {
     id: string,
     link: ReportCredentials['link'],
     now: number,
-  ): Promise<Viewer> {
+  ): Promise<Pick<Viewer, 'role' | 'departments'>> {
     const { key, expires, signature } = link ?? {};
     if (!key && !expires && !signature) throw new UnauthenticatedError();
     const invalid = new UnauthenticatedError('The report link is invalid or has expired');
@@ -120,13 +120,8 @@ export class ModelReportService {
     ) {
       throw invalid;
     }
-    return {
-      keyId: row.id,
-      name: row.name,
-      role: row.role,
-      permissions: row.permissions,
-      departments: row.departments,
-    };
+    // What the report needs of the key: what it may see.
+    return { role: row.role, departments: row.departments };
   }
 
   private async secretOf(keyId: string, now: number): Promise<string | null> {
