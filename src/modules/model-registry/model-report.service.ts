@@ -110,16 +110,7 @@ export class ModelReportService {
     // compute its own hash); refused like a forged one.
     if (until <= seconds || until > seconds + REPORT_LINK_SECONDS + 60) throw invalid;
     const row = await this.activeKey(key, now);
-    const expected = row && Buffer.from(sign(row.keyHash, id, key, until));
-    const given = Buffer.from(signature);
-    if (
-      !row ||
-      !expected ||
-      expected.length !== given.length ||
-      !timingSafeEqual(expected, given)
-    ) {
-      throw invalid;
-    }
+    if (!row || !sameText(sign(row.keyHash, id, key, until), signature)) throw invalid;
     // What the report needs of the key: what it may see.
     return { role: row.role, departments: row.departments };
   }
@@ -137,6 +128,13 @@ export class ModelReportService {
     const row = await this.em.findOne(ApiKey, { id: keyId, revokedAt: null });
     return row && (!row.expiresAt || row.expiresAt.getTime() > now) ? row : null;
   }
+}
+
+/** Equal strings, compared in constant time (a signature must not leak by timing). */
+function sameText(expected: string, given: string): boolean {
+  const a = Buffer.from(expected);
+  const b = Buffer.from(given);
+  return a.length === b.length && timingSafeEqual(a, b);
 }
 
 async function exists(file: string): Promise<boolean> {
