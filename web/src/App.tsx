@@ -1,4 +1,9 @@
 import { Link, Redirect, Route, Switch } from 'wouter';
+import { ConflictsPage } from './pages/conflicts/ConflictsPage';
+import { CustomerPage } from './pages/customer/CustomerPage';
+import { CustomerSearch } from './pages/customer/CustomerSearch';
+import { ModelsPage } from './pages/models/ModelsPage';
+import { NavLink } from './pages/shared/NavLink';
 import { abilities, useSession } from './session';
 
 /** The signed-in shell: what the role may use, and the page the address names. */
@@ -13,6 +18,9 @@ export function App() {
       <header className="top">
         <nav aria-label="Main">
           <span className="brand">Tagwise</span>
+          <NavLink href="/customers">Customers</NavLink>
+          {can.science && <NavLink href="/models">Models</NavLink>}
+          {can.science && <NavLink href="/conflicts">Rule conflicts</NavLink>}
           {/* GraphiQL is a page of its own, served by the API at GET /graphql. */}
           <a href="/graphql">GraphiQL</a>
         </nav>
@@ -27,6 +35,10 @@ export function App() {
       </header>
       <main id="main" tabIndex={-1}>
         <Switch>
+          <Route path="/customers" component={CustomerSearch} />
+          <Route path="/customers/:id">{(params) => <CustomerPage id={params.id} />}</Route>
+          <Route path="/models" component={ModelsPage} />
+          <Route path="/conflicts" component={ConflictsPage} />
           <Route>
             <Home review={can.review} science={can.science} />
           </Route>
