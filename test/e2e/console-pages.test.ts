@@ -1,7 +1,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { trainModels } from '../../src/jobs/train.job.js';
 import { Role } from '../../src/modules/auth/api-key.entity.js';
 import { createTestApp, type TestApp } from '../support/app.js';
@@ -27,6 +27,16 @@ describe('customer, models and rule-conflict pages, in a browser with no network
     browser = await launchBrowser();
   });
 
+  afterEach(async (ctx) => {
+    const last = watched.at(-1);
+    if (ctx.task.result?.state === 'fail' && last) {
+      await last.page.screenshot({
+        path: `/tmp/debug-${ctx.task.name.slice(0, 20)}.png`,
+        fullPage: true,
+      });
+    }
+  });
+
   afterAll(async () => {
     await browser?.close();
     await t?.close();
@@ -35,6 +45,7 @@ describe('customer, models and rule-conflict pages, in a browser with no network
   async function open(as: Role, address: string): Promise<Page> {
     const opened = await openPage(browser, base);
     watched.push(opened);
+    opened.page.setDefaultTimeout(10_000);
     await opened.page.goto(address);
     await signIn(opened.page, t.keys[as]);
     return opened.page;
@@ -118,7 +129,6 @@ describe('customer, models and rule-conflict pages, in a browser with no network
     const second = await trainModels(t.app.orm, {
       seed: 7,
       tags: ['high-value', 'wine-lover'],
-      maxEpochs: 5,
       createdBy: 'test',
       modelsDir: path.join(os.tmpdir(), 'tagwise-test-models'),
     });
@@ -149,8 +159,10 @@ describe('customer, models and rule-conflict pages, in a browser with no network
     expect(await versions.getByRole('row').count()).toBe(3);
     // Side by side: the active version against the newest other one, the new candidate.
     const comparison = page.getByRole('region', { name: 'Compare versions per tag' });
-    expect(await page.getByLabel('Compare').inputValue()).toBe(first.activeModelVersion.id);
-    expect(await page.getByLabel('with').inputValue()).toBe(second.modelVersionId);
+    expect(await page.getByLabel('Compare', { exact: true }).inputValue()).toBe(
+      first.activeModelVersion.id,
+    );
+    expect(await page.getByLabel('with', { exact: true }).inputValue()).toBe(second.modelVersionId);
     const highValue = comparison.getByRole('row', { name: /^high-value/ });
     const expected = second.metrics.find((m) => m.tag === 'high-value')!;
     if (expected.confident) {
@@ -166,7 +178,7 @@ describe('customer, models and rule-conflict pages, in a browser with no network
     for (const row of online) {
       const cells = await onlineRegion
         .getByRole('region', { name: first.activeModelVersion.version })
-        .getByRole('row', { name: new RegExp(`^${row.tag.name}`) })
+        .getByRole('row', { name: new RegExp(`^${escapeRegExp(row.tag.name)}`) })
         .innerText();
       expect(cells).toMatch(new RegExp(`${row.approved}\\s+${row.rejected}\\s+${row.corrected}$`));
     }
@@ -272,3 +284,7 @@ describe('customer, models and rule-conflict pages, in a browser with no network
     expect(watched.flatMap((w) => w.pageErrors)).toEqual([]);
   });
 });
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}

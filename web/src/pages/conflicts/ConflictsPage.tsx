@@ -6,7 +6,7 @@ import {
 } from '@tanstack/react-query';
 import { useEffect, useRef, useState } from 'react';
 import { Link } from 'wouter';
-import { graphql, type ResultOf, type VariablesOf } from '../../graphql';
+import { graphql, readFragment, type ResultOf, type VariablesOf } from '../../graphql';
 import { abilities, useSession } from '../../session';
 import { formatWhen, humanize } from '../shared/format';
 import { ErrorNote, Loading, NotForThisRole, PageHeading, useRequest } from '../shared/Page';
@@ -14,7 +14,7 @@ import { ErrorNote, Loading, NotForThisRole, PageHeading, useRequest } from '../
 const PAGE = 25;
 
 const ConflictFields = graphql(`
-  fragment ConflictRow on RuleConflict @_unmask {
+  fragment ConflictRow on RuleConflict {
     id
     kind
     createdAt
@@ -189,7 +189,8 @@ function ConflictRow(props: { conflict: Conflict; resolvedView: boolean }) {
       request(ResolveMutation, { id: conflict.id, resolution }),
     // The row shows its outcome at once and stays where it is until the list is next loaded,
     // so the reader's place (and focus) in the table does not jump.
-    onSuccess: ({ resolveRuleConflict: updated }) => {
+    onSuccess: ({ resolveRuleConflict: masked }) => {
+      const updated = readFragment(ConflictFields, masked);
       client.setQueryData<Pages>(
         ['rule-conflicts', props.resolvedView],
         (data) =>
@@ -200,7 +201,9 @@ function ConflictRow(props: { conflict: Conflict; resolvedView: boolean }) {
               ruleConflicts: {
                 ...page.ruleConflicts,
                 edges: page.ruleConflicts.edges.map((edge) =>
-                  edge.node.id === updated.id ? { ...edge, node: updated } : edge,
+                  readFragment(ConflictFields, edge.node).id === updated.id
+                    ? { ...edge, node: masked }
+                    : edge,
                 ),
               },
             })),

@@ -1,6 +1,6 @@
 import { useInfiniteQuery, useQuery } from '@tanstack/react-query';
 import { Link } from 'wouter';
-import { graphql, type ResultOf } from '../../graphql';
+import { graphql, readFragment, type ResultOf } from '../../graphql';
 import { useSession } from '../../session';
 import { formatAmount, formatScore, formatShare, formatWhen, humanize } from '../shared/format';
 import { ErrorNote, Loading, PageHeading, useRequest } from '../shared/Page';
@@ -10,9 +10,9 @@ import { ErrorNote, Loading, PageHeading, useRequest } from '../shared/Page';
 const HISTORY_PAGE = 15;
 const EVENTS_PAGE = 15;
 
-// Unmasked: the page reads the entries where it lists them, from the first page and later ones alike.
+// The first page of history and the older ones the reader asks for list the same entries.
 const HistoryEntryFragment = graphql(`
-  fragment HistoryEntry on TagHistoryEntry @_unmask {
+  fragment HistoryEntry on TagHistoryEntry {
     id
     action
     source
@@ -375,9 +375,12 @@ function History({ customer }: { customer: Customer }) {
     enabled: false,
   });
   const entries: HistoryEntry[] = [
-    ...first.edges.map((edge) => edge.node),
+    ...first.edges.map((edge) => readFragment(HistoryEntryFragment, edge.node)),
     ...(older.data?.pages ?? []).flatMap(
-      (page) => page.customer?.tagHistory.edges.map((edge) => edge.node) ?? [],
+      (page) =>
+        page.customer?.tagHistory.edges.map((edge) =>
+          readFragment(HistoryEntryFragment, edge.node),
+        ) ?? [],
     ),
   ];
   const more = older.data

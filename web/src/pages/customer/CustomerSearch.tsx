@@ -1,7 +1,7 @@
 import { useQuery } from '@tanstack/react-query';
 import { useState, type FormEvent } from 'react';
 import { Link, useSearchParams } from 'wouter';
-import { graphql } from '../../graphql';
+import { graphql, readFragment, type ResultOf } from '../../graphql';
 import { useSession } from '../../session';
 import { ErrorNote, Loading, PageHeading, useRequest } from '../shared/Page';
 
@@ -11,29 +11,8 @@ const RESULTS = 20;
 // rather than two: external ids by prefix through a segment preview's sample (the customers
 // filter has no external-id field), names and emails through the customers search, which the
 // API refuses to keys without the PII permission, so those ask for external ids only.
-const SearchQuery = graphql(`
-  query CustomerSearch($text: String!, $externalId: JSON!, $byName: Boolean!) {
-    previewSegment(
-      definition: {
-        definition: { field: { name: EXTERNAL_ID, op: STARTS_WITH, value: $externalId } }
-      }
-    ) {
-      count
-      sample {
-        ...SearchHit
-      }
-    }
-    customers(first: 20, filter: { search: $text }) @include(if: $byName) {
-      totalCount
-      edges {
-        node {
-          ...SearchHit
-        }
-      }
-    }
-  }
-
-  fragment SearchHit on Customer @_unmask {
+const SearchHit = graphql(`
+  fragment SearchHit on Customer {
     id
     externalId
     name
@@ -42,6 +21,32 @@ const SearchQuery = graphql(`
     lifecycleStage
   }
 `);
+
+const SearchQuery = graphql(
+  `
+    query CustomerSearch($text: String!, $externalId: JSON!, $byName: Boolean!) {
+      previewSegment(
+        definition: {
+          definition: { field: { name: EXTERNAL_ID, op: STARTS_WITH, value: $externalId } }
+        }
+      ) {
+        count
+        sample {
+          ...SearchHit
+        }
+      }
+      customers(first: 20, filter: { search: $text }) @include(if: $byName) {
+        totalCount
+        edges {
+          node {
+            ...SearchHit
+          }
+        }
+      }
+    }
+  `,
+  [SearchHit],
+);
 
 /** Find a customer by external id (prefix) or, for keys that may see personal data, by name or email. */
 export function CustomerSearch() {
@@ -62,9 +67,15 @@ export function CustomerSearch() {
     setParams(draft.trim() ? { q: draft.trim() } : {});
   }
 
-  const hits = new Map<string, HitRow>();
-  for (const hit of search.data?.previewSegment.sample ?? []) hits.set(hit.id, hit);
-  for (const { node } of search.data?.customers?.edges ?? []) hits.set(node.id, node);
+  const hits = new Map<string, ResultOf<typeof SearchHit>>();
+  for (const hit of search.data?.previewSegment.sample ?? []) {
+    const row = readFragment(SearchHit, hit);
+    hits.set(row.id, row);
+  }
+  for (const { node } of search.data?.customers?.edges ?? []) {
+    const row = readFragment(SearchHit, node);
+    hits.set(row.id, row);
+  }
   const rows = [...hits.values()].slice(0, RESULTS);
 
   return (
@@ -134,13 +145,4 @@ export function CustomerSearch() {
       )}
     </div>
   );
-}
-
-interface HitRow {
-  id: string;
-  externalId: string;
-  name: string;
-  email: string | null;
-  city: string | null;
-  lifecycleStage: string | null;
 }
