@@ -22,7 +22,7 @@ describe('customer, models and rule-conflict pages, in a browser with no network
   const watched: WatchedPage[] = [];
 
   beforeAll(async () => {
-    t = await createTestApp({ TAGWISE_DEMO: '1', TAGWISE_DEMO_CUSTOMERS: '600' });
+    t = await createTestApp({ TAGWISE_DEMO: '1', TAGWISE_DEMO_CUSTOMERS: '400' });
     base = await t.serve();
     browser = await launchBrowser();
   });
@@ -128,7 +128,6 @@ describe('customer, models and rule-conflict pages, in a browser with no network
     const first = await t.ok(`{ activeModelVersion { id version } }`);
     const second = await trainModels(t.app.orm, {
       seed: 7,
-      tags: ['high-value', 'wine-lover'],
       createdBy: 'test',
       modelsDir: path.join(os.tmpdir(), 'tagwise-test-models'),
     });
@@ -184,6 +183,8 @@ describe('customer, models and rule-conflict pages, in a browser with no network
     }
     expect(online.reduce((n: number, r: any) => n + r.approved + r.rejected, 0)).toBe(2);
 
+    await screenshot(page, 'models');
+
     await page.getByRole('button', { name: `Promote ${second.version}` }).click();
     const dialog = page.getByRole('dialog', { name: `Promote ${second.version}?` });
     await dialog.getByRole('button', { name: 'Promote' }).click();
@@ -194,7 +195,6 @@ describe('customer, models and rule-conflict pages, in a browser with no network
     expect((await t.ok(`{ activeModelVersion { id } }`)).activeModelVersion.id).toBe(
       second.modelVersionId,
     );
-    await screenshot(page, 'models');
 
     // Rolling back is promoting the previous version again, confirmed the same way.
     await page

@@ -20,7 +20,7 @@ export function App() {
           <span className="brand">Tagwise</span>
           <NavLink href="/customers">Customers</NavLink>
           {can.science && <NavLink href="/models">Models</NavLink>}
-          {can.science && <NavLink href="/conflicts">Rule conflicts</NavLink>}
+          {can.rules && <NavLink href="/conflicts">Rule conflicts</NavLink>}
           {/* GraphiQL is a page of its own, served by the API at GET /graphql. */}
           <a href="/graphql">GraphiQL</a>
         </nav>

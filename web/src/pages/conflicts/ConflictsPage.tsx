@@ -89,7 +89,7 @@ const RESOLUTION_TEXT: Record<Resolution, string> = {
 /** Rule conflicts for data scientists and admins, who may resolve them either way. */
 export function ConflictsPage() {
   const { viewer } = useSession();
-  if (!abilities(viewer).science) {
+  if (!abilities(viewer).rules) {
     return <NotForThisRole page="Rule conflicts" who="data scientists and admins" />;
   }
   return <Conflicts />;
@@ -107,7 +107,9 @@ function Conflicts() {
       last.ruleConflicts.pageInfo.hasNextPage ? last.ruleConflicts.pageInfo.endCursor : undefined,
   });
   const rows =
-    conflicts.data?.pages.flatMap((page) => page.ruleConflicts.edges.map((e) => e.node)) ?? [];
+    conflicts.data?.pages.flatMap((page) =>
+      page.ruleConflicts.edges.map((edge) => readFragment(ConflictFields, edge.node)),
+    ) ?? [];
   const total = conflicts.data?.pages[0]?.ruleConflicts.totalCount ?? 0;
 
   return (

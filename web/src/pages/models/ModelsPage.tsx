@@ -109,6 +109,11 @@ function Models() {
   // Until the reader picks, the active version is compared with the newest other one.
   const leftId = left ?? active?.id ?? list[0]?.id ?? null;
   const rightId = right ?? list.find((v) => v.id !== leftId)?.id ?? null;
+  // A promotion changes which version is active: the pair on screen stays as it was.
+  const pinPair = () => {
+    setLeft(leftId);
+    setRight(rightId);
+  };
 
   return (
     <div className="models-page">
@@ -118,6 +123,7 @@ function Models() {
       {versions.data && (
         <>
           <VersionList
+            onPromoted={pinPair}
             versions={list}
             active={active}
             total={versions.data.modelVersions.totalCount}
@@ -161,7 +167,12 @@ function confidentCount(version: Version): string {
   return `${confident} of ${version.tagEvaluations.length} tags confident`;
 }
 
-function VersionList(props: { versions: Version[]; active: Version | null; total: number }) {
+function VersionList(props: {
+  versions: Version[];
+  active: Version | null;
+  total: number;
+  onPromoted: () => void;
+}) {
   const request = useRequest();
   const client = useQueryClient();
   const [asked, setAsked] = useState<Version | null>(null);
@@ -170,6 +181,7 @@ function VersionList(props: { versions: Version[]; active: Version | null; total
     mutationFn: (version: Version) => request(PromoteMutation, { id: version.id }),
     onSuccess: async (result, version) => {
       const previous = props.active;
+      props.onPromoted();
       setAsked(null);
       setDone(
         `${result.promoteModelVersion.version} is now ACTIVE` +
@@ -259,7 +271,7 @@ function VersionList(props: { versions: Version[]; active: Version | null; total
                         }}
                         aria-label={`${rollsBack(version) ? 'Roll back to' : 'Promote'} ${version.version}`}
                       >
-                        {rollsBack(version) ? 'Roll back to this' : 'Promote'}
+                        {rollsBack(version) ? 'Roll back' : 'Promote'}
                       </button>
                     )}
                   </td>
