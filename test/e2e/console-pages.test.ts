@@ -1,7 +1,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { trainModels } from '../../src/jobs/train.job.js';
 import { Role } from '../../src/modules/auth/api-key.entity.js';
 import { createTestApp, type TestApp } from '../support/app.js';
@@ -25,16 +25,6 @@ describe('customer, models and rule-conflict pages, in a browser with no network
     t = await createTestApp({ TAGWISE_DEMO: '1', TAGWISE_DEMO_CUSTOMERS: '400' });
     base = await t.serve();
     browser = await launchBrowser();
-  });
-
-  afterEach(async (ctx) => {
-    const last = watched.at(-1);
-    if (ctx.task.result?.state === 'fail' && last) {
-      await last.page.screenshot({
-        path: `/tmp/debug-${ctx.task.name.slice(0, 20)}.png`,
-        fullPage: true,
-      });
-    }
   });
 
   afterAll(async () => {
@@ -219,10 +209,10 @@ describe('customer, models and rule-conflict pages, in a browser with no network
 
   it('resolves one rule conflict each way, the row showing the outcome at once', async () => {
     const { ruleConflicts } = await t.ok(
-      `{ ruleConflicts(first: 2) { totalCount edges { node { id kind customer { id externalId } tag { id key } } } } }`,
+      `{ ruleConflicts(first: 3) { totalCount edges { node { id kind customer { id externalId } tag { id key } } } } }`,
     );
-    expect(ruleConflicts.totalCount).toBeGreaterThanOrEqual(2);
-    const [kept, accepted] = ruleConflicts.edges.map((e: any) => e.node);
+    expect(ruleConflicts.totalCount).toBeGreaterThanOrEqual(3);
+    const [kept, accepted, taken] = ruleConflicts.edges.map((e: any) => e.node);
 
     const page = await open(Role.DATA_SCIENTIST, '/conflicts');
     await page
@@ -243,6 +233,22 @@ describe('customer, models and rule-conflict pages, in a browser with no network
     const acceptedRow = page.getByRole('row').filter({ hasText: accepted.customer.externalId });
     await acceptedRow.getByText('Rule accepted').waitFor();
     expect(await keptRow.getByRole('button').count()).toBe(0);
+
+    // An admin resolves the third behind the page's back: the page's try is refused, in the row.
+    await t.ok(
+      `mutation($id: ID!) { resolveRuleConflict(id: $id, resolution: KEEP_DECISION) { id } }`,
+      { id: taken.id },
+    );
+    await page
+      .getByRole('button', {
+        name: new RegExp(`Accept the rule for .*${taken.customer.externalId}`),
+      })
+      .click();
+    const refusal = page
+      .getByRole('row')
+      .filter({ hasText: taken.customer.externalId })
+      .getByRole('alert');
+    expect(await refusal.innerText()).toMatch(/\(CONFLICT\)$/);
     await screenshot(page, 'conflicts');
 
     const resolved = await t.ok(
