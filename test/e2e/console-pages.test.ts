@@ -4,6 +4,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { trainModels } from '../../src/jobs/train.job.js';
 import { Role } from '../../src/modules/auth/api-key.entity.js';
+import { AuthService } from '../../src/modules/auth/auth.service.js';
 import { createTestApp, type TestApp } from '../support/app.js';
 import {
   launchBrowser,
@@ -32,12 +33,13 @@ describe('customer, models and rule-conflict pages, in a browser with no network
     await t?.close();
   });
 
-  async function open(as: Role, address: string): Promise<Page> {
+  /** A fresh page at `address`, signed in with the role's test key (or `key`). */
+  async function open(as: Role, address: string, key = t.keys[as]): Promise<Page> {
     const opened = await openPage(browser, base);
     watched.push(opened);
     opened.page.setDefaultTimeout(10_000);
     await opened.page.goto(address);
-    await signIn(opened.page, t.keys[as]);
+    await signIn(opened.page, key);
     return opened.page;
   }
 
@@ -175,6 +177,13 @@ describe('customer, models and rule-conflict pages, in a browser with no network
 
     await screenshot(page, 'models');
 
+    // Escape leaves the confirmation without promoting anything.
+    await page.getByRole('button', { name: `Promote ${second.version}` }).click();
+    await page.keyboard.press('Escape');
+    await page.getByRole('dialog').waitFor({ state: 'detached' });
+    expect((await t.ok(`{ activeModelVersion { id } }`)).activeModelVersion.id).toBe(
+      first.activeModelVersion.id,
+    );
     await page.getByRole('button', { name: `Promote ${second.version}` }).click();
     const dialog = page.getByRole('dialog', { name: `Promote ${second.version}?` });
     await dialog.getByRole('button', { name: 'Promote' }).click();
@@ -218,13 +227,23 @@ describe('customer, models and rule-conflict pages, in a browser with no network
     await page
       .getByRole('heading', { name: `${ruleConflicts.totalCount} open conflicts` })
       .waitFor();
+    // By keyboard: the outcome takes the focus from the button it replaces.
     await page
       .getByRole('button', {
         name: new RegExp(`Keep the reviewer’s decision for .*${kept.customer.externalId}`),
       })
-      .click();
+      .focus();
+    await page.keyboard.press('Enter');
     const keptRow = page.getByRole('row').filter({ hasText: kept.customer.externalId });
     await keptRow.getByText('Reviewer’s decision kept').waitFor();
+    await expect
+      .poll(() =>
+        page
+          .locator(':focus')
+          .textContent({ timeout: 1000 })
+          .catch(() => ''),
+      )
+      .toContain('Reviewer’s decision kept');
     await page
       .getByRole('button', {
         name: new RegExp(`Accept the rule for .*${accepted.customer.externalId}`),
@@ -272,12 +291,36 @@ describe('customer, models and rule-conflict pages, in a browser with no network
     else expect(held).toMatchObject({ source: 'RULE' });
   });
 
-  it('shows a reviewer neither the models nor the conflicts page', async () => {
-    const page = await open(Role.REVIEWER, '/customers');
+  it('shows a reviewer without the PII permission masked customers, and no models or conflicts', async () => {
+    const { key } = await new AuthService(t.app.orm.em.fork()).createKey({
+      role: Role.REVIEWER,
+      name: 'reviewer-without-pii',
+    });
+    const { customers } = await t.ok(
+      `{ customers(first: 1) { edges { node { id externalId } } } }`,
+    );
+    const { externalId } = customers.edges[0].node;
+    const masked = await t.gql(
+      `query($id: ID!) { customer(id: $id) { name email } }`,
+      {
+        id: customers.edges[0].node.id,
+      },
+      { key },
+    );
+
+    const page = await open(Role.REVIEWER, '/customers', key);
     const nav = page.getByRole('navigation', { name: 'Main' });
     await nav.getByRole('link', { name: 'Customers' }).waitFor();
     expect(await nav.getByRole('link', { name: 'Models' }).count()).toBe(0);
     expect(await nav.getByRole('link', { name: 'Rule conflicts' }).count()).toBe(0);
+    // The API refuses this key name searches: the form asks for an external id only.
+    await page.getByLabel('External id', { exact: true }).fill(externalId);
+    await page.keyboard.press('Enter');
+    await page.getByRole('link', { name: masked.data!.customer.name }).click();
+    const profile = page.getByRole('region', { name: 'Profile' });
+    expect(await profile.innerText()).toContain('masked for this key');
+    expect(await profile.innerText()).toContain(masked.data!.customer.email);
+
     await page.goto('/models');
     await page.getByRole('alert').filter({ hasText: 'for data scientists and admins' }).waitFor();
     await page.goto('/conflicts');
