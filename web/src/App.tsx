@@ -1,9 +1,10 @@
-import { Link, Redirect, Route, Switch } from 'wouter';
+import type { ReactNode } from 'react';
+import { Link, Redirect, Route, Switch, useLocation } from 'wouter';
 import { ConflictsPage } from './pages/conflicts/ConflictsPage';
 import { CustomerPage } from './pages/customer/CustomerPage';
 import { CustomerSearch } from './pages/customer/CustomerSearch';
 import { ModelsPage } from './pages/models/ModelsPage';
-import { NavLink } from './pages/shared/NavLink';
+import { QueuePage } from './pages/queue/QueuePage';
 import { abilities, useSession } from './session';
 
 /** The signed-in shell: what the role may use, and the page the address names. */
@@ -18,6 +19,7 @@ export function App() {
       <header className="top">
         <nav aria-label="Main">
           <span className="brand">Tagwise</span>
+          {can.review && <NavLink href="/queue">Queue</NavLink>}
           <NavLink href="/customers">Customers</NavLink>
           {can.science && <NavLink href="/models">Models</NavLink>}
           {can.rules && <NavLink href="/conflicts">Rule conflicts</NavLink>}
@@ -35,6 +37,7 @@ export function App() {
       </header>
       <main id="main" tabIndex={-1}>
         <Switch>
+          {can.review && <Route path="/queue" component={QueuePage} />}
           <Route path="/customers" component={CustomerSearch} />
           <Route path="/customers/:id">{(params) => <CustomerPage id={params.id} />}</Route>
           <Route path="/models" component={ModelsPage} />
@@ -45,6 +48,17 @@ export function App() {
         </Switch>
       </main>
     </>
+  );
+}
+
+/** A nav link marked as the current page where the address is its route or one under it. */
+function NavLink(props: { href: string; children: ReactNode }) {
+  const [location] = useLocation();
+  const current = location === props.href || location.startsWith(`${props.href}/`);
+  return (
+    <Link href={props.href} aria-current={current ? 'page' : undefined}>
+      {props.children}
+    </Link>
   );
 }
 

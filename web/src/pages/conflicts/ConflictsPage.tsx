@@ -113,7 +113,7 @@ function Conflicts() {
   const total = conflicts.data?.pages[0]?.ruleConflicts.totalCount ?? 0;
 
   return (
-    <div className="conflicts-page">
+    <div className="console-page">
       <PageHeading>Rule conflicts</PageHeading>
       <p className="hint">
         A rule run withholds a change a reviewer decided against. Keep the decision (later runs stay

@@ -164,21 +164,21 @@ export function CustomerPage(props: { id: string }) {
   if (customer.isPending) return <Loading what="the customer" />;
   if (customer.isError) {
     return (
-      <>
+      <div className="console-page">
         <PageHeading>Customer</PageHeading>
         <ErrorNote error={customer.error} />
-      </>
+      </div>
     );
   }
   const data = customer.data.customer;
   if (!data) {
     return (
-      <>
+      <div className="console-page">
         <PageHeading>Customer not found</PageHeading>
         <p>
           No customer has the id {props.id}. <Link href="/customers">Search customers</Link>
         </p>
-      </>
+      </div>
     );
   }
   return <CustomerView customer={data} />;
@@ -186,7 +186,7 @@ export function CustomerPage(props: { id: string }) {
 
 function CustomerView({ customer }: { customer: Customer }) {
   return (
-    <div className="customer-page">
+    <div className="console-page">
       <PageHeading>{`Customer ${customer.name}`}</PageHeading>
       <p className="hint">
         External id <code>{customer.externalId}</code> · id {customer.id} ·{' '}
@@ -249,7 +249,7 @@ function Profile({ customer }: { customer: Customer }) {
           personal traits read as the API masks them.
         </p>
       )}
-      <dl className="facts">
+      <dl className="profile-facts">
         {fields.map(([label, value]) => (
           <div key={label}>
             <dt>{label}</dt>

@@ -79,7 +79,7 @@ export function CustomerSearch() {
   const rows = [...hits.values()].slice(0, RESULTS);
 
   return (
-    <div className="customer-search">
+    <div className="console-page">
       <PageHeading>Customers</PageHeading>
       <form role="search" onSubmit={submit} className="inline-form">
         <div>

@@ -116,7 +116,7 @@ function Models() {
   };
 
   return (
-    <div className="models-page">
+    <div className="console-page">
       <PageHeading>Models</PageHeading>
       {versions.isPending && <Loading what="model versions" />}
       {versions.isError && <ErrorNote error={versions.error} />}
@@ -236,13 +236,15 @@ function VersionList(props: {
               return (
                 <tr
                   key={version.id}
-                  className={version.status === 'ACTIVE' ? 'current' : undefined}
+                  className={version.status === 'ACTIVE' ? 'active-version' : undefined}
                 >
                   <th scope="row">
                     <code>{version.version}</code>
                   </th>
                   <td>
-                    <span className={`status status-${version.status.toLowerCase()}`}>
+                    <span
+                      className={`version-status version-status-${version.status.toLowerCase()}`}
+                    >
                       {version.status}
                     </span>
                   </td>
@@ -321,6 +323,7 @@ function ConfirmDialog(props: {
   return (
     <dialog
       ref={dialog}
+      className="confirm"
       aria-labelledby="confirm-title"
       onCancel={(event) => {
         event.preventDefault();

@@ -44,7 +44,7 @@ export function Loading(props: { what: string }) {
 /** What a role without the page's ability sees on coming to it by its address. */
 export function NotForThisRole(props: { page: string; who: string; children?: ReactNode }) {
   return (
-    <section>
+    <section className="console-page">
       <PageHeading>{props.page}</PageHeading>
       <p role="alert" className="error">
         This page is for {props.who}. Your key’s role may not use it; sign in with another key, or
