@@ -9,7 +9,7 @@ import { Link } from 'wouter';
 import { graphql, readFragment, type ResultOf, type VariablesOf } from '../../graphql';
 import { abilities, useSession } from '../../session';
 import { formatWhen, humanize } from '../shared/format';
-import { ErrorNote, Loading, NotForThisRole, PageHeading, useRequest } from '../shared/Page';
+import { ErrorNote, Loading, NotForThisRole, PageHeading } from '../shared/Page';
 
 const PAGE = 25;
 
@@ -96,7 +96,7 @@ export function ConflictsPage() {
 }
 
 function Conflicts() {
-  const request = useRequest();
+  const { request } = useSession();
   const [resolved, setResolved] = useState(false);
   const conflicts = useInfiniteQuery({
     queryKey: ['rule-conflicts', resolved],
@@ -184,7 +184,7 @@ function Conflicts() {
 
 function ConflictRow(props: { conflict: Conflict; resolvedView: boolean }) {
   const { conflict } = props;
-  const request = useRequest();
+  const { request } = useSession();
   const client = useQueryClient();
   const resolve = useMutation({
     mutationFn: (resolution: Resolution) =>

@@ -3,7 +3,7 @@ import { Link } from 'wouter';
 import { graphql, readFragment, type ResultOf } from '../../graphql';
 import { useSession } from '../../session';
 import { formatAmount, formatScore, formatShare, formatWhen, humanize } from '../shared/format';
-import { ErrorNote, Loading, PageHeading, useRequest } from '../shared/Page';
+import { ErrorNote, Loading, PageHeading } from '../shared/Page';
 
 // Page sizes stay small: the operation's cost (TAGWISE_MAX_QUERY_COST) counts what is under a
 // paginated field `first` times, and a person reads the latest changes first anyway.
@@ -155,7 +155,7 @@ type HistoryEntry = ResultOf<typeof HistoryEntryFragment>;
 
 /** One customer as the API shows it to this key: profile, tags, their history, and what is pending. */
 export function CustomerPage(props: { id: string }) {
-  const request = useRequest();
+  const { request } = useSession();
   const customer = useQuery({
     queryKey: ['customer', props.id],
     queryFn: () =>
@@ -360,7 +360,7 @@ function Suggestions({ customer }: { customer: Customer }) {
 }
 
 function History({ customer }: { customer: Customer }) {
-  const request = useRequest();
+  const { request } = useSession();
   const first = customer.tagHistory;
   // Pages after the first, fetched on demand with the cursor the previous page ended on.
   const older = useInfiniteQuery({

@@ -3,7 +3,7 @@ import { useState, type FormEvent } from 'react';
 import { Link, useSearchParams } from 'wouter';
 import { graphql, readFragment, type ResultOf } from '../../graphql';
 import { useSession } from '../../session';
-import { ErrorNote, Loading, PageHeading, useRequest } from '../shared/Page';
+import { ErrorNote, Loading, PageHeading } from '../shared/Page';
 
 const RESULTS = 20;
 
@@ -50,7 +50,7 @@ const SearchQuery = graphql(
 
 /** Find a customer by external id (prefix) or, for keys that may see personal data, by name or email. */
 export function CustomerSearch() {
-  const request = useRequest();
+  const { request } = useSession();
   const { viewer } = useSession();
   const byName = viewer.permissions.includes('PII');
   const [params, setParams] = useSearchParams();

@@ -3,7 +3,7 @@ import { useEffect, useRef, useState, type ReactNode } from 'react';
 import { graphql, type ResultOf } from '../../graphql';
 import { abilities, useSession } from '../../session';
 import { formatScore, formatShare, formatWhen } from '../shared/format';
-import { ErrorNote, Loading, NotForThisRole, PageHeading, useRequest } from '../shared/Page';
+import { ErrorNote, Loading, NotForThisRole, PageHeading } from '../shared/Page';
 
 // Twenty versions with their per-tag evaluations (curves left out) stay far below the cost limit;
 // `metrics` is not asked for, as it repeats the evaluations with every curve point.
@@ -97,7 +97,7 @@ export function ModelsPage() {
 }
 
 function Models() {
-  const request = useRequest();
+  const { request } = useSession();
   const versions = useQuery({
     queryKey: ['model-versions'],
     queryFn: () => request(VersionsQuery, { first: VERSIONS }),
@@ -173,7 +173,7 @@ function VersionList(props: {
   total: number;
   onPromoted: () => void;
 }) {
-  const request = useRequest();
+  const { request } = useSession();
   const client = useQueryClient();
   const [asked, setAsked] = useState<Version | null>(null);
   const [done, setDone] = useState<string | null>(null);
@@ -466,7 +466,7 @@ function EvaluationCells({ evaluation }: { evaluation: Evaluation | undefined })
 }
 
 function OnlinePrecision(props: { versions: Version[] }) {
-  const request = useRequest();
+  const { request } = useSession();
   const online = useQuery({
     queryKey: ['model-online-precision'],
     queryFn: () => request(OnlinePrecisionQuery, { first: VERSIONS }),

@@ -1,7 +1,5 @@
-import type { TadaDocumentNode } from 'gql.tada';
-import { useCallback, useEffect, useRef, type ReactNode } from 'react';
-import { ApiError, request } from '../../api';
-import { useSession } from '../../session';
+import { useEffect, useRef, type ReactNode } from 'react';
+import { ApiError } from '../../api';
 import './pages.css';
 
 /**
@@ -52,18 +50,5 @@ export function NotForThisRole(props: { page: string; who: string; children?: Re
       </p>
       {props.children}
     </section>
-  );
-}
-
-/**
- * Runs an operation with the signed-in key, keeping the document's result and variable types
- * (the session's own `request` is typed through an inferred signature that loses them).
- */
-export function useRequest() {
-  const { apiKey } = useSession();
-  return useCallback(
-    <Result, Variables>(document: TadaDocumentNode<Result, Variables>, variables?: Variables) =>
-      request(apiKey, document, variables),
-    [apiKey],
   );
 }
