@@ -1,9 +1,12 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { useEffect, useRef, useState, type ReactNode } from 'react';
+import { useState } from 'react';
 import { graphql, type ResultOf } from '../../graphql';
 import { abilities, useSession } from '../../session';
-import { formatScore, formatShare, formatWhen } from '../shared/format';
+import { ConfirmDialog } from '../shared/ConfirmDialog';
+import { formatWhen } from '../shared/format';
 import { ErrorNote, Loading, NotForThisRole, PageHeading } from '../shared/Page';
+import { OnlinePrecision } from './OnlinePrecision';
+import { VersionComparison, VersionPicker } from './VersionComparison';
 
 // Twenty versions with their per-tag evaluations (curves left out) stay far below the cost limit;
 // `metrics` is not asked for, as it repeats the evaluations with every curve point.
@@ -47,32 +50,6 @@ const VersionsQuery = graphql(`
   }
 `);
 
-// Apart from the list: it counts reviewer decisions (a scan), and the list should not wait on it.
-const OnlinePrecisionQuery = graphql(`
-  query ModelOnlinePrecision($first: Int!) {
-    modelVersions(first: $first) {
-      edges {
-        node {
-          id
-          onlinePrecision {
-            tag {
-              id
-              key
-              name
-            }
-            approved
-            rejected
-            corrected
-            precision
-            offlinePrecision
-            offlineEstimatedPrecision
-          }
-        }
-      }
-    }
-  }
-`);
-
 const PromoteMutation = graphql(`
   mutation PromoteModelVersion($id: ID!) {
     promoteModelVersion(id: $id) {
@@ -84,8 +61,8 @@ const PromoteMutation = graphql(`
   }
 `);
 
-type Version = ResultOf<typeof VersionsQuery>['modelVersions']['edges'][number]['node'];
-type Evaluation = Version['tagEvaluations'][number];
+export type Version = ResultOf<typeof VersionsQuery>['modelVersions']['edges'][number]['node'];
+export type Evaluation = Version['tagEvaluations'][number];
 
 /** Model versions for data scientists and admins: compare, promote or roll back, see how reviewers received them. */
 export function ModelsPage() {
@@ -147,13 +124,14 @@ function Models() {
                   onChange={setRight}
                 />
               </div>
-              <Comparison
+              <VersionComparison
                 left={list.find((v) => v.id === leftId) ?? null}
                 right={list.find((v) => v.id === rightId) ?? null}
               />
             </section>
           )}
           <OnlinePrecision
+            first={VERSIONS}
             versions={[leftId, rightId].flatMap((id) => list.filter((v) => v.id === id))}
           />
         </>
@@ -299,237 +277,6 @@ function VersionList(props: {
             {props.active ? props.active.version : 'another version'} again.
           </p>
         </ConfirmDialog>
-      )}
-    </section>
-  );
-}
-
-/** A modal confirmation: the browser's dialog keeps focus inside it, and Escape cancels. */
-function ConfirmDialog(props: {
-  title: string;
-  confirm: string;
-  busy: boolean;
-  error: unknown;
-  onConfirm: () => void;
-  onCancel: () => void;
-  children: ReactNode;
-}) {
-  const dialog = useRef<HTMLDialogElement>(null);
-  useEffect(() => {
-    const element = dialog.current;
-    element?.showModal();
-    return () => element?.close();
-  }, []);
-  return (
-    <dialog
-      ref={dialog}
-      className="confirm"
-      aria-labelledby="confirm-title"
-      onCancel={(event) => {
-        event.preventDefault();
-        props.onCancel();
-      }}
-    >
-      <h2 id="confirm-title">{props.title}</h2>
-      {props.children}
-      {props.error != null && <ErrorNote error={props.error} />}
-      <div className="actions">
-        <button type="button" onClick={props.onCancel} autoFocus>
-          Cancel
-        </button>
-        <button type="button" className="primary" disabled={props.busy} onClick={props.onConfirm}>
-          {props.busy ? 'Working…' : props.confirm}
-        </button>
-      </div>
-    </dialog>
-  );
-}
-
-function VersionPicker(props: {
-  label: string;
-  id: string;
-  versions: Version[];
-  value: string | null;
-  onChange: (id: string) => void;
-}) {
-  return (
-    <div>
-      <label htmlFor={props.id}>{props.label}</label>
-      <select
-        id={props.id}
-        value={props.value ?? ''}
-        onChange={(event) => props.onChange(event.target.value)}
-      >
-        {props.versions.map((version) => (
-          <option key={version.id} value={version.id}>
-            {version.version} ({version.status.toLowerCase()})
-          </option>
-        ))}
-      </select>
-    </div>
-  );
-}
-
-function Comparison(props: { left: Version | null; right: Version | null }) {
-  const sides = [props.left, props.right].filter((v): v is Version => v !== null);
-  const tags = [...new Set(sides.flatMap((v) => v.tagEvaluations.map((e) => e.tag)))].sort();
-  const byTag = sides.map((v) => new Map(v.tagEvaluations.map((e) => [e.tag, e])));
-  return (
-    <table className="comparison">
-      <caption className="hint">
-        Precision at the tag’s threshold on held-out customers: <em>counted</em> on known labels, or{' '}
-        <em>estimated</em> from positive and unlabelled ones (PU), with its 90 % interval.
-      </caption>
-      <thead>
-        <tr>
-          <th scope="col" rowSpan={2}>
-            Tag
-          </th>
-          {sides.map((v, i) => (
-            <th key={`${v.id}-${i}`} scope="colgroup" colSpan={4}>
-              <code>{v.version}</code> <span className="hint">({v.status.toLowerCase()})</span>
-            </th>
-          ))}
-        </tr>
-        <tr>
-          {sides.map((v, i) => (
-            <SideHeadings key={`${v.id}-${i}`} />
-          ))}
-        </tr>
-      </thead>
-      <tbody>
-        {tags.map((tag) => (
-          <tr key={tag}>
-            <th scope="row">{tag}</th>
-            {byTag.map((evaluations, i) => (
-              <EvaluationCells key={i} evaluation={evaluations.get(tag)} />
-            ))}
-          </tr>
-        ))}
-      </tbody>
-    </table>
-  );
-}
-
-function SideHeadings() {
-  return (
-    <>
-      <th scope="col">Precision</th>
-      <th scope="col">Recall</th>
-      <th scope="col">Threshold</th>
-      <th scope="col">Held out</th>
-    </>
-  );
-}
-
-function EvaluationCells({ evaluation }: { evaluation: Evaluation | undefined }) {
-  if (!evaluation) {
-    return (
-      <td colSpan={4} className="hint">
-        not trained in this version
-      </td>
-    );
-  }
-  if (!evaluation.confident) {
-    return (
-      <>
-        <td colSpan={3}>
-          <span className="not-confident">not confident</span>
-          {evaluation.reason && <span className="hint"> · {evaluation.reason}</span>}
-        </td>
-        <td>{evaluation.heldOutPositives}</td>
-      </>
-    );
-  }
-  const estimated = evaluation.mode === 'PU';
-  const precision = estimated ? evaluation.estimatedPrecision : evaluation.precision;
-  return (
-    <>
-      <td>
-        {formatShare(precision)} <span className="hint">{estimated ? 'estimated' : 'counted'}</span>
-        {evaluation.precisionInterval && (
-          <span className="hint">
-            {' '}
-            ({formatShare(evaluation.precisionInterval.low)}–
-            {formatShare(evaluation.precisionInterval.high)})
-          </span>
-        )}
-      </td>
-      <td>{formatShare(evaluation.recall)}</td>
-      <td>{formatScore(evaluation.threshold)}</td>
-      <td>
-        {evaluation.heldOutPositives}
-        <span className="hint"> of {evaluation.heldOutCustomers}</span>
-      </td>
-    </>
-  );
-}
-
-function OnlinePrecision(props: { versions: Version[] }) {
-  const { request } = useSession();
-  const online = useQuery({
-    queryKey: ['model-online-precision'],
-    queryFn: () => request(OnlinePrecisionQuery, { first: VERSIONS }),
-  });
-  const byId = new Map(online.data?.modelVersions.edges.map((edge) => [edge.node.id, edge.node]));
-  return (
-    <section aria-labelledby="online-heading">
-      <h2 id="online-heading">Online precision per tag</h2>
-      <p className="hint">
-        How reviewers received each version’s suggestions: approved ÷ (approved + rejected +
-        corrected), next to the precision measured offline at training time. Retired, superseded and
-        unreviewed auto-applied suggestions are no one’s verdict and do not count.
-      </p>
-      {online.isPending && <Loading what="online precision" />}
-      {online.isError && <ErrorNote error={online.error} />}
-      {online.data && (
-        <div className="columns">
-          {props.versions.map((version, i) => {
-            const rows = byId.get(version.id)?.onlinePrecision ?? [];
-            const headingId = `online-${i}`;
-            return (
-              <section key={`${version.id}-${i}`} aria-labelledby={headingId} className="panel">
-                <h3 id={headingId}>
-                  <code>{version.version}</code>
-                </h3>
-                {rows.length === 0 ? (
-                  <p className="hint">No reviewer has decided a suggestion of this version yet.</p>
-                ) : (
-                  <table>
-                    <thead>
-                      <tr>
-                        <th scope="col">Tag</th>
-                        <th scope="col">Online</th>
-                        <th scope="col">Offline</th>
-                        <th scope="col">Approved</th>
-                        <th scope="col">Rejected</th>
-                        <th scope="col">Corrected</th>
-                      </tr>
-                    </thead>
-                    <tbody>
-                      {rows.map((row) => (
-                        <tr key={row.tag.id}>
-                          <th scope="row">{row.tag.name}</th>
-                          <td>{formatShare(row.precision)}</td>
-                          <td>
-                            {row.offlinePrecision != null
-                              ? `${formatShare(row.offlinePrecision)} counted`
-                              : row.offlineEstimatedPrecision != null
-                                ? `${formatShare(row.offlineEstimatedPrecision)} estimated`
-                                : '—'}
-                          </td>
-                          <td>{row.approved}</td>
-                          <td>{row.rejected}</td>
-                          <td>{row.corrected}</td>
-                        </tr>
-                      ))}
-                    </tbody>
-                  </table>
-                )}
-              </section>
-            );
-          })}
-        </div>
       )}
     </section>
   );
