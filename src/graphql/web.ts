@@ -89,13 +89,16 @@ export async function createWebRoutes(options: {
       }
     };
 
+  // Middleware, not router.get(): a route also answers OPTIONS itself (Express's automatic 200
+  // with Allow), which would take CORS preflights of /graphql from the API.
   if (options.graphiql) {
     // A browser's navigation (Accept: text/html first) gets the IDE; API clients' GETs
     // (?query=…, JSON accepted) fall through to the GraphQL handler as before.
-    ide.get('/graphql', (req, res, next) => {
-      if (req.query.query === undefined && prefersHtml(req))
+    ide.use((req, res, next) => {
+      const navigation = req.method === 'GET' && req.path === '/graphql';
+      if (navigation && req.query.query === undefined && prefersHtml(req)) {
         void sendPage('graphiql')(req, res, next);
-      else next();
+      } else next();
     });
   }
 
@@ -113,8 +116,8 @@ export async function createWebRoutes(options: {
   if (options.console || options.graphiql) consoleRouter.use(...assets);
   if (options.console) {
     // Client-side routes (/queue, /customers/12) load the same page, which reads the address.
-    consoleRouter.get(/.*/, (req, res, next) => {
-      if (API_PATHS.test(req.path) || !prefersHtml(req)) next();
+    consoleRouter.use((req, res, next) => {
+      if (req.method !== 'GET' || API_PATHS.test(req.path) || !prefersHtml(req)) next();
       else void sendPage('index')(req, res, next);
     });
   }

@@ -54,6 +54,13 @@ describe('the console and GraphiQL over HTTP', () => {
     expect(post.status).toBe(200);
   });
 
+  it('leaves OPTIONS alone: no page route answers a preflight in the API’s place', async () => {
+    for (const path of ['/graphql', '/queue']) {
+      const response = await fetch(base + path, { method: 'OPTIONS' });
+      expect(response.headers.get('allow')).toBeNull();
+    }
+  });
+
   it('leaves the API’s own paths to the API', async () => {
     const health = await fetch(base + '/health/live', { headers: HTML });
     expect(health.headers.get('content-type')).toContain('application/json');
