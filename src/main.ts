@@ -108,8 +108,14 @@ function stopChild(worker: Worker): Promise<void> {
   });
 }
 
+/** Where a person goes first: the console and GraphiQL when served, and the API. */
 function apiUrl(config: AppConfig): string {
-  return `http://localhost:${config.port}/graphql`;
+  const base = `http://localhost:${config.port}`;
+  const pages = [
+    ...(config.web.console ? [`review console at ${base}/`] : []),
+    ...(config.web.graphiql ? [`GraphiQL in a browser at ${base}/graphql`] : []),
+  ];
+  return pages.length ? `${base}/graphql; ${pages.join(', ')}` : `${base}/graphql`;
 }
 
 main().catch((error: unknown) => {

@@ -86,3 +86,23 @@ describe('settings', () => {
     }
   });
 });
+
+describe('npm run dev (TAGWISE_WEB_DEV=1)', () => {
+  it('serves the pages from web/ through Vite, with its hot-reload client', async () => {
+    const t = await createTestApp({ TAGWISE_WEB_DEV: '1' });
+    try {
+      const base = await t.serve();
+      const page = await (await fetch(base + '/queue', { headers: HTML })).text();
+      expect(page).toContain('/@vite/client');
+      expect(page).toContain('/src/main.tsx');
+      const ide = await (await fetch(base + '/graphql', { headers: HTML })).text();
+      expect(ide).toContain('/src/graphiql/main.tsx');
+      // The source is compiled on request: what the browser runs is JavaScript, not TSX.
+      const module = await fetch(base + '/src/main.tsx');
+      expect(module.headers.get('content-type')).toContain('javascript');
+      expect(await module.text()).not.toContain('<StrictMode>');
+    } finally {
+      await t.close();
+    }
+  });
+});

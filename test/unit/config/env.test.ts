@@ -91,6 +91,20 @@ describe('loadConfig', () => {
     expect(config.queryLimits.maxExpensivePerKey).toBe(0);
   });
 
+  it('serves the console and GraphiQL by default; GraphiQL off in production unless asked', () => {
+    expect(loadConfig({}).web).toEqual({ console: true, graphiql: true, dev: false });
+    expect(loadConfig({ NODE_ENV: 'production' }).web.graphiql).toBe(false);
+    expect(loadConfig({ NODE_ENV: 'production', TAGWISE_GRAPHIQL: '1' }).web.graphiql).toBe(true);
+    expect(loadConfig({ TAGWISE_GRAPHIQL: '0', TAGWISE_CONSOLE: '0' }).web).toMatchObject({
+      console: false,
+      graphiql: false,
+    });
+    expect(loadConfig({ TAGWISE_WEB_DEV: '1' }).web.dev).toBe(true);
+    expect(() => loadConfig({ TAGWISE_GRAPHIQL: 'yes' })).toThrow(
+      'TAGWISE_GRAPHIQL must be 0 or 1 (got "yes")',
+    );
+  });
+
   it('reads allowed CORS origins', () => {
     expect(
       loadConfig({ TAGWISE_CORS_ORIGINS: 'https://crm.example.com, http://localhost:5173' })

@@ -1,7 +1,7 @@
 import { createGraphiQLFetcher } from '@graphiql/toolkit';
 import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
 import { GraphiQL } from 'graphiql';
-import 'graphiql/setup-workers/vite';
+import './workers';
 import 'graphiql/style.css';
 import { StrictMode, useMemo } from 'react';
 import { createRoot } from 'react-dom/client';
