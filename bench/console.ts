@@ -32,6 +32,11 @@ const CHROMIUM = process.env.TAGWISE_CHROMIUM ?? '/usr/bin/chromium';
 // What the pages show once usable: the sign-in form's key field, GraphiQL's query editor.
 const SIGN_IN_READY = '#api-key';
 const GRAPHIQL_READY = '.graphiql-query-editor .monaco-editor .view-lines';
+// The queue (web/src/pages/queue): each suggestion is an article.card carrying its id; the one
+// the keys act on has aria-current="true" and, once moved to, the focus; a decided one gets the
+// class of its outcome (decided, taken by someone else first, failed).
+const CARD = 'article.card[data-suggestion-id]';
+const ORDERS = ['MOST_UNCERTAIN', 'HIGHEST_CONFIDENCE', 'HIGHEST_CUSTOMER_VALUE', 'OLDEST'];
 /** The key the console keeps in its tab's sessionStorage (web/src/session.tsx). */
 const STORAGE_KEY = 'tagwise.apiKey';
 
@@ -247,6 +252,203 @@ async function loadPage(
   return { ...timing, transfers: [...transfers.values()] };
 }
 
+/**
+ * Page code for the queue page: keeps the timing of every POST /graphql the page makes (Resource
+ * Timing, through an observer so the browser's 250-entry buffer never drops one).
+ */
+const REQUEST_LOG_SCRIPT = `(() => {
+  window.__benchRequests = [];
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      if (new URL(e.name).pathname !== '/graphql') continue;
+      window.__benchRequests.push({
+        start: e.startTime, requestStart: e.requestStart, responseStart: e.responseStart,
+        end: e.responseEnd,
+      });
+    }
+  }).observe({ type: 'resource', buffered: true });
+})();`;
+
+/**
+ * Arms one round trip, before the key is pressed: notes which card is current, the keydown's
+ * own time stamp (when the browser took the key, before any page code), and the first moment at
+ * which that card shows its outcome and another card is current and holds the focus — checked on
+ * every DOM change and every focus change (the focus moves in an effect, without a mutation).
+ * Then the start of the next animation frame: the one that paints it.
+ */
+const ARM_SCRIPT = `(() => {
+  const card = document.querySelector(${JSON.stringify(`${CARD}[aria-current="true"]`)});
+  const id = card.dataset.suggestionId;
+  const round = { id };
+  window.__benchRound = round;
+  window.addEventListener('keydown', (e) => { round.keydown = e.timeStamp; },
+    { once: true, capture: true });
+  const check = () => {
+    if (round.shown !== undefined || round.keydown === undefined) return;
+    const decided = document.querySelector('article.card[data-suggestion-id="' + id + '"]');
+    if (decided && decided.classList.contains('failed')) {
+      round.failed = decided.querySelector('.outcome')?.textContent ?? 'failed';
+    } else {
+      const current = document.querySelector('article.card[aria-current="true"]');
+      if (!decided || !(decided.classList.contains('decided') || decided.classList.contains('taken'))
+          || !current || current === decided || document.activeElement !== current) return;
+      round.next = current.dataset.suggestionId;
+      round.outcome = decided.querySelector('.outcome')?.textContent ?? '';
+    }
+    round.shown = performance.now();
+    observer.disconnect();
+    document.removeEventListener('focusin', check, true);
+    requestAnimationFrame(() => { round.frame = performance.now(); });
+  };
+  const observer = new MutationObserver(check);
+  observer.observe(document.body,
+    { subtree: true, childList: true, attributes: true, characterData: true });
+  document.addEventListener('focusin', check, true);
+  return id;
+})()`;
+
+interface RoundTrip {
+  /** keydown until the DOM showed the outcome with the next card focused. */
+  shownMs: number;
+  /** keydown until the start of the frame painting it. */
+  frameMs: number;
+  /** The decision's request: sent until its first response byte (the server's share). */
+  serverMs: number;
+  /** The decision's request: sent until its response was read. */
+  fetchMs: number;
+  /** POST /graphql requests the page started during the round trip (a next page, now and then). */
+  requests: number;
+}
+
+interface RequestTiming {
+  start: number;
+  requestStart: number;
+  responseStart: number;
+  end: number;
+}
+
+/** The server's own timing of an operation, from /metrics: count and summed seconds. */
+async function operationTotals(base: string, operation: string) {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  const read = (suffix: string) => {
+    const line = text
+      .split('\n')
+      .find((l) =>
+        l.startsWith(
+          `tagwise_graphql_request_duration_seconds_${suffix}{operation="${operation}"}`,
+        ),
+      );
+    return line ? Number(line.split(' ').at(-1)) : 0;
+  };
+  return { count: read('count'), seconds: read('sum') };
+}
+
+interface OrderingRun {
+  order: string;
+  rounds: RoundTrip[];
+  /** Mean server time of ApproveSuggestion over the run, from /metrics. */
+  metricsMeanMs: number;
+  outcome: string;
+}
+
+/**
+ * Opens /queue in `order` signed in as the reviewer and presses `a` `count` times, one round trip
+ * after the other, as a reviewer approving as fast as the page allows.
+ */
+async function decideByKeyboard(
+  browser: Browser,
+  base: string,
+  apiKey: string,
+  order: string,
+  count: number,
+): Promise<OrderingRun> {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  try {
+    const page = await context.newPage();
+    await page.addInitScript({
+      content: `sessionStorage.setItem(${JSON.stringify(STORAGE_KEY)}, ${JSON.stringify(apiKey)});`,
+    });
+    await page.addInitScript({ content: REQUEST_LOG_SCRIPT });
+    await page.goto(`${base}/queue?order=${order}`, { timeout: 120_000 });
+    await page.locator(`${CARD}[aria-current="true"]`).waitFor({ timeout: 120_000 });
+    const before = await operationTotals(base, 'ApproveSuggestion');
+    const rounds: RoundTrip[] = [];
+    let outcome = '';
+    for (let i = 0; i < count; i++) {
+      const id = (await page.evaluate(ARM_SCRIPT)) as string;
+      await page.keyboard.press('a');
+      await page.waitForFunction('window.__benchRound.frame !== undefined', null, {
+        timeout: 60_000,
+      });
+      const round = (await page.evaluate('window.__benchRound')) as {
+        keydown: number;
+        shown: number;
+        frame: number;
+        failed?: string;
+        outcome?: string;
+      };
+      if (round.failed) throw new Error(`suggestion ${id} was not decided: ${round.failed}`);
+      outcome = round.outcome ?? '';
+      const requests = ((await page.evaluate('window.__benchRequests')) as RequestTiming[]).filter(
+        (r) => r.start >= round.keydown && r.start <= round.shown,
+      );
+      const decision = requests[0];
+      if (!decision) throw new Error(`no request was seen for the decision of ${id}`);
+      rounds.push({
+        shownMs: round.shown - round.keydown,
+        frameMs: round.frame - round.keydown,
+        serverMs: decision.responseStart - decision.requestStart,
+        fetchMs: decision.end - decision.start,
+        requests: requests.length,
+      });
+    }
+    const after = await operationTotals(base, 'ApproveSuggestion');
+    const approvals = after.count - before.count;
+    return {
+      order,
+      rounds,
+      metricsMeanMs: approvals > 0 ? ((after.seconds - before.seconds) * 1000) / approvals : NaN,
+      outcome,
+    };
+  } finally {
+    await context.close();
+  }
+}
+
+/**
+ * From the Sign in button's click until the queue shows its first suggestion: the sign-in's
+ * `viewer` request, the redirect to /queue and the first page of the queue, in a tab that has
+ * loaded the console (cold each time: a fresh context).
+ */
+async function signInToQueue(browser: Browser, base: string, apiKey: string): Promise<number[]> {
+  const times: number[] = [];
+  for (let i = 0; i < LOADS; i++) {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    try {
+      const page = await context.newPage();
+      await page.goto(`${base}/`);
+      await page.getByLabel('API key').fill(apiKey);
+      await page.evaluate(`(() => {
+        window.addEventListener('click', (e) => { window.__benchClick = e.timeStamp; },
+          { once: true, capture: true });
+        const observer = new MutationObserver(() => {
+          if (document.querySelector(${JSON.stringify(CARD)})) {
+            window.__benchShown = performance.now();
+            observer.disconnect();
+          }
+        });
+        observer.observe(document.body, { subtree: true, childList: true });
+      })()`);
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.waitForFunction('window.__benchShown !== undefined', null, { timeout: 120_000 });
+      times.push((await page.evaluate('window.__benchShown - window.__benchClick')) as number);
+    } finally {
+      await context.close();
+    }
+  }
+  return times;
+}
+
 interface LoadSeries {
   name: string;
   cold: PageLoad[];
@@ -314,6 +516,20 @@ function loadRows(series: LoadSeries): string[] {
   });
 }
 
+function spread(values: number[]): string {
+  return [50, 95, 99].map((p) => percentile(values, p).toFixed(1)).join(' / ') + ' ms';
+}
+
+function decisionRow(run: OrderingRun & { load: number }): string {
+  const other = run.rounds.reduce((total, r) => total + r.requests - 1, 0);
+  return (
+    `| ${run.order} | ${spread(run.rounds.map((r) => r.shownMs))} | ` +
+    `${spread(run.rounds.map((r) => r.frameMs))} | ${spread(run.rounds.map((r) => r.serverMs))} | ` +
+    `${median(run.rounds.map((r) => r.fetchMs)).toFixed(1)} ms | ${run.metricsMeanMs.toFixed(1)} ms | ` +
+    `${other} in ${run.rounds.length} | ${run.load.toFixed(1)} |`
+  );
+}
+
 function requestList(load: PageLoad): string {
   return load.transfers
     .filter((t) => !t.fromCache)
@@ -350,8 +566,28 @@ async function main(): Promise<void> {
       GRAPHIQL_READY,
       queue.reviewerKey,
     );
+    const queuePage = await measureLoads(
+      browser,
+      'console /queue, signed-in tab',
+      `${server.url}/queue`,
+      CARD,
+      queue.reviewerKey,
+    );
+    const toQueue = await signInToQueue(browser, server.url, queue.reviewerKey);
     const loadAfter = os.loadavg();
-    const compressed = [...signIn.cold, ...graphiql.cold].some((l) =>
+    const runs: (OrderingRun & { load: number })[] = [];
+    for (const order of ORDERS) {
+      const load = os.loadavg()[0]!;
+      const run = await decideByKeyboard(browser, server.url, queue.reviewerKey, order, DECISIONS);
+      console.error(
+        `${order}: p50 ${median(run.rounds.map((r) => r.shownMs)).toFixed(1)} ms, ` +
+          `server p50 ${median(run.rounds.map((r) => r.serverMs)).toFixed(1)} ms`,
+      );
+      runs.push({ ...run, load });
+    }
+    const loadEnd = os.loadavg();
+    const pendingAfter = await countPending(queue.url);
+    const compressed = [...signIn.cold, ...graphiql.cold, ...queuePage.cold].some((l) =>
       l.transfers.some((t) => t.encoding !== null),
     );
     const revision = execSync('git rev-parse --short HEAD', { cwd: ROOT }).toString().trim();
@@ -364,11 +600,23 @@ Run ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC at ${revision
 
 | page | requests | bodies | on the wire (with headers) | gzip | ready, median (range) | DOMContentLoaded | load |
 | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |
-${[...loadRows(signIn), ...loadRows(graphiql)].join('\n')}
+${[...loadRows(signIn), ...loadRows(queuePage), ...loadRows(graphiql)].join('\n')}
 
 Console, cold: ${requestList(signIn.cold[0]!)}. Warm, the page itself only (its assets are named by content hash and cached for a year): ${requestList(signIn.warm[0]!)}.
 
+/queue in a signed-in tab (the key already in the tab's sessionStorage), ready when the first suggestion's card is in the page (\`${CARD}\`), cold: ${requestList(queuePage.cold[0]!)}.
+
 GraphiQL, cold: ${requestList(graphiql.cold[0]!)}.
+
+From the Sign in button's click (the click event's time stamp) until the queue shows its first suggestion — the \`viewer\` request, the redirect to /queue, the queue's first page — in a console loaded cold: median ${ms(median(toQueue))} (${ms(Math.min(...toQueue))}–${ms(Math.max(...toQueue))}, ${toQueue.length} sign-ins).
+
+**Decisions by keyboard.** Signed in as a REVIEWER key, /queue opened in each ordering, then \`a\` pressed ${DECISIONS} times in a row, each press once the previous decision showed. A round trip runs from the keydown event's time stamp (when the browser took the key, before any page code) until the DOM shows the decided card's outcome (class \`decided\` and its "Approved by …" note) with the next card current (\`aria-current\`) and focused, seen by a MutationObserver and a focusin listener armed before the press; "frame" adds the wait for the next animation frame, the one that paints it. The server's share is the decision's own request (\`approveSuggestion\`, the first POST /graphql after the key) from sending it to its first response byte, from the page's Resource Timing on 127.0.0.1 (no network to speak of); /metrics' mean is the API's own \`tagwise_graphql_request_duration_seconds\` for ApproveSuggestion over the same decisions. Other requests: those the page started during a round trip besides the decision (the next page of 25, as the focus nears the end of what is loaded). Pending suggestions: ${queue.pending.toLocaleString('en-US')} before, ${pendingAfter.toLocaleString('en-US')} after (one-minute load average ${loadAfter[0]!.toFixed(1)} before the decisions, ${loadEnd[0]!.toFixed(1)} after).
+
+| ordering | round trip p50 / p95 / p99 | to the painting frame p50 / p95 / p99 | server (to first byte) p50 / p95 / p99 | request sent to read, p50 | /metrics mean | other requests | load before |
+| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |
+${runs.map(decisionRow).join('\n')}
+
+The last outcome shown: "${runs.at(-1)!.outcome}".
 
 Preparation of the data set in this run (a step already done costs only its check): ${queue.steps.map((s) => `${s.step} ${s.seconds.toFixed(1)} s`).join(', ')}.
 `;
