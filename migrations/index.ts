@@ -19,6 +19,7 @@ import { Migration20261206120000 } from './Migration20261206120000_audit_log.js'
 import { Migration20261206130000 } from './Migration20261206130000_personal_traits.js';
 import { Migration20261206140000 } from './Migration20261206140000_run_heartbeat.js';
 import { Migration20261206150000 } from './Migration20261206150000_rule_run_params.js';
+import { Migration20261206160000 } from './Migration20261206160000_rule_conflict_resolution.js';
 
 /** Every migration, in order. `tagwise migrate --create` writes new ones; list them here. */
 export const migrationsList: MigrationObject[] = [
@@ -45,4 +46,8 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261206130000_personal_traits', class: Migration20261206130000 },
   { name: 'Migration20261206140000_run_heartbeat', class: Migration20261206140000 },
   { name: 'Migration20261206150000_rule_run_params', class: Migration20261206150000 },
+  {
+    name: 'Migration20261206160000_rule_conflict_resolution',
+    class: Migration20261206160000,
+  },
 ];

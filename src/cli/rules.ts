@@ -36,7 +36,7 @@ export function registerRulesCommand(program: Command): void {
         for (const r of run.reports) {
           console.log(
             `  ${r.ruleName.padEnd(30)} ${r.tagKey.padEnd(20)} matched ${r.matched}, +${r.added} -${r.removed}, ` +
-              `unchanged ${r.unchanged}, conflicts ${r.conflicts} (${r.ms} ms)${r.error ? ` — ${r.error}` : ''}`,
+              `unchanged ${r.unchanged}, conflicts ${r.conflicts}${r.kept ? ` (${r.kept} kept)` : ''} (${r.ms} ms)${r.error ? ` — ${r.error}` : ''}`,
           );
         }
       });

@@ -2,6 +2,7 @@ import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphq
 import { buildSchema } from 'type-graphql';
 import { AuditResolver } from '../modules/audit/audit.resolver.js';
 import { ApiKeyResolver } from '../modules/auth/api-key.resolver.js';
+import { ViewerResolver } from '../modules/auth/viewer.resolver.js';
 import { CustomerResolver } from '../modules/customer/customer.resolver.js';
 import { EventResolver } from '../modules/event/event.resolver.js';
 import { FeatureResolver } from '../modules/feature/feature.resolver.js';
@@ -35,6 +36,7 @@ import { validateArgument } from './validate.js';
 
 export const resolvers = [
   ApiKeyResolver,
+  ViewerResolver,
   AuditResolver,
   CustomerResolver,
   EventResolver,

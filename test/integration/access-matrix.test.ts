@@ -85,6 +85,8 @@ const ROOT: Record<string, { roles: Roles; departments: Departments; personal: P
   'Query.tagCategories': { roles: 'any', departments: TAXONOMY, personal: 'none' },
   'Query.tags': { roles: 'any', departments: TAXONOMY, personal: 'none' },
   'Query.traits': { roles: [ADMIN], departments: 'none', personal: 'admin only' },
+  // The caller's own key: its name, role, rights and departments; no tag, no customer.
+  'Query.viewer': { roles: 'any', departments: 'none', personal: 'none' },
   'Mutation.applyTags': { roles: REVIEW, departments: WRITES, personal: 'none' },
   'Mutation.approveSuggestion': { roles: REVIEW, departments: QUEUE, personal: QUEUE_MASKED },
   'Mutation.cancelRun': { roles: SCIENCE, departments: 'none', personal: 'none' },
@@ -112,6 +114,7 @@ const ROOT: Record<string, { roles: Roles; departments: Departments; personal: P
     departments: 'admin only',
     personal: 'none',
   },
+  'Mutation.resolveRuleConflict': { roles: SCIENCE, departments: RULES, personal: MASKED },
   'Mutation.reviewSuggestions': { roles: REVIEW, departments: QUEUE, personal: QUEUE_MASKED },
   'Mutation.revokeApiKey': { roles: [ADMIN], departments: 'admin only', personal: 'admin only' },
   'Mutation.rotateApiKey': { roles: [ADMIN], departments: 'admin only', personal: 'admin only' },
@@ -388,5 +391,63 @@ describe('access matrix', () => {
     }
     expect(denied).toEqual([]);
     expect(wronglyAllowed).toEqual([]);
+  }, 120_000);
+
+  it('tells each key, in viewer, exactly what its role may do: each flag as its operations allow', async () => {
+    // Every flag with operations it stands for; each is run as each role, as above.
+    const flags: Record<string, string[]> = {
+      canReview: ['Mutation.applyTags', 'Mutation.approveSuggestion', 'Mutation.reviewSuggestions'],
+      canManageModels: ['Mutation.trainModels', 'Mutation.promoteModelVersion'],
+      canManageRules: [
+        'Mutation.runRules',
+        'Mutation.createSegment',
+        'Mutation.resolveRuleConflict',
+      ],
+      canManageCustomers: ['Mutation.upsertCustomers', 'Mutation.recordEvents'],
+      canCancelRuns: ['Mutation.cancelRun'],
+      canAdminister: ['Mutation.createTag', 'Query.apiKeys', 'Query.auditLog'],
+    };
+    const viewerFields = Object.keys((schema.getType('Viewer') as GraphQLObjectType).getFields());
+    expect(viewerFields.filter((f) => f.startsWith('can')).sort()).toEqual(
+      [...Object.keys(flags), 'canSeePersonalData'].sort(),
+    );
+    const mismatches: string[] = [];
+    for (const role of Object.values(Role)) {
+      const { viewer } = await t.ok(
+        `{ viewer { role ${Object.keys(flags).join(' ')} } }`,
+        {},
+        role,
+      );
+      expect(viewer.role).toBe(role);
+      for (const [flag, coordinates] of Object.entries(flags)) {
+        for (const coordinate of coordinates) {
+          const { query, variables } = operationFor(schema, coordinate);
+          const result = await t.gql(query, variables, { as: role });
+          const allowed = result.errors?.[0]?.extensions?.code !== 'FORBIDDEN';
+          if (allowed !== viewer[flag]) {
+            mismatches.push(`${role}: ${flag} ${viewer[flag]}, ${coordinate} allowed ${allowed}`);
+          }
+        }
+      }
+    }
+    expect(mismatches).toEqual([]);
+    // canSeePersonalData: whether the key gets a customer's email in clear.
+    await t.ok(
+      `mutation { upsertCustomers(input: [{ externalId: "v1", name: "Li Wei", email: "li@example.cn" }]) { created } }`,
+    );
+    const [customer] = await t.sql<{ id: string }>(
+      `select id::text from customer where external_id = 'v1'`,
+    );
+    const plain = (
+      await new AuthService(t.app.orm.em.fork()).createKey({ role: Role.ADMIN, name: 'no-pii' })
+    ).key;
+    for (const key of [t.keys.ADMIN, plain]) {
+      const { data } = await t.gql(
+        `query($id: ID!) { viewer { canSeePersonalData } customer(id: $id) { email } }`,
+        { id: customer!.id },
+        { key },
+      );
+      expect(data!.viewer.canSeePersonalData).toBe(data!.customer.email === 'li@example.cn');
+    }
   }, 120_000);
 });

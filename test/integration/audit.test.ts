@@ -137,6 +137,17 @@ describe('audit log', () => {
       { id: rule.createRule.id },
       Role.DATA_SCIENTIST,
     );
+    // A conflict as a run records one: the rule would apply the tag a reviewer rejected for c5.
+    const [conflict] = await t.sql<{ id: string }>(
+      `insert into rule_conflict (rule_id, customer_id, tag_id, kind) values (?, ?, ?, 'APPLY_REJECTED')
+       returning id::text`,
+      [rule.createRule.id, c(5), tags['high-value']],
+    );
+    await t.ok(
+      `mutation($id: ID!) { resolveRuleConflict(id: $id, resolution: KEEP_DECISION) { id } }`,
+      { id: conflict!.id },
+      Role.DATA_SCIENTIST,
+    );
     await t.ok(
       `mutation($input: [EventInput!]!) { recordEvents(input: $input) { recorded } }`,
       {
@@ -279,6 +290,17 @@ describe('audit log', () => {
     expect(merge!.targetIds).toEqual([tax.tags['wine-lover'], tax.tags['meat-lover']]);
     const [rotate] = await entriesOf('rotateApiKey');
     expect(rotate!.targetIds).toHaveLength(2);
+    const [resolved] = await entriesOf('resolveRuleConflict');
+    expect(resolved).toMatchObject({
+      actorName: 'test-DATA_SCIENTIST',
+      targetType: 'RULE_CONFLICT',
+      change: {
+        resolution: 'KEEP_DECISION',
+        kind: 'APPLY_REJECTED',
+        tagId: tax.tags['high-value'],
+        customerId: customers.c5,
+      },
+    });
     const [review] = await entriesOf('reviewSuggestions');
     expect(review!.change).toMatchObject({ decision: 'APPROVE', matched: 1, decided: 1 });
   });

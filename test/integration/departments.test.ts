@@ -295,6 +295,26 @@ describe('department visibility', () => {
         { key: dataScientist },
       );
     sameAsAbsent(await create(hidden.credit), await create('999999'), hidden.credit);
+    // A conflict of the hidden rule: it cannot be listed, nor resolved, as if absent.
+    const [conflict] = await t.sql<{ id: string }>(
+      `insert into rule_conflict (rule_id, customer_id, tag_id, kind) values (?, ?, ?, 'APPLY_REJECTED')
+       returning id::text`,
+      [hiddenRuleId, customers.c2, hidden.credit],
+    );
+    const conflicts = `{ ruleConflicts(first: 50) { totalCount } }`;
+    expect((await okAs(marketing, conflicts)).ruleConflicts.totalCount).toBe(0);
+    expect((await t.ok(conflicts)).ruleConflicts.totalCount).toBe(1);
+    const resolve = (id: string) =>
+      t.gql(
+        `mutation($id: ID!) { resolveRuleConflict(id: $id, resolution: ACCEPT_RULE) { id } }`,
+        { id },
+        { key: dataScientist },
+      );
+    sameAsAbsent(await resolve(conflict!.id), await resolve('999999'), conflict!.id);
+    const [open] = await t.sql(`select resolved_at from rule_conflict where id = ?`, [
+      conflict!.id,
+    ]);
+    expect(open).toEqual({ resolved_at: null });
     const byName = await create(taxonomy.tags.reader!, 'tag:vip-credit');
     expect(errorOf(byName).code).toBe('BAD_USER_INPUT');
     const train = `mutation($i: TrainModelsInput) { trainModels(input: $i) { id } }`;

@@ -13,6 +13,9 @@ export const ViewerQuery = graphql(`
       name
       role
       permissions
+      canReview
+      canManageModels
+      canManageRules
     }
   }
 `);
@@ -100,10 +103,14 @@ export function useSession(): Session {
   return session;
 }
 
-/** What the role may do, as the API's access rules have it (test/integration/access-matrix). */
+/**
+ * What the key may do, as the API itself says (`viewer`'s flags read the same table as its
+ * access checks), so the console never offers what the API would refuse.
+ */
 export function abilities(viewer: Viewer) {
   return {
-    review: viewer.role === 'REVIEWER' || viewer.role === 'ADMIN',
-    science: viewer.role === 'DATA_SCIENTIST' || viewer.role === 'ADMIN',
+    review: viewer.canReview,
+    science: viewer.canManageModels,
+    rules: viewer.canManageRules,
   };
 }

@@ -1,11 +1,11 @@
 import { Args, Authorized, Ctx, Query, Resolver } from 'type-graphql';
 import type { GraphQLContext } from '../../graphql/context.js';
-import { Role } from '../auth/api-key.entity.js';
+import { MAY } from '../access/roles.js';
 import { AuditEntryConnection, AuditEntryType, AuditLogArgs } from './audit.type.js';
 
 @Resolver(() => AuditEntryType)
 export class AuditResolver {
-  @Authorized(Role.ADMIN)
+  @Authorized(MAY.administer)
   @Query(() => AuditEntryConnection, {
     description: 'Who changed what and when, newest first; reads of personal data too',
   })

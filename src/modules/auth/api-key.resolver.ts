@@ -25,6 +25,7 @@ import {
   Role,
   apiKeyStatus,
 } from './api-key.entity.js';
+import { MAY } from '../access/roles.js';
 import { AuthService, keyRights } from './auth.service.js';
 import { Audited, rowSnapshot } from '../../graphql/audit.js';
 
@@ -116,13 +117,13 @@ export class CreateApiKeyInput {
 /** Key management, for ADMIN keys only; changes reach every API process at once. */
 @Resolver(() => ApiKeyType)
 export class ApiKeyResolver {
-  @Authorized(Role.ADMIN)
+  @Authorized(MAY.administer)
   @Query(() => ApiKeyConnection, { description: 'Every key, revoked and expired ones included' })
   async apiKeys(@Args(() => PageArgs) page: PageArgs, @Ctx() ctx: GraphQLContext) {
     return ApiKeyConnection.fromPage(await new AuthService(ctx.em).listKeys(page));
   }
 
-  @Authorized(Role.ADMIN)
+  @Authorized(MAY.administer)
   @Audited({
     targetType: 'API_KEY',
     targets: (_args, created: CreatedApiKey) => [created.apiKey.id],
@@ -137,7 +138,7 @@ export class ApiKeyResolver {
     return new AuthService(ctx.em).createKey(input);
   }
 
-  @Authorized(Role.ADMIN)
+  @Authorized(MAY.administer)
   @Audited({
     targetType: 'API_KEY',
     targets: (args) => [args.id],
@@ -151,7 +152,7 @@ export class ApiKeyResolver {
     return new AuthService(ctx.em).revokeKey(id);
   }
 
-  @Authorized(Role.ADMIN)
+  @Authorized(MAY.administer)
   @Audited({
     targetType: 'API_KEY',
     targets: (args, created: CreatedApiKey) => [args.id, created.apiKey.id],

@@ -19,6 +19,9 @@ export interface Viewer {
   readonly role: Role;
   readonly permissions: readonly Permission[];
   readonly departments: readonly string[];
+  /** The key's first characters, as `apiKeys` lists them. */
+  readonly keyPrefix: string;
+  readonly expiresAt: Date | null;
 }
 
 export interface CreateKeyInput {
@@ -123,6 +126,8 @@ export class AuthService {
               role: row.role,
               permissions: Object.freeze([...row.permissions]),
               departments: Object.freeze([...row.departments]),
+              keyPrefix: row.keyPrefix,
+              expiresAt: row.expiresAt,
             }
           : null,
         expiresAt: row?.expiresAt?.getTime() ?? null,

@@ -16,7 +16,7 @@ import {
 import { selectsPath } from '../../graphql/selection.js';
 import type { GraphQLContext } from '../../graphql/context.js';
 import { SCAN_WEIGHTS, Scans, setsAnything } from '../../graphql/cost.js';
-import { Role } from '../auth/api-key.entity.js';
+import { MAY } from '../access/roles.js';
 import { CustomersArgs } from './customer.args.js';
 import { CustomerInput } from './customer.input.js';
 import type { Attributes } from './customer.entity.js';
@@ -50,7 +50,7 @@ export class CustomerResolver {
     );
   }
 
-  @Authorized(Role.ADMIN, Role.DATA_SCIENTIST)
+  @Authorized(MAY.manageCustomers)
   @Audited({
     targetType: 'CUSTOMER',
     // Ids and counts only: the customers' names, emails and phones stay out of the log.

@@ -1,7 +1,7 @@
 import { Arg, Args, Authorized, Ctx, FieldResolver, Mutation, Resolver, Root } from 'type-graphql';
 import { Audited, customersByExternalId } from '../../graphql/audit.js';
 import type { GraphQLContext } from '../../graphql/context.js';
-import { Role } from '../auth/api-key.entity.js';
+import { MAY } from '../access/roles.js';
 import type { CustomerRecord } from '../customer/customer.repository.js';
 import { CustomerType } from '../customer/customer.type.js';
 import { CustomerEventsArgs } from './event.args.js';
@@ -16,7 +16,7 @@ const byExternalId = customersByExternalId((args) =>
 
 @Resolver(() => CustomerType)
 export class EventResolver {
-  @Authorized(Role.ADMIN, Role.DATA_SCIENTIST)
+  @Authorized(MAY.manageCustomers)
   @Audited({
     targetType: 'CUSTOMER',
     // Events name their customer by id or by external id.

@@ -14,7 +14,7 @@ import { viewerOf, type GraphQLContext } from '../../graphql/context.js';
 import { GraphQLJSONObject } from 'graphql-scalars';
 import { TagType } from '../taxonomy/taxonomy.type.js';
 import { withoutHiddenTags } from '../taxonomy/visibility.js';
-import { Role } from '../auth/api-key.entity.js';
+import { MAY } from '../access/roles.js';
 import { PageArgs } from '../common/connection.type.js';
 import type { CustomerRecord } from '../customer/customer.repository.js';
 import { CustomerType } from '../customer/customer.type.js';
@@ -45,7 +45,7 @@ export class ModelVersionResolver {
     return ctx.services.models.active();
   }
 
-  @Authorized(Role.DATA_SCIENTIST, Role.ADMIN)
+  @Authorized(MAY.manageModels)
   @Audited({
     targetType: 'MODEL_VERSION',
     targets: (args) => [args.id],
@@ -104,7 +104,7 @@ export class ModelVersionResolver {
     return ctx.services.models.clustersOf(model.id);
   }
 
-  @Authorized(Role.DATA_SCIENTIST, Role.ADMIN)
+  @Authorized(MAY.manageModels)
   @Audited({
     targetType: 'MODEL_RUN',
     targets: (_args, run: ModelRun) => [run.id],
@@ -143,7 +143,7 @@ export class ModelVersionResolver {
     return ctx.services.models.clusters(modelVersionId);
   }
 
-  @Authorized(Role.DATA_SCIENTIST, Role.ADMIN)
+  @Authorized(MAY.manageModels)
   @Audited({
     targetType: 'CLUSTER',
     targets: (args) => [args.clusterId],

@@ -1,4 +1,4 @@
-import { Entity, Enum, Index, ManyToOne, PrimaryKey, Property, Unique } from '@mikro-orm/core';
+import { Entity, Enum, Index, ManyToOne, PrimaryKey, Property } from '@mikro-orm/core';
 import { JobRunState } from '../common/job-run.entity.js';
 import { Customer } from '../customer/customer.entity.js';
 import { Tag } from '../taxonomy/tag.entity.js';
@@ -26,6 +26,17 @@ export enum ConflictKind {
   APPLY_REJECTED = 'APPLY_REJECTED',
   /** The rule's tag would replace a reviewer's tag of the same exclusive category. */
   REPLACE_APPROVED = 'REPLACE_APPROVED',
+}
+
+/** How a conflict was closed (resolveRuleConflict). */
+export enum ConflictResolution {
+  /**
+   * The reviewer's decision stands: later runs do not raise the conflict again until the
+   * customer's tag changes (see RuleRepository.apply).
+   */
+  KEEP_DECISION = 'KEEP_DECISION',
+  /** The rule's change was made, attributed to the key that accepted it. */
+  ACCEPT_RULE = 'ACCEPT_RULE',
 }
 
 /** A condition that applies (and optionally retracts) one tag; run set-based by rule.repository.ts. */
@@ -91,6 +102,8 @@ export interface RuleReportData {
   removed: number;
   unchanged: number;
   conflicts: number;
+  /** Absent from reports written before conflicts could be resolved. */
+  kept?: number;
   /** Customer ids, at most 10 each. */
   sampleAdded: string[];
   sampleRemoved: string[];
@@ -147,11 +160,20 @@ export class RuleRun extends JobRunState {
 }
 
 /**
- * A rule disagreeing with a reviewer's decision. One row per (rule, customer, tag, kind): later
- * runs that hit the same disagreement refresh `lastSeenAt` and `runId` instead of piling up rows.
+ * A rule disagreeing with a reviewer's decision. At most one open row per (rule, customer, tag,
+ * kind): later runs that hit the same disagreement refresh `lastSeenAt` and `runId` instead of
+ * piling up rows. A resolved row is never reopened; a later disagreement is a new conflict.
  */
 @Entity({ tableName: 'rule_conflict' })
-@Unique({ name: 'rule_conflict_uq', properties: ['ruleId', 'customer', 'tagId', 'kind'] })
+@Index({
+  name: 'rule_conflict_open_uq',
+  expression: `create unique index "rule_conflict_open_uq" on "rule_conflict" ("rule_id", "customer_id", "tag_id", "kind") where "resolved_at" is null`,
+})
+// What a run looks up for each disagreement it finds: whether a reviewer's decision was kept.
+@Index({
+  name: 'rule_conflict_kept_idx',
+  expression: `create index "rule_conflict_kept_idx" on "rule_conflict" ("rule_id", "customer_id", "tag_id") where "resolution" = 'KEEP_DECISION'`,
+})
 @Index({ name: 'rule_conflict_rule_id_id_idx', properties: ['ruleId', 'id'] })
 export class RuleConflict {
   @PrimaryKey({ type: 'bigint', autoincrement: true })
@@ -195,6 +217,17 @@ export class RuleConflict {
 
   @Property({ type: 'timestamptz', defaultRaw: 'now()' })
   lastSeenAt: Date = new Date();
+
+  @Enum({ items: () => ConflictResolution, type: 'text', nullable: true })
+  resolution: ConflictResolution | null = null;
+
+  /** Null while open. */
+  @Property({ type: 'timestamptz', nullable: true })
+  resolvedAt: Date | null = null;
+
+  /** The name of the key that resolved it. */
+  @Property({ type: 'text', nullable: true })
+  resolvedBy: string | null = null;
 
   constructor(ruleId: string, tagId: string, kind: ConflictKind) {
     this.ruleId = ruleId;

@@ -1,7 +1,7 @@
 import { IsInt, Length, Max, MaxLength, Min } from 'class-validator';
 import { Field, ID, InputType, Int, registerEnumType } from 'type-graphql';
 import { SegmentDefinitionInput } from '../segment/segment.input.js';
-import { ConflictKind, RuleMode, RuleRunStatus } from './rule.entity.js';
+import { ConflictKind, ConflictResolution, RuleMode, RuleRunStatus } from './rule.entity.js';
 
 registerEnumType(RuleMode, {
   name: 'RuleMode',
@@ -14,6 +14,19 @@ registerEnumType(RuleMode, {
 });
 registerEnumType(RuleRunStatus, { name: 'RuleRunStatus' });
 registerEnumType(ConflictKind, { name: 'RuleConflictKind' });
+registerEnumType(ConflictResolution, {
+  name: 'RuleConflictResolution',
+  valuesConfig: {
+    KEEP_DECISION: {
+      description:
+        'The reviewer’s decision stands; later runs do not raise the conflict again until the customer’s tag history for the tag (for REPLACE_APPROVED, its category) changes',
+    },
+    ACCEPT_RULE: {
+      description:
+        'Make the change the rule wanted (apply, replace or retract its tag), source RULE, attributed to this key',
+    },
+  },
+});
 
 /** The condition is given as `definition` (a tree) or `text`, as for segments. */
 @InputType()

@@ -5,7 +5,7 @@ import {
   type CustomerRecord,
 } from '../customer/customer.repository.js';
 import { parseTimestamp } from '../common/sql.js';
-import type { ConflictKind } from './rule.entity.js';
+import type { ConflictKind, ConflictResolution } from './rule.entity.js';
 import type { CompiledCondition } from '../segment/condition/index.js';
 import { snapshotSql } from '../tagging/tagging.repository.js';
 import type { TagSource } from '../tagging/customer-tag.entity.js';
@@ -55,7 +55,10 @@ export interface RuleOutcome {
   added: number;
   removed: number;
   unchanged: number;
+  /** Disagreements raised (or refreshed) as open conflicts. */
   conflicts: number;
+  /** Disagreements not raised: a reviewer's decision was kept (resolveRuleConflict). */
+  kept: number;
   sampleAdded: string[];
   sampleRemoved: string[];
 }
@@ -223,15 +226,37 @@ export class RuleRepository {
         [rule.tagId, options.source, by.actor, by.note],
       );
     }
-    // Seen again, a conflict is refreshed rather than repeated.
-    await this.sql(
-      `insert into rule_conflict (rule_id, customer_id, tag_id, kind, run_id)
-       select ?::bigint, customer_id, ?::bigint, kind, ?::bigint
-       from (select customer_id, kind from rule_apply where kind is not null
-             union all select customer_id, kind from rule_retract where kind is not null) k
-       on conflict (rule_id, customer_id, tag_id, kind)
-       do update set last_seen_at = now(), run_id = coalesce(excluded.run_id, rule_conflict.run_id)`,
-      [rule.ruleId, rule.tagId, options.runId],
+    // Seen again, an open conflict is refreshed rather than repeated. One a reviewer's decision
+    // was kept for is not raised again while that decision is the customer's latest word on the
+    // tag: nothing in its tag history for the tag (for REPLACE_APPROVED, for any tag of the
+    // category) since the conflict was resolved.
+    const [kept] = await this.sql<{ n: number }>(
+      `with raised as (
+         select customer_id, kind from rule_apply where kind is not null
+         union all select customer_id, kind from rule_retract where kind is not null
+       ),
+       kept as (
+         select r.customer_id, r.kind from raised r
+         where exists (
+           select 1 from rule_conflict k
+           where k.rule_id = ?::bigint and k.customer_id = r.customer_id and k.tag_id = ?::bigint
+             and k.kind = r.kind and k.resolution = 'KEEP_DECISION'
+             and not exists (
+               select 1 from tag_history h
+               where h.customer_id = r.customer_id and h.occurred_at > k.resolved_at
+                 and (h.tag_id = k.tag_id or (k.kind = 'REPLACE_APPROVED'
+                      and h.tag_id in (select t.id from tag t where t.category_id = ?::bigint)))))
+       ),
+       upserted as (
+         insert into rule_conflict (rule_id, customer_id, tag_id, kind, run_id)
+         select ?::bigint, r.customer_id, ?::bigint, r.kind, ?::bigint from raised r
+         where not exists (select 1 from kept where kept.customer_id = r.customer_id and kept.kind = r.kind)
+         on conflict (rule_id, customer_id, tag_id, kind) where resolved_at is null
+         do update set last_seen_at = now(), run_id = coalesce(excluded.run_id, rule_conflict.run_id)
+         returning 1
+       )
+       select count(*)::int as n from kept`,
+      [rule.ruleId, rule.tagId, rule.categoryId, rule.ruleId, rule.tagId, options.runId],
     );
     if (rule.exclusive && options.claim !== false) {
       await this.sql(
@@ -258,7 +283,8 @@ export class RuleRepository {
       added: applying!.added,
       removed: retracting!.removed,
       unchanged: match!.n - applying!.pending,
-      conflicts: applying!.conflicts + retracting!.conflicts,
+      conflicts: applying!.conflicts + retracting!.conflicts - kept!.n,
+      kept: kept!.n,
       sampleAdded: samples!.sampleAdded ?? [],
       sampleRemoved: samples!.sampleRemoved ?? [],
     };
@@ -273,28 +299,48 @@ export interface ConflictRecord {
   runId: string | null;
   createdAt: Date;
   lastSeenAt: Date;
+  resolution: ConflictResolution | null;
+  resolvedAt: Date | null;
+  resolvedBy: string | null;
   customer: CustomerRecord;
+}
+
+export interface ConflictFilter {
+  id?: string | null;
+  ruleId?: string | null;
+  runId?: string | null;
+  /** true: resolved ones only; false: open ones only; null: both. */
+  resolved: boolean | null;
+  /** A Postgres bigint[] literal of rules the caller may not see. */
+  hiddenRuleIds?: string;
 }
 
 /** Conflicts newest first with their customers, in one statement. */
 export async function findConflicts(
   em: EntityManager,
-  filter: { ruleId: string | null; runId: string | null; hiddenRuleIds?: string },
+  filter: ConflictFilter,
   limit: number,
   beforeId: string | null,
 ): Promise<ConflictRecord[]> {
   const rows = await em.execute<(CustomerRecord & Record<string, unknown>)[]>(
     `select ${CUSTOMER_COLUMNS}, k.id as "conflictId", k.rule_id as "ruleId", k.tag_id as "tagId",
-            k.kind, k.run_id as "runId", k.created_at as "conflictCreatedAt", k.last_seen_at as "lastSeenAt"
+            k.kind, k.run_id as "runId", k.created_at as "conflictCreatedAt", k.last_seen_at as "lastSeenAt",
+            k.resolution, k.resolved_at as "resolvedAt", k.resolved_by as "resolvedBy"
      from rule_conflict k join customer c on c.id = k.customer_id
-     where (?::bigint is null or k.rule_id = ?::bigint) and (?::bigint is null or k.run_id = ?::bigint)
+     where (?::bigint is null or k.id = ?::bigint)
+       and (?::bigint is null or k.rule_id = ?::bigint) and (?::bigint is null or k.run_id = ?::bigint)
+       and (?::boolean is null or (k.resolved_at is not null) = ?::boolean)
        and (?::bigint is null or k.id < ?::bigint) and not k.rule_id = any(?::bigint[])
      order by k.id desc limit ?`,
     [
-      filter.ruleId,
-      filter.ruleId,
-      filter.runId,
-      filter.runId,
+      filter.id ?? null,
+      filter.id ?? null,
+      filter.ruleId ?? null,
+      filter.ruleId ?? null,
+      filter.runId ?? null,
+      filter.runId ?? null,
+      filter.resolved,
+      filter.resolved,
       beforeId,
       beforeId,
       filter.hiddenRuleIds ?? '{}',
@@ -302,7 +348,19 @@ export async function findConflicts(
     ],
   );
   return rows.map(
-    ({ conflictId, ruleId, tagId, kind, runId, conflictCreatedAt, lastSeenAt, ...customer }) => ({
+    ({
+      conflictId,
+      ruleId,
+      tagId,
+      kind,
+      runId,
+      conflictCreatedAt,
+      lastSeenAt,
+      resolution,
+      resolvedAt,
+      resolvedBy,
+      ...customer
+    }) => ({
       id: String(conflictId),
       ruleId: String(ruleId),
       tagId: String(tagId),
@@ -310,7 +368,54 @@ export async function findConflicts(
       runId: runId == null ? null : String(runId),
       createdAt: parseTimestamp(conflictCreatedAt as string),
       lastSeenAt: parseTimestamp(lastSeenAt as string),
+      resolution: (resolution as ConflictResolution | null) ?? null,
+      resolvedAt: parseTimestamp((resolvedAt as string | null) ?? null),
+      resolvedBy: (resolvedBy as string | null) ?? null,
       customer: withDates(customer as unknown as CustomerRecord),
     }),
+  );
+}
+
+/** A conflict as resolving it needs it, its row locked until the caller's transaction ends. */
+export interface ClaimedConflict {
+  id: string;
+  ruleId: string;
+  ruleName: string;
+  customerId: string;
+  tagId: string;
+  kind: ConflictKind;
+  resolution: ConflictResolution | null;
+  resolvedAt: Date | null;
+  resolvedBy: string | null;
+}
+
+/**
+ * Locks one conflict row. A second resolver waits here for the first to commit and then reads
+ * the row as the first left it, resolved: so each conflict is resolved exactly once.
+ */
+export async function claimConflict(
+  em: EntityManager,
+  id: string,
+): Promise<ClaimedConflict | null> {
+  const [row] = await em.execute<ClaimedConflict[]>(
+    `select k.id::text, k.rule_id::text as "ruleId", r.name as "ruleName",
+            k.customer_id::text as "customerId", k.tag_id::text as "tagId", k.kind, k.resolution,
+            k.resolved_at as "resolvedAt", k.resolved_by as "resolvedBy"
+     from rule_conflict k join rule r on r.id = k.rule_id
+     where k.id = ? for update of k`,
+    [id],
+  );
+  return row ? { ...row, resolvedAt: parseTimestamp(row.resolvedAt) } : null;
+}
+
+export async function markResolved(
+  em: EntityManager,
+  id: string,
+  resolution: ConflictResolution,
+  actor: string,
+): Promise<void> {
+  await em.execute(
+    `update rule_conflict set resolution = ?, resolved_at = now(), resolved_by = ? where id = ?`,
+    [resolution, actor, id],
   );
 }

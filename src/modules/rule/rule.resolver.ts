@@ -13,13 +13,13 @@ import {
   Root,
 } from 'type-graphql';
 import { viewerOf, type GraphQLContext } from '../../graphql/context.js';
-import { Role } from '../auth/api-key.entity.js';
+import { MAY } from '../access/roles.js';
 import { PageArgs } from '../common/connection.type.js';
 import type { TagRecord } from '../taxonomy/taxonomy.loaders.js';
 import { TagType } from '../taxonomy/taxonomy.type.js';
 import { GraphQLJSON } from 'graphql-scalars';
 import { printCondition, type Condition } from '../segment/condition/index.js';
-import type { Rule, RuleRun } from './rule.entity.js';
+import { ConflictResolution, type Rule, type RuleRun } from './rule.entity.js';
 import { CreateRuleInput, UpdateRuleInput } from './rule.input.js';
 import type { ConflictRecord } from './rule.repository.js';
 import {
@@ -40,6 +40,12 @@ export class RuleConflictsArgs extends PageArgs {
 
   @Field(() => ID, { nullable: true, description: 'Conflicts the run hit last' })
   runId?: string | null;
+
+  @Field(() => Boolean, {
+    defaultValue: false,
+    description: 'false: open conflicts; true: resolved ones (resolveRuleConflict)',
+  })
+  resolved: boolean = false;
 }
 
 @Resolver(() => RuleType)
@@ -56,7 +62,7 @@ export class RuleResolver {
     return ctx.services.rules.getRule(id);
   }
 
-  @Authorized(Role.ADMIN, Role.DATA_SCIENTIST)
+  @Authorized(MAY.manageRules)
   @Audited({
     targetType: 'RULE',
     targets: (_args, rule: Rule) => [rule.id],
@@ -79,7 +85,7 @@ export class RuleResolver {
     return ctx.services.rules.createRule(input, viewerOf(ctx).name);
   }
 
-  @Authorized(Role.ADMIN, Role.DATA_SCIENTIST)
+  @Authorized(MAY.manageRules)
   @Audited({
     targetType: 'RULE',
     targets: (args) => [args.input.id],
@@ -106,7 +112,7 @@ export class RuleResolver {
     return ctx.services.rules.updateRule(input);
   }
 
-  @Authorized(Role.ADMIN, Role.DATA_SCIENTIST)
+  @Authorized(MAY.manageRules)
   @Audited({
     targetType: 'RULE_RUN',
     targets: (_args, run: RuleRun) => [run.id],
@@ -142,7 +148,8 @@ export class RuleResolver {
 
   @Authorized()
   @Query(() => RuleConflictConnection, {
-    description: 'Changes rules withheld because a reviewer decided otherwise, newest first',
+    description:
+      'Changes rules withheld because a reviewer decided otherwise, newest first; open ones unless resolved: true',
   })
   async ruleConflicts(
     @Args(() => RuleConflictsArgs) args: RuleConflictsArgs,
@@ -151,6 +158,30 @@ export class RuleResolver {
     return RuleConflictConnection.fromPage(
       await ctx.services.rules.listConflicts(args, args.first, args.after),
     );
+  }
+
+  @Authorized(MAY.manageRules)
+  @Audited({
+    targetType: 'RULE_CONFLICT',
+    targets: (args) => [args.id],
+    change: (args, conflict: ConflictRecord) => ({
+      resolution: args.resolution,
+      kind: conflict.kind,
+      ruleId: conflict.ruleId,
+      tagId: conflict.tagId,
+      customerId: conflict.customer.id,
+    }),
+  })
+  @Mutation(() => RuleConflictType, {
+    description:
+      'Closes an open conflict once: KEEP_DECISION (later runs stay silent until the customer’s tag changes) or ACCEPT_RULE (the rule’s change is made, source RULE, by this key); CONFLICT when already resolved',
+  })
+  resolveRuleConflict(
+    @Arg('id', () => ID) id: string,
+    @Arg('resolution', () => ConflictResolution) resolution: ConflictResolution,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<ConflictRecord> {
+    return ctx.services.rules.resolveConflict(id, resolution, viewerOf(ctx).name);
   }
 
   // Described on the type; resolved here so personal operands are masked.
@@ -189,12 +220,13 @@ export class RuleRunResolver {
   })
   async reports(@Root() run: RuleRun, @Ctx() ctx: GraphQLContext): Promise<RuleReport[]> {
     const hidden = await ctx.services.rules.hiddenRuleIds();
-    const reports = (run.reports ?? []) as RuleReport[];
+    const reports = ((run.reports ?? []) as RuleReport[]).map((r) => ({ ...r, kept: r.kept ?? 0 }));
     return hidden.length === 0 ? reports : reports.filter((r) => !hidden.includes(r.ruleId));
   }
 
   @FieldResolver(() => RuleConflictConnection, {
-    description: 'Conflicts this run was the last to hit (a real run; a dry run records none)',
+    description:
+      'Conflicts this run was the last to hit, open and resolved (a real run; a dry run records none)',
   })
   async conflicts(
     @Root() run: RuleRun,
@@ -202,7 +234,11 @@ export class RuleRunResolver {
     @Ctx() ctx: GraphQLContext,
   ) {
     return RuleConflictConnection.fromPage(
-      await ctx.services.rules.listConflicts({ runId: run.id }, args.first, args.after),
+      await ctx.services.rules.listConflicts(
+        { runId: run.id, resolved: null },
+        args.first,
+        args.after,
+      ),
     );
   }
 }

@@ -29,9 +29,20 @@ import { SegmentRepository, type ConditionEnvironment } from '../segment/segment
 import { TagSource } from '../tagging/customer-tag.entity.js';
 import { Tag, TagStatus } from '../taxonomy/tag.entity.js';
 import type { CreateRuleInput, UpdateRuleInput } from './rule.input.js';
-import { Rule, RuleConflict, RuleMode, RuleRun, type RuleReportData } from './rule.entity.js';
 import {
+  ConflictKind,
+  ConflictResolution,
+  Rule,
+  RuleConflict,
+  RuleMode,
+  RuleRun,
+  type RuleReportData,
+} from './rule.entity.js';
+import {
+  claimConflict,
   findConflicts,
+  markResolved,
+  type ClaimedConflict,
   RuleRepository,
   runnerFor,
   type ConflictRecord,
@@ -39,6 +50,7 @@ import {
   type SqlRunner,
 } from './rule.repository.js';
 import { TaxonomyVisibility } from '../taxonomy/visibility.js';
+import { TaggingRepository, type Attribution } from '../tagging/tagging.repository.js';
 import { bigintArray } from '../common/sql.js';
 
 /** Where rule runs are queued; the job queue in the API process. */
@@ -213,9 +225,12 @@ export class RuleService {
     return pageById(this.em, RuleRun, {}, { first, after }, 'desc');
   }
 
-  /** Newest first, optionally of one rule or one run. */
+  /**
+   * Newest first, optionally of one rule or one run; `resolved` false lists the open ones, true
+   * the resolved ones, null both.
+   */
   async listConflicts(
-    filter: { ruleId?: string | null; runId?: string | null },
+    filter: { ruleId?: string | null; runId?: string | null; resolved: boolean | null },
     first: number,
     after: string | null | undefined,
   ): Promise<Page<ConflictRecord>> {
@@ -224,6 +239,7 @@ export class RuleService {
     const where = {
       ruleId: filter.ruleId ? parseId(filter.ruleId, 'ruleId') : null,
       runId: filter.runId ? parseId(filter.runId, 'runId') : null,
+      resolved: filter.resolved,
       hiddenRuleIds: bigintArray(hiddenRuleIds),
     };
     const rows = await findConflicts(this.em, where, first + 1, beforeId);
@@ -232,8 +248,55 @@ export class RuleService {
         ruleId: { $nin: hiddenRuleIds },
         ...(where.ruleId ? { ruleId: where.ruleId } : {}),
         ...(where.runId ? { runId: where.runId } : {}),
+        ...(where.resolved === null ? {} : { resolvedAt: where.resolved ? { $ne: null } : null }),
       }),
     );
+  }
+
+  async getConflict(id: string): Promise<ConflictRecord> {
+    const hiddenRuleIds = bigintArray(await this.hiddenRuleIds());
+    const conflictId = parseId(id, 'id');
+    const [row] = await findConflicts(
+      this.em,
+      { id: conflictId, resolved: null, hiddenRuleIds },
+      1,
+      null,
+    );
+    if (!row) throw new NotFoundError('RuleConflict', id);
+    return row;
+  }
+
+  /**
+   * Closes an open conflict, exactly once. KEEP_DECISION leaves the customer's tags as the
+   * reviewer left them, and later runs do not raise the conflict again while that decision is
+   * the customer's latest word on the tag (RuleRepository.apply). ACCEPT_RULE makes the change
+   * the rule wanted when it last saw the conflict — applies its tag (replacing the category's
+   * other in an exclusive one) or retracts it — with source RULE, attributed to `actor`.
+   * NOT_FOUND for an unknown conflict or one of a rule hidden from the caller; CONFLICT when
+   * someone resolved it first (naming who), or when accepting would apply a tag deprecated since.
+   */
+  async resolveConflict(
+    id: string,
+    resolution: ConflictResolution,
+    actor: string,
+  ): Promise<ConflictRecord> {
+    const conflictId = parseId(id, 'id');
+    const hidden = await this.hiddenRuleIds(); // read before the transaction holds a connection
+    await this.em.transactional(async (tx) => {
+      const claimed = await claimConflict(tx, conflictId);
+      if (!claimed || hidden.includes(claimed.ruleId)) throw new NotFoundError('RuleConflict', id);
+      if (claimed.resolvedAt) {
+        throw new ConflictError(
+          `Rule conflict ${id} was already resolved: ${claimed.resolution} by ${claimed.resolvedBy} at ${claimed.resolvedAt.toISOString()}`,
+          { resolution: claimed.resolution, resolvedBy: claimed.resolvedBy },
+        );
+      }
+      if (resolution === ConflictResolution.ACCEPT_RULE) {
+        await acceptRuleChange(tx, claimed, actor);
+      }
+      await markResolved(tx, claimed.id, resolution, actor);
+    });
+    return this.getConflict(conflictId);
   }
 
   /** Rules in the order they run: priority (highest first), then id. */
@@ -375,9 +438,40 @@ function emptyReport(base: { ruleId: string; ruleName: string; tagKey: string })
     removed: 0,
     unchanged: 0,
     conflicts: 0,
+    kept: 0,
     sampleAdded: [],
     sampleRemoved: [],
   };
+}
+
+/** The change a conflict withheld, made now: source RULE, by the key that accepted it. */
+async function acceptRuleChange(
+  em: EntityManager,
+  conflict: ClaimedConflict,
+  actor: string,
+): Promise<void> {
+  const tagging = new TaggingRepository(em);
+  const [tag] = await tagging.lockTags([conflict.tagId]);
+  await tagging.lockCustomers([conflict.customerId]);
+  const by: Attribution = {
+    source: TagSource.RULE,
+    actor,
+    note: `accepted rule:${conflict.ruleName} (rule ${conflict.ruleId}, conflict ${conflict.id})`,
+    confidence: null,
+    modelVersion: null,
+  };
+  const [customerIds, tagIds] = [[conflict.customerId], [conflict.tagId]];
+  if (conflict.kind === ConflictKind.RETRACT_APPROVED) {
+    await tagging.deleteAssignments(customerIds, tagIds, by);
+    return;
+  }
+  if (tag!.status !== TagStatus.ACTIVE) {
+    throw new ConflictError(
+      `Tag "${tag!.key}" is ${tag!.status.toLowerCase()} since the conflict was raised; keep the decision instead`,
+    );
+  }
+  await tagging.replaceExclusive(customerIds, tagIds, by);
+  await tagging.insertAssignments(customerIds, tagIds, by);
 }
 
 function checkTrigger(trigger: boolean, definition: Condition, env: ConditionEnvironment): void {

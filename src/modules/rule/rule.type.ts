@@ -2,7 +2,7 @@ import { GraphQLJSON } from 'graphql-scalars';
 import { Field, ID, Int, ObjectType } from 'type-graphql';
 import { createConnectionType } from '../common/connection.type.js';
 import { CustomerType } from '../customer/customer.type.js';
-import { ConflictKind, RuleMode, RuleRunStatus } from './rule.entity.js';
+import { ConflictKind, ConflictResolution, RuleMode, RuleRunStatus } from './rule.entity.js';
 import './rule.input.js';
 
 @ObjectType('Rule', { description: 'A condition that applies (and may retract) a tag' })
@@ -71,8 +71,17 @@ export class RuleReport {
   @Field(() => Int, { description: 'Matching customers who already held the tag' })
   unchanged!: number;
 
-  @Field(() => Int, { description: 'Changes withheld because a reviewer decided otherwise' })
+  @Field(() => Int, {
+    description: 'Changes withheld because a reviewer decided otherwise, raised as open conflicts',
+  })
   conflicts!: number;
+
+  @Field(() => Int, {
+    description:
+      'Changes withheld, not raised again: a reviewer’s decision was kept (resolveRuleConflict)',
+  })
+  // Optional as stored: reports written before conflicts could be resolved lack it (read as 0).
+  kept?: number;
 
   @Field(() => [ID], { description: 'Up to 10 customers who got the tag' })
   sampleAdded!: string[];
@@ -140,6 +149,15 @@ export class RuleConflictType {
 
   @Field(() => Date, { description: 'Later runs hitting the same conflict refresh this' })
   lastSeenAt!: Date;
+
+  @Field(() => ConflictResolution, { nullable: true, description: 'Null while open' })
+  resolution!: ConflictResolution | null;
+
+  @Field(() => Date, { nullable: true })
+  resolvedAt!: Date | null;
+
+  @Field(() => String, { nullable: true, description: 'The name of the key that resolved it' })
+  resolvedBy!: string | null;
 }
 
 export const RuleConflictConnection = createConnectionType('RuleConflict', RuleConflictType);

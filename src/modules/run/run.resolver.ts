@@ -1,7 +1,7 @@
 import { Arg, Args, Authorized, Ctx, ID, Mutation, Query, Resolver } from 'type-graphql';
 import { Audited } from '../../graphql/audit.js';
 import type { GraphQLContext } from '../../graphql/context.js';
-import { Role } from '../auth/api-key.entity.js';
+import { MAY } from '../access/roles.js';
 import { RunsArgs } from './run.args.js';
 import { RunKind, type RunRecord } from './run.repository.js';
 import { RunConnection, RunType } from './run.type.js';
@@ -20,7 +20,7 @@ export class RunResolver {
   }
 
   // Those who may start runs may stop them.
-  @Authorized(Role.DATA_SCIENTIST, Role.ADMIN)
+  @Authorized(MAY.cancelRuns)
   @Audited({
     // The id is unique within its kind, which the change names.
     targetType: 'RUN',

@@ -13,7 +13,7 @@ import {
 } from 'type-graphql';
 import { viewerOf, type GraphQLContext } from '../../graphql/context.js';
 import { SCAN_WEIGHTS, Scans } from '../../graphql/cost.js';
-import { Role } from '../auth/api-key.entity.js';
+import { MAY } from '../access/roles.js';
 import { PageArgs } from '../common/connection.type.js';
 import type { CustomerRecord } from '../customer/customer.repository.js';
 import { CustomerConnection, CustomerType } from '../customer/customer.type.js';
@@ -53,7 +53,7 @@ export class SegmentResolver {
     return ctx.services.segments.previewSegment(definition);
   }
 
-  @Authorized(Role.ADMIN, Role.DATA_SCIENTIST)
+  @Authorized(MAY.manageRules)
   @Audited({
     targetType: 'SEGMENT',
     targets: (_args, segment: Segment) => [segment.id],
@@ -67,7 +67,7 @@ export class SegmentResolver {
     return ctx.services.segments.createSegment(input, viewerOf(ctx).name);
   }
 
-  @Authorized(Role.ADMIN, Role.DATA_SCIENTIST)
+  @Authorized(MAY.manageRules)
   @Audited({
     targetType: 'SEGMENT',
     targets: (args) => [args.input.id],
@@ -86,7 +86,7 @@ export class SegmentResolver {
     return ctx.services.segments.updateSegment(input);
   }
 
-  @Authorized(Role.ADMIN, Role.DATA_SCIENTIST)
+  @Authorized(MAY.manageRules)
   @Audited({
     targetType: 'SEGMENT',
     targets: (args) => [args.id],

@@ -15,7 +15,7 @@ import {
 } from 'type-graphql';
 import { viewerOf, type GraphQLContext } from '../../graphql/context.js';
 import { SCAN_WEIGHTS, Scans, setsAnything } from '../../graphql/cost.js';
-import { Role } from '../auth/api-key.entity.js';
+import { MAY } from '../access/roles.js';
 import { InvalidInputError, NotFoundError, parseId, parseIds } from '../common/domain.errors.js';
 import type { CustomerRecord } from '../customer/customer.repository.js';
 import { CustomerType } from '../customer/customer.type.js';
@@ -46,8 +46,6 @@ import {
 import { Audited, rowSnapshot, type AuditSpec } from '../../graphql/audit.js';
 import { sampleIds } from '../audit/audit.service.js';
 import type { BulkOutcome } from './suggestion.service.js';
-
-const REVIEWERS = [Role.REVIEWER, Role.ADMIN];
 
 /** GraphQL filter → repository filter, with every id validated and named on failure. */
 export function toQueueFilter(
@@ -144,7 +142,7 @@ export class SuggestionResolver {
     return ctx.services.suggestions.get(id);
   }
 
-  @Authorized(...REVIEWERS)
+  @Authorized(MAY.review)
   @Audited(decisionAudit)
   @Mutation(() => TagSuggestionType, {
     description: 'Apply the suggested tag; CONFLICT if someone decided it first',
@@ -157,7 +155,7 @@ export class SuggestionResolver {
     return ctx.services.suggestions.approve(id, viewerOf(ctx).name, note);
   }
 
-  @Authorized(...REVIEWERS)
+  @Authorized(MAY.review)
   @Audited(decisionAudit)
   @Mutation(() => TagSuggestionType, {
     description: 'Record that the customer should not have the tag (a training label)',
@@ -170,7 +168,7 @@ export class SuggestionResolver {
     return ctx.services.suggestions.reject(id, viewerOf(ctx).name, reason);
   }
 
-  @Authorized(...REVIEWERS)
+  @Authorized(MAY.review)
   @Audited({
     ...decisionAudit,
     change: (args) => ({ correctedTagId: args.tagId }),
@@ -187,7 +185,7 @@ export class SuggestionResolver {
     return ctx.services.suggestions.correct(id, tagId, viewerOf(ctx).name, note);
   }
 
-  @Authorized(...REVIEWERS)
+  @Authorized(MAY.review)
   @Audited({
     targetType: 'SUGGESTION',
     targets: (args, outcome: BulkOutcome) => args.input.ids ?? outcome.sample.map((s) => s.id),
@@ -220,7 +218,7 @@ export class SuggestionResolver {
     );
   }
 
-  @Authorized(Role.DATA_SCIENTIST, Role.ADMIN)
+  @Authorized(MAY.manageModels)
   @Audited({
     targetType: 'SUGGESTION_RUN',
     targets: (_args, run: SuggestionRun) => [run.id],
@@ -250,7 +248,7 @@ export class SuggestionResolver {
     return ctx.services.suggestions.getRun(id);
   }
 
-  @Authorized(Role.ADMIN)
+  @Authorized(MAY.administer)
   @Audited({
     targetType: 'TAG',
     targets: (args) => [args.input.tagId],

@@ -1,6 +1,6 @@
 import { Args, Authorized, Ctx, FieldResolver, Mutation, Resolver, Root } from 'type-graphql';
 import { viewerOf, type GraphQLContext } from '../../graphql/context.js';
-import { Role } from '../auth/api-key.entity.js';
+import { MAY } from '../access/roles.js';
 import { PageArgs } from '../common/connection.type.js';
 import { CustomerType } from '../customer/customer.type.js';
 import type { CustomerRecord } from '../customer/customer.repository.js';
@@ -39,7 +39,7 @@ export class CustomerTagsResolver {
     );
   }
 
-  @Authorized(Role.REVIEWER, Role.ADMIN)
+  @Authorized(MAY.review)
   @Audited({
     targetType: 'CUSTOMER',
     targets: (args) => args.customerIds,
@@ -60,7 +60,7 @@ export class CustomerTagsResolver {
     return ctx.services.tagging.applyTags(args, { actor: viewerOf(ctx).name });
   }
 
-  @Authorized(Role.REVIEWER, Role.ADMIN)
+  @Authorized(MAY.review)
   @Audited({
     targetType: 'CUSTOMER',
     targets: (args) => args.customerIds,

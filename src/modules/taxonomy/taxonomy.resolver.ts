@@ -13,7 +13,7 @@ import {
 } from 'type-graphql';
 import { viewerOf, type GraphQLContext } from '../../graphql/context.js';
 import { SCAN_WEIGHTS, Scans } from '../../graphql/cost.js';
-import { Role } from '../auth/api-key.entity.js';
+import { MAY } from '../access/roles.js';
 import { PageArgs } from '../common/connection.type.js';
 import type { TagCategory } from './tag-category.entity.js';
 import type { Tag } from './tag.entity.js';
@@ -45,7 +45,7 @@ export class TagCategoryResolver {
     return TagCategoryConnection.fromPage(await ctx.services.taxonomy.listCategories(page));
   }
 
-  @Authorized(Role.ADMIN)
+  @Authorized(MAY.administer)
   @Audited({
     targetType: 'TAG_CATEGORY',
     targets: (_args, category: TagCategory) => [category.id],
@@ -69,7 +69,7 @@ export class TagCategoryResolver {
     return ctx.services.taxonomy.createCategory(input);
   }
 
-  @Authorized(Role.ADMIN)
+  @Authorized(MAY.administer)
   @Audited({
     targetType: 'TAG_CATEGORY',
     targets: (args) => [args.id],
@@ -127,7 +127,7 @@ export class TagResolver {
     return ctx.services.taxonomy.getTag(id);
   }
 
-  @Authorized(Role.ADMIN)
+  @Authorized(MAY.administer)
   @Audited({
     targetType: 'TAG',
     targets: (_args, tag: Tag) => [tag.id],
@@ -148,7 +148,7 @@ export class TagResolver {
     return ctx.services.taxonomy.createTag(input);
   }
 
-  @Authorized(Role.ADMIN)
+  @Authorized(MAY.administer)
   @Audited({
     targetType: 'TAG',
     targets: (args) => [args.id],
@@ -176,7 +176,7 @@ export class TagResolver {
     return ctx.services.taxonomy.updateTag(id, input);
   }
 
-  @Authorized(Role.ADMIN)
+  @Authorized(MAY.administer)
   @Audited({
     targetType: 'TAG',
     targets: (args) => [args.id],
@@ -190,7 +190,7 @@ export class TagResolver {
     return ctx.services.taxonomy.deprecateTag(id);
   }
 
-  @Authorized(Role.ADMIN)
+  @Authorized(MAY.administer)
   @Audited({
     targetType: 'TAG',
     targets: (args) => [args.targetId, ...args.sourceIds],

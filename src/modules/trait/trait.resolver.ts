@@ -11,7 +11,7 @@ import {
   Resolver,
 } from 'type-graphql';
 import { viewerOf, type GraphQLContext } from '../../graphql/context.js';
-import { Role } from '../auth/api-key.entity.js';
+import { MAY } from '../access/roles.js';
 import { PageArgs } from '../common/connection.type.js';
 import type { TraitRecord } from './trait.repository.js';
 import { TraitConnection, TraitType } from './trait.type.js';
@@ -24,7 +24,7 @@ export class TraitsArgs extends PageArgs {
 
 @Resolver(() => TraitType)
 export class TraitResolver {
-  @Authorized(Role.ADMIN)
+  @Authorized(MAY.administer)
   @Query(() => TraitConnection, {
     description: 'Attribute keys customers hold or an admin described, by key',
   })
@@ -32,7 +32,7 @@ export class TraitResolver {
     return TraitConnection.fromPage(await ctx.services.traits.listTraits(args, args));
   }
 
-  @Authorized(Role.ADMIN)
+  @Authorized(MAY.administer)
   @Audited({
     targetType: 'TRAIT',
     // A trait is named by its attribute key; it has no id of its own.
