@@ -2,6 +2,7 @@
 // Reuses bench/scoring.ts's data set (1,000,000 customers) with bench/suggest.ts's dense model.
 import 'reflect-metadata';
 import { execSync } from 'node:child_process';
+import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -42,9 +43,24 @@ const STORAGE_KEY = 'tagwise.apiKey';
 
 const secondsSince = (started: number) => (performance.now() - started) / 1000;
 
+interface Build {
+  /** When the data set was built from an empty cluster, and the one-minute load average then. */
+  at: string;
+  load: number;
+  /** The process's nice value (the bench's own share of the CPU). */
+  nice: number;
+  /** Wall seconds of each step. */
+  steps: { step: string; seconds: number }[];
+}
+
+/** Kept beside the data set: how long its build took is reported by every later run. */
+const BUILD_FILE = path.join(settings.dataDir, 'console-build.json');
+
 interface Preparation {
   /** Wall seconds of each step this run did; a step already done costs little. */
   steps: { step: string; seconds: number }[];
+  /** The build from scratch this data set came from, when a run of this bench did it. */
+  build: Build | null;
   pending: number;
   customers: number;
   reviewerKey: string;
@@ -67,6 +83,7 @@ async function countPending(url: string): Promise<number> {
  */
 async function prepareQueue(): Promise<Preparation> {
   const steps: Preparation['steps'] = [];
+  const load = os.loadavg()[0]!;
   let started = performance.now();
   const db = await prepareDatabase({
     dataDir: settings.dataDir,
@@ -98,12 +115,19 @@ async function prepareQueue(): Promise<Preparation> {
       const { rows } = await c.query<{ n: number }>('select count(*)::int as n from customer');
       return rows[0]!.n;
     });
+    if (db.seededNow > 0) {
+      const build: Build = { at: new Date().toISOString(), load, nice: os.getPriority(), steps };
+      fs.writeFileSync(BUILD_FILE, JSON.stringify(build, null, 2));
+    }
     const { key } = await new AuthService(orm.em.fork()).createKey({
       role: Role.REVIEWER,
       name: `bench reviewer ${new Date().toISOString()}`,
     });
     return {
       steps,
+      build: fs.existsSync(BUILD_FILE)
+        ? (JSON.parse(fs.readFileSync(BUILD_FILE, 'utf8')) as Build)
+        : null,
       pending: await countPending(url),
       customers,
       reviewerKey: key,
@@ -164,6 +188,9 @@ interface Transfer {
   /** That body gzipped at zlib's default level, as the `compression` middleware would send it. */
   gzip: number;
   encoding: string | null;
+  /** Why the request did not complete (Chromium's error text), if it did not. */
+  failed: string | null;
+  ended: boolean;
 }
 
 interface PageLoad {
@@ -201,6 +228,8 @@ async function loadPage(
       body: 0,
       gzip: 0,
       encoding: null,
+      failed: null,
+      ended: false,
     });
   });
   cdp.on('Network.requestServedFromCache', (e) => {
@@ -217,10 +246,17 @@ async function loadPage(
     );
     t.encoding = headers['content-encoding'] ?? null;
   });
+  cdp.on('Network.loadingFailed', (e) => {
+    const t = transfers.get(e.requestId);
+    if (!t) return;
+    t.failed = e.errorText;
+    t.ended = true;
+  });
   cdp.on('Network.loadingFinished', (e) => {
     const t = transfers.get(e.requestId);
     if (!t) return;
     t.wire = e.encodedDataLength;
+    t.ended = true;
     if (t.fromCache) return;
     bodies.push(
       cdp
@@ -247,6 +283,11 @@ async function loadPage(
       loadMs: nav.loadEventEnd,
     };
   })()`)) as Pick<PageLoad, 'readyMs' | 'domContentLoadedMs' | 'loadMs'>;
+  // networkidle can come while a late request (a font) is still open: wait for each to end.
+  const deadline = Date.now() + 30_000;
+  while ([...transfers.values()].some((t) => !t.ended) && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
   await Promise.all(bodies);
   await page.close();
   return { ...timing, transfers: [...transfers.values()] };
@@ -516,6 +557,18 @@ function loadRows(series: LoadSeries): string[] {
   });
 }
 
+function describeBuild(build: Build | null): string {
+  if (!build)
+    return 'How long the data set took to build is not known (built before this bench kept it).';
+  const total = build.steps.reduce((sum, s) => sum + s.seconds, 0);
+  return (
+    `The data set was built from an empty cluster on ${build.at.slice(0, 16).replace('T', ' ')} UTC in ` +
+    `${(total / 60).toFixed(1)} min (one-minute load average ${build.load.toFixed(1)} at the start, ` +
+    `nice ${build.nice}, sharing the host): ` +
+    `${build.steps.map((s) => `${s.step} ${s.seconds.toFixed(0)} s`).join(', ')}.`
+  );
+}
+
 function spread(values: number[]): string {
   return [50, 95, 99].map((p) => percentile(values, p).toFixed(1)).join(' / ') + ' ms';
 }
@@ -533,7 +586,11 @@ function decisionRow(run: OrderingRun & { load: number }): string {
 function requestList(load: PageLoad): string {
   return load.transfers
     .filter((t) => !t.fromCache)
-    .map((t) => `\`${new URL(t.url).pathname}\` ${t.status} ${kB(t.body)} (gzip ${kB(t.gzip)})`)
+    .map((t) =>
+      t.failed
+        ? `\`${new URL(t.url).pathname}\` not completed (${t.failed})`
+        : `\`${new URL(t.url).pathname}\` ${t.status} ${kB(t.body)} (gzip ${kB(t.gzip)})`,
+    )
     .join(', ');
 }
 
@@ -618,7 +675,7 @@ ${runs.map(decisionRow).join('\n')}
 
 The last outcome shown: "${runs.at(-1)!.outcome}".
 
-Preparation of the data set in this run (a step already done costs only its check): ${queue.steps.map((s) => `${s.step} ${s.seconds.toFixed(1)} s`).join(', ')}.
+${describeBuild(queue.build)} In this run (a step already done costs only its check): ${queue.steps.map((s) => `${s.step} ${s.seconds.toFixed(1)} s`).join(', ')}.
 `;
     console.log(body);
     await writeSection(path.join(ROOT, 'BENCHMARKS.md'), SECTION, body);
