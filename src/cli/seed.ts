@@ -49,6 +49,7 @@ export function registerSeedCommand(program: Command): void {
             appliedTags: report.appliedTags,
             categories: report.categories,
             tags: report.tags,
+            skippedRetiredTags: report.skippedRetiredTags,
           },
         });
         console.log(
@@ -57,6 +58,13 @@ export function registerSeedCommand(program: Command): void {
             `and ${report.tags} tags created (existing rows were kept). Features of ` +
             `${features.customers} customers computed in ${(features.ms / 1000).toFixed(1)} s.`,
         );
+        const skipped = Object.entries(report.skippedRetiredTags);
+        if (skipped.length > 0) {
+          console.log(
+            `Not applied, because their tag is deprecated or merged away: ` +
+              `${skipped.map(([key, n]) => `${n} ${key}`).join(', ')}.`,
+          );
+        }
       });
     });
 }

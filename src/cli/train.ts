@@ -42,14 +42,14 @@ export function registerTrainCommand(program: Command): void {
     )
     .option(
       '--models-dir <dir>',
-      'where model folders are written (default: TAGWISE_MODELS_DIR or models)',
+      'where model folders are written (default: TAGWISE_MODELS_DIR, else <TAGWISE_DATA_DIR>/models)',
     )
     .action(
       async (options: {
         seed: number;
         tags?: string;
         promote?: boolean;
-        modelsDir: string;
+        modelsDir?: string;
         targetPrecision?: number;
         testSize?: number;
         validationSize?: number;

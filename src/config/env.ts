@@ -68,7 +68,8 @@ const envSchema = z.object({
   // Six heartbeats fit in it; long enough for a stalled event loop (a big k-means step).
   TAGWISE_RUN_LOST_AFTER_S: wholeNumber(1, 86_400).default(30),
   TAGWISE_RUN_ATTEMPTS: wholeNumber(1, 10).default(2),
-  TAGWISE_MODELS_DIR: z.string().trim().min(1, 'must not be empty').default('models'),
+  // Unset: `<TAGWISE_DATA_DIR>/models`, so two data dirs never share (or mix) model versions.
+  TAGWISE_MODELS_DIR: z.string().trim().min(1, 'must not be empty').optional(),
   TAGWISE_DEMO: z.enum(['0', '1'], { message: 'must be 0 or 1' }).optional(),
   TAGWISE_DEMO_CUSTOMERS: wholeNumber(0, 10_000_000).default(5000),
   TAGWISE_MAX_QUERY_COST: wholeNumber(100).default(100_000),
@@ -235,7 +236,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     databaseUrl: e.DATABASE_URL,
     dataDir: path.resolve(e.TAGWISE_DATA_DIR),
     embeddedPgPort: e.TAGWISE_PG_PORT,
-    modelsDir: path.resolve(e.TAGWISE_MODELS_DIR),
+    modelsDir: path.resolve(e.TAGWISE_MODELS_DIR ?? path.join(e.TAGWISE_DATA_DIR, 'models')),
     workers: e.TAGWISE_WORKERS === '1',
     apiProcesses: e.TAGWISE_API_PROCESSES,
     runs: Object.freeze({

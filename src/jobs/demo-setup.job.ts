@@ -84,8 +84,13 @@ export async function seedDemoOnFirstStart(
     targetType: 'CUSTOMER',
     change: { ...report, features: features.customers, adminKeyCreated: keyFile !== undefined },
   });
+  // Counted, not the seed's report: a database seeded before (by `tagwise seed`, or a first start
+  // cut short) gets no new customers, and "customers 0" would read as an empty demo.
+  const [{ customers }] = await em.execute<[{ customers: number }]>(
+    'select count(*)::int as customers from customer',
+  );
   logger.info(
-    { ...report, features: features.customers, ms: Date.now() - started },
+    { customers, created: report, features: features.customers, ms: Date.now() - started },
     'demo data ready',
   );
   if (keyFile) logger.info(`demo admin API key written to ${keyFile}`);

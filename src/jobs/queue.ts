@@ -173,7 +173,7 @@ export class JobQueue {
     let folder: string | null = null;
     const outcome = await this.execute(RunKind.TRAIN, runId, async (claim) => {
       await trainModels(this.orm, {
-        ...(claim.params as TrainOptions),
+        ...(claim.params as Omit<TrainOptions, 'modelsDir'>),
         createdBy: claim.createdBy,
         modelsDir: this.options.modelsDir,
         signal: claim.signal,

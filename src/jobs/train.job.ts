@@ -31,8 +31,8 @@ export interface TrainOptions {
   tags?: string[];
   promote?: boolean;
   createdBy?: string | null;
-  /** Where model folders go; default `models/` of the working directory. */
-  modelsDir?: string;
+  /** Where model folders go (the config's `modelsDir`). */
+  modelsDir: string;
   maxEpochs?: number;
   /** Each tag's threshold is the lowest reaching this precision on held-out customers (default 0.9). */
   targetPrecision?: number;
@@ -67,14 +67,15 @@ export interface TrainReport {
 
 /**
  * Trains a segmentation and a tag classifier on the current features and labels, writes the
- * artifacts to models/<version>/ and registers the version as a CANDIDATE (ACTIVE with promote).
+ * artifacts to `<modelsDir>/<version>/` and registers the version as a CANDIDATE (ACTIVE with
+ * promote).
  *
  * Labels are the known ones (LabelRepository): holders are positives; customers known not to hold
  * a tag — another tag of its exclusive category, a complete import, a reviewer's rejection — are
  * negatives; everyone else is unlabelled, not a negative. Each tag is then learnt and measured
  * from known labels, or from positive and unlabelled customers (see ml/classifier/labels.ts).
  */
-export async function trainModels(orm: MikroORM, options: TrainOptions = {}): Promise<TrainReport> {
+export async function trainModels(orm: MikroORM, options: TrainOptions): Promise<TrainReport> {
   const started = Date.now();
   const seed = options.seed ?? 42;
   const report = options.onProgress ?? (() => {});
@@ -173,7 +174,7 @@ export async function trainModels(orm: MikroORM, options: TrainOptions = {}): Pr
   // Time to the millisecond plus a random suffix: two trainings in the same instant stay distinct.
   const stamp = new Date().toISOString().replace(/[-:.Z]/g, '');
   const version = `${stamp}-s${seed}-${randomBytes(2).toString('hex')}`;
-  const modelsDir = path.resolve(options.modelsDir ?? 'models');
+  const modelsDir = path.resolve(options.modelsDir);
   const dir = path.join(modelsDir, version);
   options.signal?.throwIfAborted();
   await options.onArtifacts?.(dir);

@@ -414,11 +414,14 @@ describe('access matrix', () => {
     const mismatches: string[] = [];
     for (const role of Object.values(Role)) {
       const { viewer } = await t.ok(
-        `{ viewer { role ${Object.keys(flags).join(' ')} } }`,
+        `{ viewer { id name role keyPrefix ${Object.keys(flags).join(' ')} } }`,
         {},
         role,
       );
-      expect(viewer.role).toBe(role);
+      expect(viewer).toMatchObject({ name: `test-${role}`, role });
+      expect(t.keys[role].startsWith(viewer.keyPrefix)).toBe(true);
+      const [key] = await t.sql(`select name from api_key where id = ?`, [viewer.id]);
+      expect(key).toEqual({ name: `test-${role}` });
       for (const [flag, coordinates] of Object.entries(flags)) {
         for (const coordinate of coordinates) {
           const { query, variables } = operationFor(schema, coordinate);

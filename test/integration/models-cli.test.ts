@@ -91,6 +91,56 @@ describe('tagwise models and score', () => {
     });
   }, 60_000);
 
+  it('scores a version an older install wrote to its repo-level models/ folder', async () => {
+    // Before versions went under TAGWISE_DATA_DIR, they went to `models/` of the working
+    // directory and the registry kept that relative path: such an install keeps scoring them.
+    const score = (cwd?: string) =>
+      promisify(execFile)(
+        'node',
+        [
+          path.resolve('bin/tagwise.js'),
+          'score',
+          '--model',
+          first.version,
+          '--tags',
+          'wine-lover',
+          '--out',
+          '-',
+        ],
+        {
+          ...(cwd ? { cwd } : {}),
+          env: { ...process.env, DATABASE_URL: t.url, LOG_LEVEL: 'error' },
+          maxBuffer: 64 * 1024 * 1024,
+        },
+      );
+    const expected = (await score()).stdout;
+    const install = await fs.mkdtemp(path.join(os.tmpdir(), 'tagwise-old-install-'));
+    const [{ artifactPath }] = await t.sql<{ artifactPath: string }>(
+      'select artifact_path as "artifactPath" from model_version where id = ?',
+      [first.modelVersionId],
+    );
+    try {
+      await fs.cp(
+        path.join(modelsDir, first.version),
+        path.join(install, 'models', first.version),
+        { recursive: true },
+      );
+      await t.sql('update model_version set artifact_path = ? where id = ?', [
+        `models/${first.version}`,
+        first.modelVersionId,
+      ]);
+      const scored = await score(install);
+      expect(scored.stdout).toBe(expected);
+      expect(scored.stdout.split('\n').length).toBeGreaterThan(1000);
+    } finally {
+      await t.sql('update model_version set artifact_path = ? where id = ?', [
+        artifactPath,
+        first.modelVersionId,
+      ]);
+      await fs.rm(install, { recursive: true, force: true });
+    }
+  }, 60_000);
+
   it('scores with the ACTIVE version and every tag it learnt to standard output', async () => {
     const lines = (await cli('score', '--out', '-')).trim().split('\n');
     const { rows, tags, p } = await expectedScores(second);

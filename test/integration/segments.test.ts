@@ -264,6 +264,23 @@ describe('segments', () => {
     expect(stdout.split('\n')[1]).toContain(`${ids.s00},s00,S*,`);
   }, 30_000);
 
+  it('says in one line that a segment to export does not exist, and exits 1', async () => {
+    const failed = await promisify(execFile)(
+      'node',
+      ['bin/tagwise.js', 'segments', 'export', 'nope'],
+      {
+        env: { ...process.env, DATABASE_URL: t.url, LOG_LEVEL: 'error' },
+      },
+    ).then(
+      () => ({ code: 0, stdout: '', stderr: '' }),
+      (error: { code: number; stdout: string; stderr: string }) => error,
+    );
+    expect(failed.code).toBe(1);
+    expect(failed.stdout).toBe('');
+    expect(failed.stderr.trim().split('\n')).toEqual(['Segment nope does not exist']);
+    expect(failed.stderr).not.toMatch(/^\s+at /m);
+  }, 30_000);
+
   it('exports to a reader that stops early (`| head`) without failing', async () => {
     const child = spawn('node', ['bin/tagwise.js', 'segments', 'export', 'csv-export'], {
       env: { ...process.env, DATABASE_URL: t.url, LOG_LEVEL: 'error' },

@@ -50,6 +50,7 @@ describe('suggestions and the review queue', () => {
   let modelsDir: string;
   let first: TrainReport;
   let firstRun: SuggestReport;
+  const firstRunProgress: [phase: string, done: number, total: number][] = [];
   const tagId: Record<string, string> = {};
 
   const suggestions = (where = "s.status = 'PENDING'", params: unknown[] = []) =>
@@ -80,7 +81,10 @@ describe('suggestions and the review queue', () => {
     for (const r of await t.sql<{ id: string; key: string }>('select id, key from tag')) {
       tagId[r.key] = r.id;
     }
-    firstRun = await generateSuggestions(t.app.orm, { workers: 1 });
+    firstRun = await generateSuggestions(t.app.orm, {
+      workers: 1,
+      onProgress: (...report) => firstRunProgress.push(report),
+    });
   }, 300_000);
   afterAll(async () => {
     await t?.close();
@@ -89,6 +93,10 @@ describe('suggestions and the review queue', () => {
 
   it('creates pending suggestions with explanations, never for a tag the customer holds', async () => {
     expect(firstRun.customers).toBe(800);
+    // What `tagwise suggest`'s bar shows: scoring counts up to the customers it scores.
+    const scoring = firstRunProgress.filter(([phase]) => phase === 'scoring');
+    expect(scoring.at(-1)).toEqual(['scoring', 800, 800]);
+    expect(scoring.every(([, done, total]) => done <= total)).toBe(true);
     expect(firstRun.created).toBeGreaterThan(20);
     expect(firstRun.alreadyHeld).toBeGreaterThan(0);
     const pending = await suggestions();

@@ -1,4 +1,6 @@
-import { Link, Redirect, Route, Switch } from 'wouter';
+import type { ReactNode } from 'react';
+import { Link, Redirect, Route, Switch, useLocation } from 'wouter';
+import { QueuePage } from './pages/queue/QueuePage';
 import { abilities, useSession } from './session';
 
 /** The signed-in shell: what the role may use, and the page the address names. */
@@ -13,6 +15,7 @@ export function App() {
       <header className="top">
         <nav aria-label="Main">
           <span className="brand">Tagwise</span>
+          {can.review && <NavLink href="/queue">Queue</NavLink>}
           {/* GraphiQL is a page of its own, served by the API at GET /graphql. */}
           <a href="/graphql">GraphiQL</a>
         </nav>
@@ -27,12 +30,23 @@ export function App() {
       </header>
       <main id="main" tabIndex={-1}>
         <Switch>
+          {can.review && <Route path="/queue" component={QueuePage} />}
           <Route>
             <Home review={can.review} science={can.science} />
           </Route>
         </Switch>
       </main>
     </>
+  );
+}
+
+/** A nav link marked as the current page where the address is its route. */
+function NavLink(props: { href: string; children: ReactNode }) {
+  const [location] = useLocation();
+  return (
+    <Link href={props.href} aria-current={location === props.href ? 'page' : undefined}>
+      {props.children}
+    </Link>
   );
 }
 

@@ -1,5 +1,6 @@
 import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { createContext, useCallback, useContext, useMemo, useState, type ReactNode } from 'react';
+import type { TadaDocumentNode } from 'gql.tada';
 import { ApiError, request } from './api';
 import { graphql, type ResultOf } from './graphql';
 
@@ -26,9 +27,10 @@ interface Session {
   apiKey: string;
   viewer: Viewer;
   /** Runs an operation with this session's key. */
-  request: typeof request extends (key: string, ...rest: infer A) => infer R
-    ? (...args: A) => R
-    : never;
+  request<Result, Variables>(
+    document: TadaDocumentNode<Result, Variables>,
+    variables?: Variables,
+  ): Promise<Result>;
   signOut(): void;
 }
 

@@ -13,7 +13,7 @@ import { ScoringPool, type ScoredReply } from './scoring.pool.js';
 
 /** What a scoring run needs to know about a model version; see loadScoringModel. */
 export interface ScoringModel {
-  /** Absolute path of models/<version>/. */
+  /** Absolute path of the version's artifact folder. */
   artifactDir: string;
   featureSetVersion: number;
   /** Tag id (bigint as string) per model tag index, in the classifier's meta.tags order. */

@@ -5,7 +5,7 @@ import { DEFAULT_DEMO_SEED } from './demo.defaults.js';
 import { FeatureService } from '../feature/feature.service.js';
 import { Rule, RuleMode } from '../rule/rule.entity.js';
 import { parseCondition } from '../segment/condition/index.js';
-import { Tag } from '../taxonomy/tag.entity.js';
+import { Tag, TagStatus } from '../taxonomy/tag.entity.js';
 import { snapshotSql } from '../tagging/tagging.repository.js';
 import {
   DEMO_TAXONOMY,
@@ -31,11 +31,17 @@ export interface SeedReport {
   customers: number;
   appliedTags: number;
   events: number;
+  /**
+   * Hand-applied tags not applied because their tag is deprecated or merged away, by tag key: a
+   * retired tag is never applied again, and a merge already moved its holders to the target.
+   */
+  skippedRetiredTags: Record<string, number>;
 }
 
 /**
  * Taxonomy, customers with about 20 events each, and hand-applied tags, all set-based: COPY into temporary tables, then one
- * merge each. Idempotent: rows that exist (by key / externalId) are left as they are.
+ * merge each. Idempotent: rows that exist (by key / externalId) are left as they are. A tag
+ * deprecated or merged away is never applied (skippedRetiredTags counts what was left out).
  */
 export async function seedDemo(orm: MikroORM, options: SeedOptions): Promise<SeedReport> {
   const seed = options.seed ?? DEFAULT_DEMO_SEED;
@@ -86,6 +92,11 @@ export async function seedDemo(orm: MikroORM, options: SeedOptions): Promise<See
         }
       })(),
     );
+    // Hand tags go to the customers created now, as events do: re-running a demo must not undo
+    // what people did since (a tag removed, a merge that moved a tag's holders elsewhere).
+    await client.query(
+      `delete from demo_tag d using customer c where c.external_id = d.external_id`,
+    );
     const inserted = await client.query<{ id: string; external_id: string }>(
       `insert into customer (${CUSTOMER_COLUMNS.join(', ')})
        select ${CUSTOMER_COLUMNS.join(', ')} from demo_customer
@@ -95,11 +106,18 @@ export async function seedDemo(orm: MikroORM, options: SeedOptions): Promise<See
     // Only customers created now get events, so growing or re-running a demo adds no duplicates.
     const newIds = new Map(inserted.rows.map((r) => [r.external_id, r.id]));
     progress('tags', 0, 1);
+    const retired = await client.query<{ key: string; n: number }>(
+      `select t.key, count(*)::int as n
+       from demo_tag d join customer c on c.external_id = d.external_id join tag t on t.key = d.tag_key
+       where t.status <> 'ACTIVE'
+       group by t.key order by t.key`,
+    );
     const applied = await client.query(
       `with inserted as (
          insert into customer_tag (customer_id, tag_id, source, applied_by, applied_at, note)
          select c.id, t.id, 'MANUAL', 'demo', c.created_at + interval '1 day', 'demo data'
          from demo_tag d join customer c on c.external_id = d.external_id join tag t on t.key = d.tag_key
+         where t.status = 'ACTIVE'
          on conflict do nothing
          returning *
        )
@@ -137,7 +155,13 @@ export async function seedDemo(orm: MikroORM, options: SeedOptions): Promise<See
     progress('events', total, total);
     await client.query('commit');
     await client.query('analyze customer; analyze customer_tag; analyze event');
-    return { ...taxonomy, customers: newIds.size, appliedTags: applied.rowCount ?? 0, events };
+    return {
+      ...taxonomy,
+      customers: newIds.size,
+      appliedTags: applied.rowCount ?? 0,
+      events,
+      skippedRetiredTags: Object.fromEntries(retired.rows.map((r) => [r.key, r.n])),
+    };
   } catch (error) {
     await client.query('rollback').catch(() => {});
     throw error;
@@ -314,7 +338,11 @@ export async function seedDemoRules(orm: MikroORM): Promise<number> {
               / 100)::int * 100 as threshold
      from customer_features`,
   );
-  const tags = await em.find(Tag, { key: { $in: DEMO_RULES.map((r) => r.tag) } });
+  // A rule would apply its tag: none for a tag someone deprecated or merged away.
+  const tags = await em.find(Tag, {
+    key: { $in: DEMO_RULES.map((r) => r.tag) },
+    status: TagStatus.ACTIVE,
+  });
   const existing = new Set((await em.find(Rule, {})).map((r) => r.name));
   let created = 0;
   for (const spec of DEMO_RULES) {

@@ -18,7 +18,7 @@ export enum ModelStatus {
 }
 
 /**
- * One trained tagger: a segmentation plus a classifier, artifacts under models/<version>/.
+ * One trained tagger: a segmentation plus a classifier, artifacts in a folder of the models dir named for the version.
  * At most one is ACTIVE (a partial unique index in the migration).
  */
 @Entity({ tableName: 'model_version' })

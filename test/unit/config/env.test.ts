@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../../src/config/env.js';
 
@@ -31,6 +32,17 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ TAGWISE_METRICS_TOKEN: 'a-secret-12345' })).toThrow(
       /TAGWISE_METRICS_TOKEN must be at least 16 characters \(got a value of 14 characters, not shown\)/,
     );
+  });
+
+  it('keeps each data dir’s model versions in that data dir unless TAGWISE_MODELS_DIR says', () => {
+    expect(loadConfig({}).modelsDir).toBe(path.resolve('.data', 'models'));
+    expect(loadConfig({ TAGWISE_DATA_DIR: '/srv/campaign' }).modelsDir).toBe(
+      '/srv/campaign/models',
+    );
+    expect(
+      loadConfig({ TAGWISE_DATA_DIR: '/srv/campaign', TAGWISE_MODELS_DIR: '/mnt/models' })
+        .modelsDir,
+    ).toBe('/mnt/models');
   });
 
   it('never generates demo data into a database it was pointed at, unless asked', () => {
