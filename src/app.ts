@@ -24,6 +24,7 @@ import { createContext, requestState, type GraphQLContext } from './graphql/cont
 import { unknownCoordinates } from './graphql/cost.js';
 import { createFormatError } from './graphql/format-error.js';
 import { healthRoutes } from './graphql/health.js';
+import { modelReportRoutes } from './graphql/model-report.js';
 import { httpStatusPlugin } from './graphql/http-status.js';
 import { Metrics, metricsPlugin, metricsRoutes } from './graphql/metrics.js';
 import { rateLimit } from './graphql/rate-limit.js';
@@ -185,6 +186,7 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
     http.disable('etag');
     http.use(healthRoutes(health));
     if (metrics) http.use(metricsRoutes(metrics, config.metrics.token, logger));
+    http.use(modelReportRoutes(requestOrm, auth));
     web = await createWebRoutes({ ...config.web, logger });
     http.use(web.ide);
     http.use(

@@ -1,3 +1,4 @@
+import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
 import type { VersionComparison } from '../jobs/compare.job.js';
@@ -214,7 +215,9 @@ async function visibleVersions(
 export function registerModelsCommand(program: Command): void {
   const models = program
     .command('models')
-    .description('trained model versions: list, show, compare on the same customers, promote');
+    .description(
+      'trained model versions: list, show, compare on the same customers, training reports, promote',
+    );
 
   models
     .command('list')
@@ -301,6 +304,42 @@ export function registerModelsCommand(program: Command): void {
           return;
         }
         console.log(formatComparison(comparison));
+      });
+    });
+
+  models
+    .command('report <version>')
+    .description(
+      "print the path of a version's training report (report.html; by id or version string)",
+    )
+    .option(
+      '--write',
+      'for a version trained before reports existed: write one from the metrics the registry stored',
+    )
+    .action(async (ref: string, options: { write?: boolean }) => {
+      const [{ findModelVersion }, { reportPath }, { ConflictError }] = await Promise.all([
+        import('../jobs/score-all.job.js'),
+        import('../modules/model-registry/model-report.service.js'),
+        import('../modules/common/domain.errors.js'),
+      ]);
+      await withDatabase(async ({ orm }) => {
+        const version = await findModelVersion(orm, ref);
+        const file = reportPath(version);
+        const exists = await fs.stat(file).then(
+          (s) => s.isFile(),
+          () => false,
+        );
+        if (exists) {
+          console.log(file);
+          return;
+        }
+        if (!options.write) {
+          throw new ConflictError(
+            `model ${version.version} has no training report at ${file} (trained before reports existed, or its folder is gone); \`tagwise models report ${ref} --write\` writes one from the registry's stored metrics`,
+          );
+        }
+        const { writeStoredReport } = await import('../jobs/model-report.job.js');
+        console.log(await writeStoredReport(orm, version));
       });
     });
 

@@ -94,6 +94,7 @@ export function registerTrainCommand(program: Command): void {
           );
           console.log(formatEvaluations(report.metrics));
           for (const s of report.skippedTags) console.log(`skipped ${s.tag}: ${s.reason}`);
+          console.log(`Training report: ${report.report}`);
         });
       },
     );

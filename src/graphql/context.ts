@@ -11,6 +11,7 @@ import { createFeatureLoaders } from '../modules/feature/feature.loaders.js';
 import { FeatureService } from '../modules/feature/feature.service.js';
 import { createModelRegistryLoaders } from '../modules/model-registry/model-registry.loaders.js';
 import { ModelRegistryService } from '../modules/model-registry/model-registry.service.js';
+import { ModelReportService } from '../modules/model-registry/model-report.service.js';
 import { TrainingService, type TrainingQueue } from '../modules/model-registry/training.service.js';
 import { RuleService, type RuleQueue } from '../modules/rule/rule.service.js';
 import { RunService } from '../modules/run/run.service.js';
@@ -53,6 +54,7 @@ function createServices(
     events: new EventService(em),
     features: new FeatureService(em),
     models,
+    reports: new ModelReportService(em),
     training: new TrainingService(models, queue),
     segments: new SegmentService(em, access, visibility),
     rules: new RuleService(em, access, visibility),

@@ -13,9 +13,11 @@ import {
 } from '../ml/kmeans.js';
 import { concatColumns } from '../ml/matrix.js';
 import { fitPreprocessor, transformFeatures, type FeatureRow } from '../ml/preprocessing.js';
+import { calibrationByTag, distinctiveColumns, renderTrainingReport } from '../ml/report/index.js';
 import { InvalidInputError } from '../modules/common/domain.errors.js';
 import { textArray } from '../modules/common/sql.js';
 import { HOLDERS_FILE, holderMedians } from './holder-medians.js';
+import { REPORT_FILE } from '../modules/model-registry/model-report.service.js';
 import { featureDefinitions, slug } from '../modules/feature/feature.definitions.js';
 import { FeatureRepository } from '../modules/feature/feature.repository.js';
 import {
@@ -62,6 +64,10 @@ export interface TrainReport {
   ms: number;
   /** Of `ms`, the classifier's own training and evaluation. */
   classifierMs: number;
+  /** The training report's path (report.html beside the manifest). */
+  report: string;
+  /** Of `ms`, writing the report. */
+  reportMs: number;
   epochs: number;
 }
 
@@ -141,7 +147,7 @@ export async function trainModels(orm: MikroORM, options: TrainOptions): Promise
   const features = concatColumns(inputs, assignment.distances);
   const columns = [...inputs.columns, ...distanceColumnNames(kmeans.k)];
   const maxEpochs = options.maxEpochs ?? 200;
-  const { model, splits, trainingMs } = await trainClassifier(
+  const { model, splits, heldOut, trainingMs } = await trainClassifier(
     {
       features,
       columns,
@@ -194,6 +200,7 @@ export async function trainModels(orm: MikroORM, options: TrainOptions): Promise
       'split.json',
       HOLDERS_FILE,
       'classifier/model.json',
+      REPORT_FILE,
     ],
   };
   await fs.writeFile(path.join(dir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
@@ -219,6 +226,51 @@ export async function trainModels(orm: MikroORM, options: TrainOptions): Promise
   model.network.dispose();
 
   const registry = new ModelRegistryService(em);
+  // Written inside the folder before the version registers, so a run that fails or is cancelled
+  // after this loses its report with the rest of its files.
+  const reportStarted = performance.now();
+  const previous = await registry.active();
+  const distinctive = distinctiveColumns(inputs, inputs.columns, assignment.clusters, kmeans.k);
+  await fs.writeFile(
+    path.join(dir, REPORT_FILE),
+    renderTrainingReport({
+      version,
+      createdAt: manifest.createdAt,
+      createdBy: options.createdBy ?? null,
+      seed,
+      backend,
+      data: {
+        customers: customerIds.length,
+        featureSetVersion: set.version,
+        features: names,
+        inputColumns: columns.length,
+        rows: model.meta.params.rows,
+        split: model.meta.params.split,
+        epochs: model.meta.epochs,
+        bestEpoch: model.meta.bestEpoch,
+      },
+      evaluations: model.meta.evaluations,
+      skippedTags: skipped,
+      calibration: calibrationByTag(heldOut, model.meta.evaluations),
+      segments: {
+        k: kmeans.k,
+        silhouette: kmeans.silhouette,
+        candidates: kmeans.candidates,
+        clusters: profiles.clusters.map((p) => ({
+          ...p,
+          index: p.cluster,
+          label: clusterLabel(p),
+          distinctive: distinctive[p.cluster] ?? [],
+        })),
+      },
+      previous: previous && {
+        id: previous.id,
+        version: previous.version,
+        evaluations: (previous.metrics as { tags?: TagEvaluation[] }).tags ?? [],
+      },
+    }),
+  );
+  const reportMs = performance.now() - reportStarted;
   options.signal?.throwIfAborted();
   const modelVersion = await registry.register(
     {
@@ -250,7 +302,7 @@ export async function trainModels(orm: MikroORM, options: TrainOptions): Promise
       metrics: { silhouette: kmeans.silhouette, tags: model.meta.evaluations },
       clusters: profiles.clusters.map((p: ClusterProfile) => ({
         index: p.cluster,
-        label: p.label || `segment ${p.cluster + 1}`,
+        label: clusterLabel(p),
         size: p.size,
         profile: { ...p, centroid: kmeans.centroids[p.cluster] },
       })),
@@ -281,9 +333,13 @@ export async function trainModels(orm: MikroORM, options: TrainOptions): Promise
     promoted: options.promote ?? false,
     ms: Date.now() - started,
     classifierMs: trainingMs,
+    report: path.join(dir, REPORT_FILE),
+    reportMs,
     epochs: model.meta.epochs,
   };
 }
+
+const clusterLabel = (p: ClusterProfile) => p.label || `segment ${p.cluster + 1}`;
 
 interface LabelTag {
   id: string;

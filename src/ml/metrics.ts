@@ -225,3 +225,49 @@ export function silhouetteScore(data: Matrix, labels: ArrayLike<number>): number
   }
   return silhouetteFromDistances(pairwiseDistances(data), labels);
 }
+
+export interface CalibrationBin {
+  /** The bin's score range, [low, high) (the last one includes 1). */
+  low: number;
+  high: number;
+  /** Known labels whose score falls in the bin. */
+  count: number;
+  meanScore: number;
+  /** Share of those that are positive: what a calibrated `meanScore` would equal. */
+  positiveRate: number;
+}
+
+/**
+ * Reliability diagram: known labels grouped into `bins` equal-width score bins over [0, 1], each
+ * with its mean score and observed positive share. Empty bins are left out.
+ */
+export function calibrationCurve(
+  scores: ArrayLike<number>,
+  labels: ArrayLike<number>,
+  bins = 10,
+): CalibrationBin[] {
+  if (!Number.isInteger(bins) || bins < 1) throw new RangeError('bins must be an integer ≥ 1');
+  const s = collectKnown(scores, labels);
+  const count = new Float64Array(bins);
+  const scoreSum = new Float64Array(bins);
+  const positives = new Float64Array(bins);
+  for (let i = 0; i < s.scores.length; i++) {
+    const score = Math.min(1, Math.max(0, s.scores[i]!));
+    const b = Math.min(bins - 1, Math.floor(score * bins));
+    count[b]!++;
+    scoreSum[b]! += score;
+    positives[b]! += s.positive[i]!;
+  }
+  const out: CalibrationBin[] = [];
+  for (let b = 0; b < bins; b++) {
+    if (count[b] === 0) continue;
+    out.push({
+      low: b / bins,
+      high: (b + 1) / bins,
+      count: count[b]!,
+      meanScore: scoreSum[b]! / count[b]!,
+      positiveRate: positives[b]! / count[b]!,
+    });
+  }
+  return out;
+}

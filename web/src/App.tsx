@@ -1,5 +1,9 @@
 import type { ReactNode } from 'react';
 import { Link, Redirect, Route, Switch, useLocation } from 'wouter';
+import { ConflictsPage } from './pages/conflicts/ConflictsPage';
+import { CustomerPage } from './pages/customer/CustomerPage';
+import { CustomerSearch } from './pages/customer/CustomerSearch';
+import { ModelsPage } from './pages/models/ModelsPage';
 import { QueuePage } from './pages/queue/QueuePage';
 import { abilities, useSession } from './session';
 
@@ -16,6 +20,9 @@ export function App() {
         <nav aria-label="Main">
           <span className="brand">Tagwise</span>
           {can.review && <NavLink href="/queue">Queue</NavLink>}
+          <NavLink href="/customers">Customers</NavLink>
+          {can.science && <NavLink href="/models">Models</NavLink>}
+          {can.rules && <NavLink href="/conflicts">Rule conflicts</NavLink>}
           {/* GraphiQL is a page of its own, served by the API at GET /graphql. */}
           <a href="/graphql">GraphiQL</a>
         </nav>
@@ -31,6 +38,10 @@ export function App() {
       <main id="main" tabIndex={-1}>
         <Switch>
           {can.review && <Route path="/queue" component={QueuePage} />}
+          <Route path="/customers" component={CustomerSearch} />
+          <Route path="/customers/:id">{(params) => <CustomerPage id={params.id} />}</Route>
+          <Route path="/models" component={ModelsPage} />
+          <Route path="/conflicts" component={ConflictsPage} />
           <Route>
             <Home review={can.review} science={can.science} />
           </Route>
@@ -40,11 +51,12 @@ export function App() {
   );
 }
 
-/** A nav link marked as the current page where the address is its route. */
+/** A nav link marked as the current page where the address is its route or one under it. */
 function NavLink(props: { href: string; children: ReactNode }) {
   const [location] = useLocation();
+  const current = location === props.href || location.startsWith(`${props.href}/`);
   return (
-    <Link href={props.href} aria-current={location === props.href ? 'page' : undefined}>
+    <Link href={props.href} aria-current={current ? 'page' : undefined}>
       {props.children}
     </Link>
   );

@@ -39,6 +39,16 @@ export interface TrainingResult {
   history: EpochProgress[];
   /** Row indices of each split, so callers can record which customers were held out. */
   splits: { train: Uint32Array; validation: Uint32Array; test: Uint32Array };
+  /**
+   * What the evaluations were computed from, rows × tags row-major over `rows` (validation and
+   * test, ascending): probabilities, labels (1, 0, NaN) and whether a label may be measured on.
+   */
+  heldOut: {
+    rows: Uint32Array;
+    probabilities: Float32Array;
+    labels: Float32Array;
+    measurable: Uint8Array;
+  };
   trainingMs: number;
 }
 
@@ -256,6 +266,12 @@ export async function trainClassifier(
     model: { network, meta },
     history,
     splits: { train: trainRows, validation: validationRows, test: testRows },
+    heldOut: {
+      rows: heldOutRows,
+      probabilities: heldOutProbabilities,
+      labels: heldOutLabels,
+      measurable: heldOutMeasurable,
+    },
     trainingMs: performance.now() - started,
   };
 }

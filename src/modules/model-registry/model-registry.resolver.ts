@@ -84,6 +84,15 @@ export class ModelVersionResolver {
     })) as TagEvaluationType[];
   }
 
+  @FieldResolver(() => String, {
+    nullable: true,
+    description:
+      'Signed link to the training report (report.html), relative to the API, valid 15 minutes; null when the version has no report or a tag is hidden from the key (the report shows every tag)',
+  })
+  reportUrl(@Root() model: ModelVersion, @Ctx() ctx: GraphQLContext): Promise<string | null> {
+    return ctx.services.reports.linkFor(model, ctx.viewer, ctx.visibility);
+  }
+
   @FieldResolver(() => GraphQLJSONObject)
   params(@Root() model: ModelVersion, @Ctx() ctx: GraphQLContext) {
     return visibleJson(ctx, model.params);

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { matrixFromRows } from '../../../src/ml/matrix.js';
 import {
   averagePrecision,
+  calibrationCurve,
   precisionRecallAt,
   rocAuc,
   silhouetteScore,
@@ -79,5 +80,24 @@ describe('silhouetteScore', () => {
 
   it('needs at least two clusters', () => {
     expect(() => silhouetteScore(matrixFromRows([[0], [1]]), [0, 0])).toThrow(/2 to n − 1/);
+  });
+});
+
+describe('calibrationCurve', () => {
+  it('bins known labels by score, with each bin’s mean score and positive share', () => {
+    const bins = calibrationCurve(
+      [0.05, 0.15, 0.12, 0.95, 1, 0.91, 0.5, 0.7],
+      [0, 0, 1, 1, 1, 0, Number.NaN, -1],
+      10,
+    );
+    expect(bins).toEqual([
+      { low: 0, high: 0.1, count: 1, meanScore: 0.05, positiveRate: 0 },
+      { low: 0.1, high: 0.2, count: 2, meanScore: expect.closeTo(0.135, 12), positiveRate: 0.5 },
+      { low: 0.9, high: 1, count: 3, meanScore: expect.closeTo(0.953333, 5), positiveRate: 2 / 3 },
+    ]);
+  });
+
+  it('refuses a bin count that is not a positive integer', () => {
+    expect(() => calibrationCurve([0.5], [1], 0)).toThrow(RangeError);
   });
 });
