@@ -283,11 +283,12 @@ async function loadPage(
       loadMs: nav.loadEventEnd,
     };
   })()`)) as Pick<PageLoad, 'readyMs' | 'domContentLoadedMs' | 'loadMs'>;
-  // networkidle can come while a late request (a font) is still open: wait for each to end.
-  const deadline = Date.now() + 30_000;
+  // networkidle can come while a late request (a font) is still open: give each a moment to end.
+  const deadline = Date.now() + 5_000;
   while ([...transfers.values()].some((t) => !t.ended) && Date.now() < deadline) {
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
+  for (const t of transfers.values()) if (!t.ended) t.failed ??= 'still open 5 s after networkidle';
   await Promise.all(bodies);
   await page.close();
   return { ...timing, transfers: [...transfers.values()] };
