@@ -191,6 +191,8 @@ interface Transfer {
   /** Why the request did not complete (Chromium's error text), if it did not. */
   failed: string | null;
   ended: boolean;
+  /** Loaded by a worker: sized from web/dist (see loadPage). */
+  worker: boolean;
 }
 
 interface PageLoad {
@@ -211,7 +213,7 @@ async function loadPage(
   context: BrowserContext,
   url: string,
   ready: string,
-  options: { apiKey?: string } = {},
+  options: { apiKey?: string; warm?: boolean } = {},
 ): Promise<PageLoad> {
   const page = await context.newPage();
   const cdp = await context.newCDPSession(page);
@@ -230,6 +232,7 @@ async function loadPage(
       encoding: null,
       failed: null,
       ended: false,
+      worker: false,
     });
   });
   cdp.on('Network.requestServedFromCache', (e) => {
@@ -288,7 +291,22 @@ async function loadPage(
   while ([...transfers.values()].some((t) => !t.ended) && Date.now() < deadline) {
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
-  for (const t of transfers.values()) if (!t.ended) t.failed ??= 'still open 5 s after networkidle';
+  for (const t of transfers.values()) {
+    if (t.ended) continue;
+    // A worker's script: its response goes to the worker's own DevTools target, not the page's.
+    // Sized by its file in web/dist; in a warm load it is cached like every hashed asset.
+    const file = path.join(ROOT, 'web/dist', new URL(t.url).pathname);
+    if (!t.url.startsWith(`${new URL(url).origin}/assets/`) || !fs.existsSync(file)) {
+      t.failed ??= 'still open 5 s after networkidle';
+      continue;
+    }
+    const body = fs.readFileSync(file);
+    t.worker = true;
+    t.fromCache = options.warm === true;
+    t.status = 200;
+    t.body = t.wire = body.length;
+    t.gzip = zlib.gzipSync(body).length;
+  }
   await Promise.all(bodies);
   await page.close();
   return { ...timing, transfers: [...transfers.values()] };
@@ -358,7 +376,7 @@ interface RoundTrip {
   serverMs: number;
   /** The decision's request: sent until its response was read. */
   fetchMs: number;
-  /** POST /graphql requests the page started during the round trip (a next page, now and then). */
+  /** POST /graphql requests the page started from this key until the next (a next page, now and then). */
   requests: number;
 }
 
@@ -414,7 +432,7 @@ async function decideByKeyboard(
     await page.goto(`${base}/queue?order=${order}`, { timeout: 120_000 });
     await page.locator(`${CARD}[aria-current="true"]`).waitFor({ timeout: 120_000 });
     const before = await operationTotals(base, 'ApproveSuggestion');
-    const rounds: RoundTrip[] = [];
+    const raw: { id: string; keydown: number; shown: number; frame: number }[] = [];
     let outcome = '';
     for (let i = 0; i < count; i++) {
       const id = (await page.evaluate(ARM_SCRIPT)) as string;
@@ -431,19 +449,24 @@ async function decideByKeyboard(
       };
       if (round.failed) throw new Error(`suggestion ${id} was not decided: ${round.failed}`);
       outcome = round.outcome ?? '';
-      const requests = ((await page.evaluate('window.__benchRequests')) as RequestTiming[]).filter(
-        (r) => r.start >= round.keydown && r.start <= round.shown,
-      );
-      const decision = requests[0];
-      if (!decision) throw new Error(`no request was seen for the decision of ${id}`);
-      rounds.push({
+      raw.push({ id, keydown: round.keydown, shown: round.shown, frame: round.frame });
+    }
+    // Read once at the end: a next page started after one round trip may end during the next.
+    await page.waitForLoadState('networkidle');
+    const requests = (await page.evaluate('window.__benchRequests')) as RequestTiming[];
+    const rounds = raw.map((round, i): RoundTrip => {
+      const until = raw[i + 1]?.keydown ?? Infinity;
+      const decision = requests.find((r) => r.start >= round.keydown && r.start <= round.shown);
+      if (!decision) throw new Error(`no request was seen for the decision of ${round.id}`);
+      return {
         shownMs: round.shown - round.keydown,
         frameMs: round.frame - round.keydown,
         serverMs: decision.responseStart - decision.requestStart,
         fetchMs: decision.end - decision.start,
-        requests: requests.length,
-      });
-    }
+        // Started from this key until the next: the decision and whatever its outcome set off.
+        requests: requests.filter((r) => r.start >= round.keydown && r.start < until).length,
+      };
+    });
     const after = await operationTotals(base, 'ApproveSuggestion');
     const approvals = after.count - before.count;
     return {
@@ -516,7 +539,7 @@ async function measureLoads(
   for (let i = 0; i < LOADS; i++) {
     const context = await browser.newContext();
     series.cold.push(await loadPage(context, url, ready, { apiKey }));
-    series.warm.push(await loadPage(context, url, ready, { apiKey }));
+    series.warm.push(await loadPage(context, url, ready, { apiKey, warm: true }));
     await context.close();
   }
   console.error(
@@ -590,7 +613,7 @@ function requestList(load: PageLoad): string {
     .map((t) =>
       t.failed
         ? `\`${new URL(t.url).pathname}\` not completed (${t.failed})`
-        : `\`${new URL(t.url).pathname}\` ${t.status} ${kB(t.body)} (gzip ${kB(t.gzip)})`,
+        : `\`${new URL(t.url).pathname}\` ${t.status} ${kB(t.body)} (gzip ${kB(t.gzip)})${t.worker ? ', a worker' : ''}`,
     )
     .join(', ');
 }
@@ -604,8 +627,9 @@ async function main(): Promise<void> {
     databaseUrl: queue.url,
     port: PORT,
     apiKey: ADMIN_KEY,
-    // NODE_ENV=production (as measured) turns GraphiQL off by default.
-    env: { TAGWISE_GRAPHIQL: '1' },
+    // As `npm start` runs for a newcomer: under NODE_ENV=production GraphiQL is off by default,
+    // and Apollo refuses the introspection its schema docs need even when switched on.
+    env: { NODE_ENV: undefined },
   });
   let browser: Browser | null = null;
   try {
@@ -652,9 +676,9 @@ async function main(): Promise<void> {
     const body = `
 Command: \`node --import ./bin/register.js bench/console.ts\` (also in \`npm run bench\`; \`BENCH_CONSOLE_LOADS=${LOADS}\`, \`BENCH_CONSOLE_DECISIONS=${DECISIONS}\`). Data set of \`bench/scoring.ts\` with \`bench/suggest.ts\`'s dense model: ${queue.customers.toLocaleString('en-US')} customers, ${queue.pending.toLocaleString('en-US')} pending suggestions.
 
-Run ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC at ${revision}: ${os.cpus().length} cores (${os.cpus()[0]?.model.trim()}), Node ${process.version}, Chromium ${browser.version()} headless through playwright-core, the API as \`npm start\` starts it (one API process, \`NODE_ENV=production\`, \`TAGWISE_GRAPHIQL=1\`) on 127.0.0.1, web/dist as \`npm run build:web\` builds it. One-minute load average ${loadBefore[0]!.toFixed(1)} before the measurements and ${loadAfter[0]!.toFixed(1)} after (${loadAtStart[0]!.toFixed(1)} when the bench started): the host is shared, and its speed drifts by ±20 % even when quiet.
+Run ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC at ${revision}: ${os.cpus().length} cores (${os.cpus()[0]?.model.trim()}), Node ${process.version}, Chromium ${browser.version()} headless through playwright-core, the API as \`npm start\` starts it (one API process, \`NODE_ENV\` unset as for \`npm start\` from a clone, so GraphiQL is served and may introspect) on 127.0.0.1, web/dist as \`npm run build:web\` builds it. One-minute load average ${loadBefore[0]!.toFixed(1)} before the measurements and ${loadAfter[0]!.toFixed(1)} after (${loadAtStart[0]!.toFixed(1)} when the bench started): the host is shared, and its speed drifts by ±20 % even when quiet.
 
-**First load.** Ready is the time from navigation start until the page is usable, seen from inside the page: a MutationObserver installed before any page script notes \`performance.now()\` when the element first exists and is not disabled — for the console, the sign-in form's key field (\`${SIGN_IN_READY}\`; React has mounted and the form takes input); for GraphiQL, opened in a tab already signed in, its query editor (\`${GRAPHIQL_READY}\`: Monaco has drawn it). Cold: a fresh browser context (empty cache). Warm: a new page of a context that loaded the page before. Median of ${LOADS} loads each (range in brackets), after one uncounted load. Sizes count every HTTP request until the network was idle for 500 ms; the server ${compressed ? 'compresses some responses (Content-Encoding)' : 'sends no response compressed (no Content-Encoding)'}, so "gzip" is each body gzipped at zlib's default level, as the \`compression\` middleware would send it.
+**First load.** Ready is the time from navigation start until the page is usable, seen from inside the page: a MutationObserver installed before any page script notes \`performance.now()\` when the element first exists and is not disabled — for the console, the sign-in form's key field (\`${SIGN_IN_READY}\`; React has mounted and the form takes input); for GraphiQL, opened in a tab already signed in, its query editor (\`${GRAPHIQL_READY}\`: Monaco has drawn it). Cold: a fresh browser context (empty cache). Warm: a new page of a context that loaded the page before. Median of ${LOADS} loads each (range in brackets), after one uncounted load. Sizes count every HTTP request until the network was idle for 500 ms; the server ${compressed ? 'compresses some responses (Content-Encoding)' : 'sends no response compressed (no Content-Encoding)'}, so "gzip" is each body gzipped at zlib's default level, as the \`compression\` middleware would send it. GraphiQL's three editor workers fetch their scripts in the workers, whose responses the page's DevTools session does not see: they count at their size in web/dist, fetched when cold and cached when warm (like every hashed asset).
 
 | page | requests | bodies | on the wire (with headers) | gzip | ready, median (range) | DOMContentLoaded | load |
 | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |
@@ -668,7 +692,7 @@ GraphiQL, cold: ${requestList(graphiql.cold[0]!)}.
 
 From the Sign in button's click (the click event's time stamp) until the queue shows its first suggestion — the \`viewer\` request, the redirect to /queue, the queue's first page — in a console loaded cold: median ${ms(median(toQueue))} (${ms(Math.min(...toQueue))}–${ms(Math.max(...toQueue))}, ${toQueue.length} sign-ins).
 
-**Decisions by keyboard.** Signed in as a REVIEWER key, /queue opened in each ordering, then \`a\` pressed ${DECISIONS} times in a row, each press once the previous decision showed. A round trip runs from the keydown event's time stamp (when the browser took the key, before any page code) until the DOM shows the decided card's outcome (class \`decided\` and its "Approved by …" note) with the next card current (\`aria-current\`) and focused, seen by a MutationObserver and a focusin listener armed before the press; "frame" adds the wait for the next animation frame, the one that paints it. The server's share is the decision's own request (\`approveSuggestion\`, the first POST /graphql after the key) from sending it to its first response byte, from the page's Resource Timing on 127.0.0.1 (no network to speak of); /metrics' mean is the API's own \`tagwise_graphql_request_duration_seconds\` for ApproveSuggestion over the same decisions. Other requests: those the page started during a round trip besides the decision (the next page of 25, as the focus nears the end of what is loaded). Pending suggestions: ${queue.pending.toLocaleString('en-US')} before, ${pendingAfter.toLocaleString('en-US')} after (one-minute load average ${loadAfter[0]!.toFixed(1)} before the decisions, ${loadEnd[0]!.toFixed(1)} after).
+**Decisions by keyboard.** Signed in as a REVIEWER key, /queue opened in each ordering, then \`a\` pressed ${DECISIONS} times in a row, each press once the previous decision showed. A round trip runs from the keydown event's time stamp (when the browser took the key, before any page code) until the DOM shows the decided card's outcome (class \`decided\` and its "Approved by …" note) with the next card current (\`aria-current\`) and focused, seen by a MutationObserver and a focusin listener armed before the press; "frame" adds the wait for the next animation frame, the one that paints it. The server's share is the decision's own request (\`approveSuggestion\`, the first POST /graphql after the key) from sending it to its first response byte, from the page's Resource Timing on 127.0.0.1 (no network to speak of); /metrics' mean is the API's own \`tagwise_graphql_request_duration_seconds\` for ApproveSuggestion over the same decisions. Other requests: those the page started between one key and the next besides the decision (the next page, as the focus nears the end of what is loaded). Pending suggestions: ${queue.pending.toLocaleString('en-US')} before, ${pendingAfter.toLocaleString('en-US')} after (one-minute load average ${loadAfter[0]!.toFixed(1)} before the decisions, ${loadEnd[0]!.toFixed(1)} after).
 
 | ordering | round trip p50 / p95 / p99 | to the painting frame p50 / p95 / p99 | server (to first byte) p50 / p95 / p99 | request sent to read, p50 | /metrics mean | other requests | load before |
 | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |
