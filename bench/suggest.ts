@@ -4,7 +4,7 @@ import 'reflect-metadata';
 import { execSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { MikroORM } from '@mikro-orm/postgresql';
 import { createOrmConfig } from '../src/config/mikro-orm.config.js';
 import { loadScoringModel } from '../src/jobs/scoring/index.js';
@@ -32,7 +32,11 @@ const PAGE = (order: string) =>
  * settings.denseRate of customers) as its own version and makes it ACTIVE: the trained bench model
  * is confident about almost nothing, and a queue of a million needs a model that suggests.
  */
-async function activateDense(orm: MikroORM, url: string, trainedId: string): Promise<string> {
+export async function activateDense(
+  orm: MikroORM,
+  url: string,
+  trainedId: string,
+): Promise<string> {
   const trained = await withClient(url, (c) => loadScoringModel(c, trainedId));
   const dense = await denseVariant(url, trained, settings.denseRate);
   const id = await withClient(url, async (c) => {
@@ -199,7 +203,10 @@ Bulk approvals (\`reviewSuggestions\` by tag filter, limit ${BULK}, one HTTP req
   await writeSection(path.join(ROOT, 'BENCHMARKS.md'), SECTION, body);
 }
 
-main().catch((error: unknown) => {
-  console.error(error);
-  process.exit(1);
-});
+// bench/console.ts reuses the dense model; only running this file measures suggestions.
+if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
+  main().catch((error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  });
+}
