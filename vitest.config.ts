@@ -14,6 +14,10 @@ export default defineConfig({
     globalSetup: ['test/support/global-setup.ts'],
     setupFiles: ['test/support/setup.ts'],
     pool: 'forks',
+    // Vitest's default is one file at a time on 2 cores (cores − 1), but most files spend their time
+    // waiting: on PostgreSQL, on the server or CLI processes they start, on Chromium. Three at once
+    // keeps both cores busy.
+    maxWorkers: 3,
     testTimeout: 30_000,
     hookTimeout: 120_000,
   },

@@ -149,6 +149,9 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
       : null;
     const server = new ApolloServer<GraphQLContext>({
       schema,
+      // Apollo refuses introspection under NODE_ENV=production; an operator who turns GraphiQL on
+      // there wants its schema docs and completion, which are introspection.
+      introspection: config.nodeEnv !== 'production' || config.web.graphiql,
       formatError: createFormatError(
         logger,
         config.nodeEnv === 'development',

@@ -83,6 +83,20 @@ describe('settings', () => {
     }
   });
 
+  it('GraphiQL turned on under NODE_ENV=production can introspect; off, introspection is refused', async () => {
+    const introspect = (t: TestApp) =>
+      t.gql('{ __schema { queryType { name } } }').then((r) => r.errors?.[0]?.message ?? 'ok');
+    const on = await createTestApp({ NODE_ENV: 'production', TAGWISE_GRAPHIQL: '1' });
+    const off = await createTestApp({ NODE_ENV: 'production' });
+    try {
+      expect(await introspect(on)).toBe('ok');
+      expect(await introspect(off)).toMatch(/introspection/i);
+    } finally {
+      await on.close();
+      await off.close();
+    }
+  });
+
   it('TAGWISE_CONSOLE=0 serves no console', async () => {
     const t = await createTestApp({ TAGWISE_CONSOLE: '0' });
     try {
