@@ -4,7 +4,7 @@
 # first cell that fails, and when an executed notebook holds no SVG chart.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
-cd "$root/notebooks"
+cd "$root"
 export PATH="$root/node_modules/.bin:$PATH"
 
 # Read whole first: grep -q stops reading early, and pipefail would count the writer's SIGPIPE.
@@ -32,9 +32,9 @@ export TAGWISE_DEMO_CUSTOMERS="${TAGWISE_DEMO_CUSTOMERS:-1500}"
 export NODE_OPTIONS="--import $root/bin/register.js ${NODE_OPTIONS:-}"
 export LOG_LEVEL="${LOG_LEVEL:-warn}"
 
-# Run from notebooks/, like the kernels: models register their folder relative to the working
-# directory, and the notebooks must find the demo model's.
-node "$root/notebooks/demo-database.ts"
+node notebooks/demo-database.ts
+
+cd notebooks
 
 mkdir -p build
 for notebook in [0-9][0-9]-*.ipynb; do
@@ -45,7 +45,7 @@ for notebook in [0-9][0-9]-*.ipynb; do
     # tslab's error reply carries no message: the cause is in the failed cell's stderr.
     jupyter nbconvert --to notebook --execute --allow-errors --ExecutePreprocessor.timeout=600 \
       --output-dir build --output "$name.failed" "$notebook" --log-level ERROR || true
-    python3 - "build/$name.failed.ipynb" <<'EOF'
+    /usr/bin/python3 - "build/$name.failed.ipynb" <<'EOF'
 import json, sys
 for cell in json.load(open(sys.argv[1]))['cells']:
     for out in cell.get('outputs', []):
@@ -55,7 +55,7 @@ EOF
     echo "$notebook failed (executed copy: notebooks/build/$name.failed.ipynb)" >&2
     exit 1
   fi
-  python3 - "build/$notebook" <<'EOF'
+  /usr/bin/python3 - "build/$notebook" <<'EOF'
 import json, sys
 cells = json.load(open(sys.argv[1]))['cells']
 charts = sum('image/svg+xml' in out.get('data', {}) for c in cells for out in c.get('outputs', []))

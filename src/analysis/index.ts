@@ -1,5 +1,6 @@
 // The public analysis API (`tagwise/analysis`): what a data scientist needs from a notebook, each
 // a thin wrapper over the code the service runs, so an analysis sees what production sees.
+import { fileURLToPath } from 'node:url';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { openDatabaseForCli } from '../cli/context.js';
 import type { AppConfig } from '../config/env.js';
@@ -47,8 +48,17 @@ export interface AnalysisSession {
   close(): Promise<void>;
 }
 
-/** Connects as the `tagwise` CLI does (same settings, migrations applied). */
+/** The repository: where `npm start` and `npx tagwise` run. */
+const REPOSITORY = fileURLToPath(new URL('../..', import.meta.url));
+
+/**
+ * Connects as the `tagwise` CLI does (same settings, migrations applied), from the repository
+ * root: relative settings (TAGWISE_DATA_DIR's default `.data`) and the model folders versions
+ * record relative to where they were trained resolve as they do for the server and the CLI, not
+ * from the notebook's folder, where Jupyter starts kernels.
+ */
 export async function connect(): Promise<AnalysisSession> {
+  process.chdir(REPOSITORY);
   const { orm, config, close } = await openDatabaseForCli();
   return { orm, config, close };
 }
