@@ -16,6 +16,7 @@ import {
 } from '../ml/preprocessing.js';
 import { AuditService, cliActor } from '../modules/audit/audit.service.js';
 import { bigintArray } from '../modules/common/sql.js';
+import { featureDefinitions } from '../modules/feature/feature.definitions.js';
 import { FeatureRepository } from '../modules/feature/feature.repository.js';
 import { ModelRegistryService } from '../modules/model-registry/model-registry.service.js';
 import type { ModelVersion } from '../modules/model-registry/model-version.entity.js';
@@ -79,7 +80,7 @@ export async function loadFeatures(session: AnalysisSession): Promise<FeatureTab
   const stored = await repository.valuesOfVersion(set.version);
   return {
     featureSetVersion: set.version,
-    names: stored.length > 0 ? Object.keys(stored[0]!.values) : [],
+    names: featureDefinitions(set).map((d) => d.name),
     customerIds: stored.map((r) => r.customerId),
     rows: stored.map((r) => r.values),
   };
