@@ -18,41 +18,70 @@ export interface CliContext {
   audit(record: AuditRecord): Promise<void>;
 }
 
-/** Opens the configured database for one command and always closes it again. */
-export async function withDatabase<T>(
-  work: (ctx: CliContext) => Promise<T>,
-  { migrate = true }: { migrate?: boolean } = {},
-): Promise<T> {
+/** The configured database, open and migrated, until `close()`: what a command (or a notebook) works on. */
+export interface OpenDatabase {
+  config: AppConfig;
+  logger: Logger;
+  orm: MikroORM;
+  close(): Promise<void>;
+}
+
+/**
+ * Opens DATABASE_URL, or the embedded PostgreSQL under TAGWISE_DATA_DIR, as the CLI does. The
+ * caller closes it; `withDatabase` is the form commands use.
+ */
+export async function openDatabaseForCli({
+  migrate = true,
+}: { migrate?: boolean } = {}): Promise<OpenDatabase> {
   const [
     { MikroORM },
     { loadConfig },
     { openDatabase },
     { configuredLogger },
     { createOrmConfig },
-    { AuditService, cliActor },
   ] = await Promise.all([
     import('@mikro-orm/postgresql'),
     import('../config/env.js'),
     import('../config/database.js'),
     import('../config/logger.js'),
     import('../config/mikro-orm.config.js'),
-    import('../modules/audit/audit.service.js'),
   ]);
   const config = loadConfig();
   // CLI output is for people; the logger only reports problems unless asked for more.
   const logger = configuredLogger(config, 'tagwise-cli', process.env.LOG_LEVEL ?? 'warn');
   const database = await openDatabase(config, logger);
-  const orm = await MikroORM.init(
-    createOrmConfig({ url: database.url, logger: (message) => logger.debug(message) }),
-  );
+  let orm: MikroORM | undefined;
+  const close = async () => {
+    await orm?.close();
+    await database.stop();
+  };
   try {
+    orm = await MikroORM.init(
+      createOrmConfig({ url: database.url, logger: (message) => logger.debug(message) }),
+    );
     if (migrate) await orm.getMigrator().up();
+    return { config, logger, orm, close };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}
+
+/** Opens the configured database for one command and always closes it again. */
+export async function withDatabase<T>(
+  work: (ctx: CliContext) => Promise<T>,
+  { migrate = true }: { migrate?: boolean } = {},
+): Promise<T> {
+  const [{ config, logger, orm, close }, { AuditService, cliActor }] = await Promise.all([
+    openDatabaseForCli({ migrate }),
+    import('../modules/audit/audit.service.js'),
+  ]);
+  try {
     const audit = (record: AuditRecord) =>
       new AuditService(orm.em.fork()).record(cliActor(), record);
     return await work({ config, logger, orm, audit });
   } finally {
-    await orm.close();
-    await database.stop();
+    await close();
   }
 }
 

@@ -12,7 +12,8 @@ import {
   type ClusterProfile,
 } from '../ml/kmeans.js';
 import { concatColumns } from '../ml/matrix.js';
-import { fitPreprocessor, transformFeatures, type FeatureRow } from '../ml/preprocessing.js';
+import type { CalibrationBin } from '../ml/metrics.js';
+import { fitPreprocessor, transformFeatures } from '../ml/preprocessing.js';
 import { calibrationByTag, distinctiveColumns, renderTrainingReport } from '../ml/report/index.js';
 import { InvalidInputError } from '../modules/common/domain.errors.js';
 import { textArray } from '../modules/common/sql.js';
@@ -69,6 +70,8 @@ export interface TrainReport {
   /** Of `ms`, writing the report. */
   reportMs: number;
   epochs: number;
+  /** Reliability bins per KNOWN tag on the held-out customers, as the report draws them. */
+  calibration: Record<string, CalibrationBin[]>;
 }
 
 /**
@@ -93,13 +96,10 @@ export async function trainModels(orm: MikroORM, options: TrainOptions): Promise
   const backend = await initBackend();
 
   progress('features', 0, 1);
-  const set = await new FeatureRepository(em).loadFeatureSet();
+  const featureRepository = new FeatureRepository(em);
+  const set = await featureRepository.loadFeatureSet();
   const names = featureDefinitions(set).map((d) => d.name);
-  const stored = await em.execute<{ customerId: string; values: FeatureRow }[]>(
-    `select customer_id as "customerId", values from customer_features
-     where feature_set_version = ? order by customer_id`,
-    [set.version],
-  );
+  const stored = await featureRepository.valuesOfVersion(set.version);
   if (stored.length < MIN_TRAINING_CUSTOMERS) {
     throw new InvalidInputError(
       'features',
@@ -230,6 +230,7 @@ export async function trainModels(orm: MikroORM, options: TrainOptions): Promise
   // after this loses its report with the rest of its files.
   const reportStarted = performance.now();
   const previous = await registry.active();
+  const calibration = calibrationByTag(heldOut, model.meta.evaluations);
   const distinctive = distinctiveColumns(inputs, inputs.columns, assignment.clusters, kmeans.k);
   await fs.writeFile(
     path.join(dir, REPORT_FILE),
@@ -251,7 +252,7 @@ export async function trainModels(orm: MikroORM, options: TrainOptions): Promise
       },
       evaluations: model.meta.evaluations,
       skippedTags: skipped,
-      calibration: calibrationByTag(heldOut, model.meta.evaluations),
+      calibration,
       segments: {
         k: kmeans.k,
         silhouette: kmeans.silhouette,
@@ -336,6 +337,7 @@ export async function trainModels(orm: MikroORM, options: TrainOptions): Promise
     report: path.join(dir, REPORT_FILE),
     reportMs,
     epochs: model.meta.epochs,
+    calibration,
   };
 }
 

@@ -159,6 +159,17 @@ export class FeatureRepository {
     return row!.n;
   }
 
+  /** Every customer's values of one feature set version, in customer order: what a model learns from. */
+  async valuesOfVersion(
+    featureSetVersion: number,
+  ): Promise<{ customerId: string; values: Record<string, number | string | null> }[]> {
+    return this.em.execute(
+      `select customer_id as "customerId", values from customer_features
+       where feature_set_version = ? order by customer_id`,
+      [featureSetVersion],
+    );
+  }
+
   async findByCustomerIds(customerIds: readonly string[]): Promise<StoredFeatures[]> {
     const rows = await this.em.execute<StoredFeatures[]>(
       `select customer_id as "customerId", feature_set_version as "featureSetVersion",
