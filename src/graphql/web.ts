@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import express, { type Request, type RequestHandler, type Router } from 'express';
+import expressStaticGzip from 'express-static-gzip';
 import type { Logger } from '../config/logger.js';
 
 const WEB_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../web');
@@ -105,12 +106,19 @@ export async function createWebRoutes(options: {
   const assets: RequestHandler[] = vite
     ? [vite.middlewares]
     : [
-        express.static(DIST, {
+        // The build wrote brotli and gzip copies beside each asset (vite.config.ts): the best one
+        // the browser accepts is sent as it is, so the API process never compresses per request.
+        expressStaticGzip(DIST, {
           index: false,
-          // Vite names assets by their content hash: a changed file is a new name.
-          immutable: true,
-          maxAge: '365d',
-          fallthrough: true,
+          enableBrotli: true,
+          orderPreference: ['br'],
+          serveStatic: {
+            index: false,
+            // Vite names assets by their content hash: a changed file is a new name.
+            immutable: true,
+            maxAge: '365d',
+            fallthrough: true,
+          },
         }),
       ];
   if (options.console || options.graphiql) consoleRouter.use(...assets);
