@@ -256,7 +256,8 @@ describe('scoring customers for suggestions', () => {
       expect(run.report.workers).toBe(options.workers);
       expect(run.text).toBe(text);
     }
-  });
+    // Four full scorings, one with batches of 7: CPU-bound, and slower with other files beside it.
+  }, 120_000);
 
   it("reports each worker thread's CPU time per step, which never exceeds its wall time", async () => {
     const batchSize = 200;
