@@ -8,11 +8,12 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import zlib from 'node:zlib';
 import { MikroORM } from '@mikro-orm/postgresql';
-import { chromium, type Browser, type BrowserContext } from 'playwright-core';
+import type { Browser, BrowserContext } from 'playwright-core';
 import { createOrmConfig } from '../src/config/mikro-orm.config.js';
 import { generateSuggestions } from '../src/jobs/suggest.job.js';
 import { AuthService } from '../src/modules/auth/auth.service.js';
 import { Role } from '../src/modules/auth/rights.js';
+import { launchChromium } from '../test/support/browser.js';
 import { writeSection } from './report.js';
 import { prepare, settings } from './scoring.js';
 import { envInt, prepareDatabase, runBench, startServer, withClient } from './setup.js';
@@ -28,7 +29,6 @@ const LOADS = envInt('BENCH_CONSOLE_LOADS', 9, 1);
 const DECISIONS = envInt('BENCH_CONSOLE_DECISIONS', 200, 1);
 /** Below this many pending suggestions the queue is generated again (each run decides some). */
 const MIN_PENDING = envInt('BENCH_CONSOLE_MIN_PENDING', 860_000, 0);
-const CHROMIUM = process.env.TAGWISE_CHROMIUM ?? '/usr/bin/chromium';
 
 // What the pages show once usable: the sign-in form's key field, GraphiQL's query editor.
 const SIGN_IN_READY = '#api-key';
@@ -140,20 +140,6 @@ async function prepareQueue(): Promise<Preparation> {
   } finally {
     await orm.close();
   }
-}
-
-/** Debian's Chromium with the flags of test/support/browser.ts (no background traffic). */
-function launchChromium(): Promise<Browser> {
-  return chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
 }
 
 /**

@@ -40,9 +40,13 @@ export async function activateDense(
   const trained = await withClient(url, (c) => loadScoringModel(c, trainedId));
   const dense = await denseVariant(url, trained, settings.denseRate);
   const id = await withClient(url, async (c) => {
+    // Found by its version, not its folder: a data set moved to another checkout keeps the
+    // version, and the folder it now lives in is written back.
     const { rows } = await c.query<{ id: string }>(
-      'select id from model_version where artifact_path = $1',
-      [dense.artifactDir],
+      `update model_version set artifact_path = $1
+       where version = (select version || '-dense' from model_version where id = $2)
+       returning id`,
+      [dense.artifactDir, trainedId],
     );
     if (rows[0]) return rows[0].id;
     const { rows: created } = await c.query<{ id: string }>(

@@ -17,6 +17,11 @@ export async function launchBrowser(): Promise<Browser> {
   if (!fs.existsSync(path.join(ROOT, 'web/dist/index.html'))) {
     throw new Error('web/dist is not built: run `npm run build:web` (npm install runs it)');
   }
+  return launchChromium();
+}
+
+/** The launch alone, for bench/console.ts too. */
+export function launchChromium(): Promise<Browser> {
   return chromium.launch({
     executablePath: CHROMIUM,
     args: [
